@@ -1,0 +1,74 @@
+"""suffstat: exact, streaming and parallel fitting through additive sufficient statistics."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import statistics
+from .distributions import (
+    Bernoulli,
+    Beta,
+    Categorical,
+    Distribution,
+    Exponential,
+    Gamma,
+    IndependentComponents,
+    LogNormal,
+    MultivariateNormal,
+    Normal,
+    Poisson,
+    Uniform,
+)
+from .exceptions import (
+    ConvergenceWarning,
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+)
+from .io import load, save
+from .statistics import (
+    BetaStats,
+    CategoricalStats,
+    CountStats,
+    GammaStats,
+    IndependentStats,
+    MixtureStats,
+    MultivariateNormalStats,
+    NormalStats,
+    Statistic,
+    UniformStats,
+)
+
+__all__ = [
+    "Bernoulli",
+    "Beta",
+    "BetaStats",
+    "Categorical",
+    "CategoricalStats",
+    "ConvergenceWarning",
+    "CountStats",
+    "DataError",
+    "Distribution",
+    "Exponential",
+    "Gamma",
+    "GammaStats",
+    "IndependentComponents",
+    "IndependentStats",
+    "LogNormal",
+    "MixtureStats",
+    "ModelFileError",
+    "MultivariateNormal",
+    "MultivariateNormalStats",
+    "Normal",
+    "NormalStats",
+    "NotFittedError",
+    "ParameterError",
+    "Poisson",
+    "Statistic",
+    "Uniform",
+    "UniformStats",
+    "load",
+    "save",
+    "statistics",
+]

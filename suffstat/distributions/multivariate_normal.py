@@ -1,0 +1,231 @@
+"""The multivariate normal distribution with full, diagonal or spherical covariance."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import linalg
+
+from .._validation import check_scalar, check_vector
+from ..exceptions import ParameterError
+from ..kernels.gaussian import (
+    LOG_2PI,
+    moments_diag,
+    moments_full,
+    mvn_diag_logpdf,
+    mvn_full_logpdf,
+)
+from ..statistics import MultivariateNormalStats
+from ._base import Distribution
+
+COVARIANCE_TYPES = ("full", "diag", "spherical")
+
+
+def _not_pd(reason: str, reg_covar: float) -> ParameterError:
+    return ParameterError(
+        f"the MultivariateNormal component's covariance is not positive definite ({reason}); "
+        f"increase reg_covar (now {reg_covar:g}) or check for constant or duplicated columns"
+    )
+
+
+def precision_cholesky(cov: np.ndarray, reg_covar: float) -> np.ndarray:
+    """Return the upper-triangular U with ``inv(cov) = U @ U.T``, or raise ParameterError."""
+    diag = np.diag(cov)
+    if not (diag > 0).all():
+        j = int(np.argmax(~(diag > 0)))
+        raise _not_pd(f"feature {j} has variance {diag[j]:g}", reg_covar)
+    try:
+        chol = linalg.cholesky(cov, lower=True)
+    except linalg.LinAlgError:
+        raise _not_pd("the Cholesky factorisation failed", reg_covar) from None
+    return linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
+
+
+class MultivariateNormal(Distribution):
+    r"""The multivariate normal distribution.
+
+    Parameters
+    ----------
+    mean : array-like of shape (d,), optional
+        Mean vector; learned from data when None.
+    cov : array-like, optional
+        Covariance: a (d, d) symmetric positive-definite matrix (``'full'``), a (d,)
+        vector of variances (``'diag'``) or a positive scalar (``'spherical'``), as in
+        scikit-learn. Learned from data when None.
+    covariance_type : {'full', 'diag', 'spherical'}, default='full'
+        Form of the covariance.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every estimated covariance, so that
+        a constant column still gives a positive-definite matrix.
+    inertia : float, default=0.0
+        Weight of the old parameters in each update.
+    frozen : bool, default=False
+        If True, updates leave the parameters unchanged.
+
+    Attributes
+    ----------
+    n_features : int or None
+        Dimension d (None until known).
+
+    See Also
+    --------
+    scipy.stats.multivariate_normal : The same density.
+    sklearn.mixture.GaussianMixture : Uses the same ``reg_covar`` and covariance forms.
+
+    Notes
+    -----
+    .. math:: \log p(x) = -\tfrac12\left(d\log 2\pi + \log|\Sigma|
+              + (x-\mu)^\top\Sigma^{-1}(x-\mu)\right)
+
+    Statistics are shifted moments about :math:`K` (the current mean):
+    :math:`\sum w`, :math:`\sum w(x-K)` and :math:`\sum w(x-K)(x-K)^\top` (only its
+    diagonal for ``'diag'`` and ``'spherical'``). The update is the weighted mean and
+    covariance plus ``reg_covar`` on the diagonal; a spherical variance is the mean of
+    the diagonal variances.
+
+    Examples
+    --------
+    >>> import numpy as np, suffstat as ss
+    >>> X = np.random.default_rng(0).normal(size=(500, 2))
+    >>> d = ss.MultivariateNormal(covariance_type="diag").fit(X)
+    >>> d.cov.shape
+    (2,)
+    """
+
+    _param_names = ("mean", "cov")
+    _option_names = ("covariance_type", "reg_covar", "inertia", "frozen")
+    _ndim = 2
+    _stats_type = MultivariateNormalStats
+
+    def __init__(
+        self,
+        mean: Any = None,
+        cov: Any = None,
+        *,
+        covariance_type: str = "full",
+        reg_covar: float = 1e-6,
+        inertia: float = 0.0,
+        frozen: bool = False,
+    ) -> None:
+        super().__init__(inertia=inertia, frozen=frozen)
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ParameterError(
+                f"covariance_type must be one of {COVARIANCE_TYPES}; got {covariance_type!r}"
+            )
+        self.covariance_type = covariance_type
+        self.reg_covar = check_scalar("reg_covar", reg_covar, low=0.0)
+        self._d: int | None = None
+        self._set_params(self._check_params({"mean": mean, "cov": cov}))
+
+    @property
+    def n_features(self) -> int | None:
+        """Dimension d of the data (None until known)."""
+        return self._d
+
+    def _check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        mean, cov = params.get("mean"), params.get("cov")
+        d = self._d
+        if mean is not None:
+            mean = check_vector("mean", mean, length=d)
+            d = mean.shape[0]
+        cache = None
+        if cov is not None:
+            cov, cache = self._check_cov(cov, d)
+        return {"mean": mean, "cov": cov, "_cache": cache}
+
+    def _check_cov(self, cov: Any, d: int | None) -> tuple[Any, Any]:
+        ctype = self.covariance_type
+        if ctype == "spherical":
+            var = check_scalar("cov", cov, low=0.0, low_open=True)
+            return var, None
+        if ctype == "diag":
+            var = check_vector("cov", cov, length=d, low=0.0, low_open=True)
+            return var, None
+        try:
+            c = np.array(cov, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"cov must be a matrix of real numbers; got {cov!r}") from None
+        if c.ndim != 2 or c.shape[0] != c.shape[1]:
+            raise ParameterError(f"cov must be a square matrix for 'full'; got shape {c.shape}")
+        if d is not None and c.shape[0] != d:
+            raise ParameterError(f"cov must have shape ({d}, {d}) to match mean; got {c.shape}")
+        if not np.isfinite(c).all():
+            raise ParameterError("cov must be finite")
+        if not np.allclose(c, c.T, rtol=1e-10, atol=0.0):
+            raise ParameterError("cov must be symmetric")
+        return c, precision_cholesky(c, self.reg_covar)
+
+    def _get_params(self) -> dict[str, Any]:
+        return {"mean": self.mean, "cov": self.cov}
+
+    def _set_params(self, params: dict[str, Any]) -> None:
+        self.mean, self.cov = params["mean"], params["cov"]
+        if self.mean is not None:
+            self._d = self.mean.shape[0]
+        elif isinstance(self.cov, np.ndarray):
+            self._d = self.cov.shape[0]
+        self._prec_chol = params.get("_cache")
+        self._log_norm = None
+        if self.cov is None or self._d is None:
+            return
+        d = self._d
+        if self.covariance_type == "full":
+            log_det_u = float(np.sum(np.log(np.diag(self._prec_chol))))
+            self._log_norm = -0.5 * d * LOG_2PI + log_det_u
+        else:
+            var = np.broadcast_to(np.asarray(self.cov, dtype=np.float64), (d,))
+            self._inv_var = np.ascontiguousarray(1.0 / var)
+            self._log_norm = -0.5 * (d * LOG_2PI + float(np.sum(np.log(var))))
+
+    def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
+        d = X.shape[1]
+        # The current mean as reference point keeps precision; before it is known the
+        # first row serves (a constant column then has exactly zero scatter).
+        shift = self.mean if self.mean is not None else X[0].copy()
+        s1 = np.zeros(d)
+        if self.covariance_type == "full":
+            s2 = np.zeros((d, d))
+            w_sum = moments_full(X, w, shift, s1, s2)
+        else:
+            s2 = np.zeros(d)
+            w_sum = moments_diag(X, w, shift, s1, s2)
+        return MultivariateNormalStats(w_sum=w_sum, xw_sum=s1, xxw_sum=s2, shift=shift)
+
+    def _estimate(self, stats: MultivariateNormalStats) -> dict[str, Any]:
+        if self._d is not None and stats.xw_sum.shape[0] != self._d:
+            raise ValueError(
+                f"the statistics have {stats.xw_sum.shape[0]} features; the model has {self._d}"
+            )
+        full = stats.full
+        if full != (self.covariance_type == "full"):
+            raise ValueError(
+                f"a {self.covariance_type!r} MultivariateNormal needs "
+                f"{'full' if not full else 'diagonal'} scatter statistics"
+            )
+        mean = stats.mean()
+        scatter = stats.scatter()
+        if self.covariance_type == "full":
+            cov = 0.5 * (scatter + scatter.T)
+            cov[np.diag_indices_from(cov)] += self.reg_covar
+        elif self.covariance_type == "diag":
+            cov = np.maximum(scatter, 0.0) + self.reg_covar
+        else:
+            cov = float(np.mean(np.maximum(scatter, 0.0))) + self.reg_covar
+        return {"mean": mean, "cov": cov}
+
+    def _log_probability(self, X: np.ndarray) -> np.ndarray:
+        out = np.empty(X.shape[0])
+        if self.covariance_type == "full":
+            mvn_full_logpdf(X, self.mean, self._prec_chol, self._log_norm, out)
+        else:
+            mvn_diag_logpdf(X, self.mean, self._inv_var, self._log_norm, out)
+        return out
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        d = self._d
+        if self.covariance_type == "full":
+            return rng.multivariate_normal(self.mean, self.cov, size=n, method="cholesky")
+        std = np.sqrt(np.broadcast_to(self.cov, (d,)))
+        return self.mean + rng.standard_normal((n, d)) * std

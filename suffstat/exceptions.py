@@ -1,0 +1,96 @@
+"""Exceptions and warnings raised by suffstat.
+
+Every error subclasses a builtin so that ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataError",
+    "ModelFileError",
+    "NotFittedError",
+    "ParameterError",
+]
+
+
+class DataError(ValueError):
+    """Raised when input data is invalid.
+
+    Parameters
+    ----------
+    problem : str
+        What is wrong, e.g. ``"X contains NaN"``.
+    row : int, optional
+        Index of the first offending row, when one row is to blame.
+    batch : int, optional
+        Index of the batch of a stream the row belongs to.
+    hint : str, optional
+        How to fix the problem.
+
+    Attributes
+    ----------
+    problem : str
+        What is wrong, without the location.
+    row : int or None
+        The offending row (a global index when raised by the streaming driver).
+    batch : int or None
+        The offending batch, when known.
+    hint : str or None
+        How to fix the problem.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        row: int | None = None,
+        batch: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.row = None if row is None else int(row)
+        self.batch = None if batch is None else int(batch)
+        self.hint = hint
+        message = problem
+        if self.row is not None:
+            message += f" at row {self.row}"
+        if self.batch is not None:
+            message += f" (batch {self.batch})"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+    def shifted(self, offset: int, batch: int | None = None) -> DataError:
+        """Return the same error with the row moved by ``offset`` (a batch's first row).
+
+        Parameters
+        ----------
+        offset : int
+            Global index of the batch's first row.
+        batch : int, optional
+            Index of the batch.
+
+        Returns
+        -------
+        DataError
+            A new error naming the global row.
+        """
+        row = None if self.row is None else self.row + offset
+        return type(self)(self.problem, row=row, batch=batch, hint=self.hint)
+
+
+class ParameterError(ValueError):
+    """Raised when a parameter value, given or estimated, is invalid."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model is used before its parameters are known."""
+
+
+class ModelFileError(ValueError):
+    """Raised when a saved model file is missing, truncated, corrupt or foreign."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Warned when a fit stops before it has converged."""

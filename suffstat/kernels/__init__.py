@@ -1,0 +1,1 @@
+"""Numba kernels: pure functions over contiguous float64 arrays (internal)."""

@@ -1,0 +1,481 @@
+"""Additive sufficient-statistic records.
+
+A record is an immutable bundle of named float64 arrays (and, for composite models,
+child records). Records of the same type add up: ``summarize(A) + summarize(B)``
+equals ``summarize(concat(A, B))`` up to rounding, ``0 + a`` is ``a`` (so ``sum``
+works), and ``c * a`` scales every sum (used by stochastic EM).
+
+Gaussian records keep *shifted* sums about a reference point ``shift`` (K):
+``w_sum = sum w``, ``xw_sum = sum w (x - K)``, ``xxw_sum = sum w (x - K)(x - K)^T``.
+Raw power sums lose all precision on offset data; shifted sums keep it, and two
+records with different shifts are re-centred exactly before they are added.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = [
+    "BetaStats",
+    "CategoricalStats",
+    "CountStats",
+    "GammaStats",
+    "IndependentStats",
+    "MixtureStats",
+    "MultivariateNormalStats",
+    "NormalStats",
+    "Statistic",
+    "UniformStats",
+]
+
+_REGISTRY: dict[str, type[Statistic]] = {}
+
+
+def _frozen(value) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64)
+    arr.flags.writeable = False
+    return arr
+
+
+class Statistic:
+    """Base class of the additive statistic records.
+
+    Subclasses list their array fields in ``_fields``; fields named in ``_min_fields``
+    or ``_max_fields`` combine by minimum or maximum instead of addition, and
+    ``_parts_field`` names a tuple of child records combined element by element.
+
+    Parameters
+    ----------
+    **values
+        One array-like per field; arrays are copied and made read-only.
+    """
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _min_fields: ClassVar[tuple[str, ...]] = ()
+    _max_fields: ClassVar[tuple[str, ...]] = ()
+    _parts_field: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    def __init__(self, **values: Any) -> None:
+        expected = set(self._fields) | ({self._parts_field} - {None})
+        if set(values) != expected:
+            raise TypeError(
+                f"{type(self).__name__} takes fields {sorted(expected)}; got {sorted(values)}"
+            )
+        for name in self._fields:
+            object.__setattr__(self, name, _frozen(values[name]))
+        if self._parts_field is not None:
+            parts = tuple(values[self._parts_field])
+            for p in parts:
+                if not isinstance(p, Statistic):
+                    raise TypeError(f"parts must be Statistic records; got {type(p).__name__}")
+            object.__setattr__(self, self._parts_field, parts)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} records are immutable")
+
+    # -- algebra ----------------------------------------------------------------------
+    def _values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in self._fields}
+        if self._parts_field is not None:
+            out[self._parts_field] = getattr(self, self._parts_field)
+        return out
+
+    def _check_other(self, other: Any) -> None:
+        if type(other) is not type(self):
+            raise TypeError(
+                f"cannot add {type(self).__name__} and {type(other).__name__}"
+            )
+
+    def _combine(self, other: Statistic) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self._fields:
+            a, b = getattr(self, name), getattr(other, name)
+            if a.shape != b.shape:
+                raise ValueError(
+                    f"cannot add {type(self).__name__} records: field {name!r} has shape "
+                    f"{a.shape} in one and {b.shape} in the other"
+                )
+            if name in self._min_fields:
+                out[name] = np.minimum(a, b)
+            elif name in self._max_fields:
+                out[name] = np.maximum(a, b)
+            else:
+                out[name] = a + b
+        if self._parts_field is not None:
+            pa, pb = getattr(self, self._parts_field), getattr(other, self._parts_field)
+            if len(pa) != len(pb):
+                raise ValueError(
+                    f"cannot add {type(self).__name__} records with {len(pa)} and {len(pb)} parts"
+                )
+            out[self._parts_field] = tuple(x + y for x, y in zip(pa, pb, strict=True))
+        return out
+
+    def __add__(self, other: Any) -> Statistic:
+        if isinstance(other, numbers.Number) and other == 0:
+            return self
+        if not isinstance(other, Statistic):
+            return NotImplemented
+        self._check_other(other)
+        return type(self)(**self._combine(other))
+
+    def __radd__(self, other: Any) -> Statistic:
+        return self.__add__(other)
+
+    def _scaled(self, c: float) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self._fields:
+            keep = name in self._min_fields or name in self._max_fields
+            out[name] = getattr(self, name) if keep else c * getattr(self, name)
+        if self._parts_field is not None:
+            out[self._parts_field] = tuple(c * p for p in getattr(self, self._parts_field))
+        return out
+
+    def __mul__(self, c: Any) -> Statistic:
+        if isinstance(c, bool) or not isinstance(c, numbers.Real):
+            return NotImplemented
+        if not np.isfinite(c):
+            raise ValueError(f"a statistic can only be scaled by a finite number; got {c}")
+        return type(self)(**self._scaled(float(c)))
+
+    __rmul__ = __mul__
+
+    def zeros_like(self) -> Statistic:
+        """Return the record of the same type and shapes describing no data.
+
+        Returns
+        -------
+        Statistic
+            The identity of ``+`` for records shaped like this one.
+        """
+        out: dict[str, Any] = {}
+        for name in self._fields:
+            a = getattr(self, name)
+            if name in self._min_fields:
+                out[name] = np.full(a.shape, np.inf)
+            elif name in self._max_fields:
+                out[name] = np.full(a.shape, -np.inf)
+            else:
+                out[name] = np.zeros(a.shape)
+        if self._parts_field is not None:
+            out[self._parts_field] = tuple(p.zeros_like() for p in getattr(self, self._parts_field))
+        return type(self)(**out)
+
+    @property
+    def weight(self) -> float:
+        """Total weight of the data summarised (the sum of sample weights)."""
+        return float(np.sum(self.w_sum))  # type: ignore[attr-defined]
+
+    # -- comparison and serialisation -------------------------------------------------
+    def allclose(self, other: Statistic, rtol: float = 1e-12, atol: float = 0.0) -> bool:
+        """Tell whether two records describe the same data up to rounding.
+
+        Parameters
+        ----------
+        other : Statistic
+            A record of the same type.
+        rtol, atol : float
+            Tolerances as in :func:`numpy.allclose`, applied field by field.
+
+        Returns
+        -------
+        bool
+            True when every field agrees (shifted records are first re-centred on
+            ``self``'s reference point).
+        """
+        self._check_other(other)
+        other = self._aligned(other)
+        for name in self._fields:
+            a, b = getattr(self, name), getattr(other, name)
+            if a.shape != b.shape or not np.allclose(a, b, rtol=rtol, atol=atol):
+                return False
+        if self._parts_field is not None:
+            pa, pb = getattr(self, self._parts_field), getattr(other, self._parts_field)
+            return len(pa) == len(pb) and all(
+                x.allclose(y, rtol, atol) for x, y in zip(pa, pb, strict=True)
+            )
+        return True
+
+    def _aligned(self, other: Statistic) -> Statistic:
+        return other
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a dict of arrays (child records as nested dicts).
+
+        Returns
+        -------
+        dict
+            ``{"type": class name, field: array, ...}``; :meth:`from_dict` inverts it.
+        """
+        out: dict[str, Any] = {"type": type(self).__name__}
+        for name in self._fields:
+            out[name] = np.array(getattr(self, name))
+        if self._parts_field is not None:
+            out[self._parts_field] = [p.to_dict() for p in getattr(self, self._parts_field)]
+        return out
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Statistic:
+        """Rebuild a record from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        d : dict
+            The output of :meth:`to_dict`.
+
+        Returns
+        -------
+        Statistic
+            A record of the type named in ``d["type"]``.
+        """
+        name = d.get("type")
+        cls = _REGISTRY.get(name)  # type: ignore[arg-type]
+        if cls is None:
+            raise ValueError(f"unknown statistic type {name!r}")
+        values: dict[str, Any] = {f: d[f] for f in cls._fields}
+        if cls._parts_field is not None:
+            values[cls._parts_field] = [Statistic.from_dict(p) for p in d[cls._parts_field]]
+        return cls(**values)
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self._fields:
+            a = getattr(self, name)
+            parts.append(f"{name}={a.item()!r}" if a.ndim == 0 else f"{name}=<{a.shape}>")
+        if self._parts_field is not None:
+            parts.append(f"{self._parts_field}=<{len(getattr(self, self._parts_field))} parts>")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class _ShiftedMoments(Statistic):
+    """Weighted first and second moments about a reference point ``shift``."""
+
+    _fields = ("w_sum", "xw_sum", "xxw_sum", "shift")
+
+    @property
+    def full(self) -> bool:
+        """Whether ``xxw_sum`` is a full scatter matrix (else only its diagonal)."""
+        return self.xxw_sum.ndim == self.xw_sum.ndim + 1  # type: ignore[attr-defined]
+
+    def recentered(self, shift: Any) -> _ShiftedMoments:
+        """Return the same statistics expressed about another reference point.
+
+        Parameters
+        ----------
+        shift : array-like
+            The new reference point, shaped like ``self.shift``.
+
+        Returns
+        -------
+        Statistic
+            A record with ``shift`` as its reference point.
+        """
+        new = np.array(shift, dtype=np.float64).reshape(self.shift.shape)  # type: ignore
+        delta = self.shift - new  # type: ignore[attr-defined]
+        if not np.any(delta):
+            return self
+        w, s1, s2 = self.w_sum, self.xw_sum, self.xxw_sum  # type: ignore[attr-defined]
+        s1_new = s1 + w * delta
+        if self.full:
+            s2_new = s2 + np.outer(s1, delta) + np.outer(delta, s1) + w * np.outer(delta, delta)
+        else:
+            s2_new = s2 + 2.0 * delta * s1 + w * delta * delta
+        return type(self)(w_sum=w, xw_sum=s1_new, xxw_sum=s2_new, shift=new)
+
+    def _aligned(self, other: Statistic) -> Statistic:
+        return other.recentered(self.shift)  # type: ignore[attr-defined]
+
+    def _combine(self, other: Statistic) -> dict[str, Any]:
+        if self.xxw_sum.shape != other.xxw_sum.shape:  # type: ignore[attr-defined]
+            raise ValueError(
+                f"cannot add {type(self).__name__} records of shapes "
+                f"{self.xxw_sum.shape} and {other.xxw_sum.shape}"  # type: ignore[attr-defined]
+            )
+        # Re-centre the lighter record on the heavier one's reference point, so
+        # that an empty record (the identity) never moves the shift.
+        a, b = (self, other) if self.w_sum >= other.w_sum else (other, self)  # type: ignore
+        b = b.recentered(a.shift)  # type: ignore[attr-defined]
+        return {
+            "w_sum": a.w_sum + b.w_sum,
+            "xw_sum": a.xw_sum + b.xw_sum,
+            "xxw_sum": a.xxw_sum + b.xxw_sum,
+            "shift": a.shift,
+        }
+
+    def mean(self) -> np.ndarray:
+        """Return the weighted mean ``shift + xw_sum / w_sum``."""
+        return self.shift + self.xw_sum / self.w_sum  # type: ignore[attr-defined]
+
+    def scatter(self) -> np.ndarray:
+        """Return the weighted scatter about the mean (full or diagonal) divided by ``w_sum``."""
+        w = self.w_sum  # type: ignore[attr-defined]
+        d = self.xw_sum / w  # type: ignore[attr-defined]
+        if self.full:
+            return self.xxw_sum / w - np.outer(d, d)  # type: ignore[attr-defined]
+        return self.xxw_sum / w - d * d  # type: ignore[attr-defined]
+
+
+class NormalStats(_ShiftedMoments):
+    """Shifted weighted moments of a univariate sample (all fields are scalars).
+
+    Fields: ``w_sum`` (sum w), ``xw_sum`` (sum w (x - K)), ``xxw_sum``
+    (sum w (x - K)^2) and ``shift`` (K). Also used by :class:`~suffstat.LogNormal`
+    on log x.
+
+    Parameters
+    ----------
+    w_sum, xw_sum, xxw_sum, shift : float
+        The fields.
+    """
+
+
+class MultivariateNormalStats(_ShiftedMoments):
+    """Shifted weighted moments of a d-dimensional sample.
+
+    Fields: ``w_sum`` (scalar), ``xw_sum`` (d,), ``xxw_sum`` ((d, d) scatter matrix,
+    or (d,) its diagonal for diagonal and spherical covariances) and ``shift`` (d,).
+
+    Parameters
+    ----------
+    w_sum : float
+        Sum of weights.
+    xw_sum : array-like of shape (d,)
+        Weighted sum of ``x - shift``.
+    xxw_sum : array-like of shape (d, d) or (d,)
+        Weighted scatter about ``shift`` (or its diagonal).
+    shift : array-like of shape (d,)
+        The reference point.
+    """
+
+
+class CountStats(Statistic):
+    """Weight and weighted sum: ``w_sum``, ``xw_sum`` (Poisson, Exponential, Bernoulli).
+
+    Parameters
+    ----------
+    w_sum, xw_sum : float
+        The fields.
+    """
+
+    _fields = ("w_sum", "xw_sum")
+
+
+class GammaStats(Statistic):
+    """``w_sum``, ``xw_sum`` and ``logxw_sum`` (sum w log x), for the Gamma family.
+
+    Parameters
+    ----------
+    w_sum, xw_sum, logxw_sum : float
+        The fields.
+    """
+
+    _fields = ("w_sum", "xw_sum", "logxw_sum")
+
+
+class BetaStats(Statistic):
+    """``w_sum``, ``logxw_sum`` (sum w log x) and ``log1mxw_sum`` (sum w log(1 - x)).
+
+    Parameters
+    ----------
+    w_sum, logxw_sum, log1mxw_sum : float
+        The fields.
+    """
+
+    _fields = ("w_sum", "logxw_sum", "log1mxw_sum")
+
+
+class CategoricalStats(Statistic):
+    """Weighted counts of the integer codes 0..K-1.
+
+    Records with different numbers of categories add up by padding the shorter
+    one with zeros (a category never seen has count 0).
+
+    Parameters
+    ----------
+    counts : array-like of shape (K,)
+        Weighted count of each code.
+    """
+
+    _fields = ("counts",)
+
+    @property
+    def w_sum(self) -> np.ndarray:
+        """Total weight (the sum of the counts)."""
+        return np.asarray(self.counts.sum())  # type: ignore[attr-defined]
+
+    def _combine(self, other: Statistic) -> dict[str, Any]:
+        a, b = self.counts, other.counts  # type: ignore[attr-defined]
+        k = max(a.shape[0], b.shape[0])
+        return {"counts": np.pad(a, (0, k - a.shape[0])) + np.pad(b, (0, k - b.shape[0]))}
+
+    def _aligned(self, other: Statistic) -> Statistic:
+        k = self.counts.shape[0]  # type: ignore[attr-defined]
+        c = other.counts  # type: ignore[attr-defined]
+        if c.shape[0] < k:
+            return CategoricalStats(counts=np.pad(c, (0, k - c.shape[0])))
+        return other
+
+
+class UniformStats(Statistic):
+    """Weight, minimum and maximum of the rows with positive weight.
+
+    ``low`` and ``high`` combine by ``min`` and ``max`` (the empty record holds
+    +inf and -inf); scaling by a constant leaves them as they are.
+
+    Parameters
+    ----------
+    w_sum, low, high : float
+        The fields.
+    """
+
+    _fields = ("w_sum", "low", "high")
+    _min_fields = ("low",)
+    _max_fields = ("high",)
+
+
+class IndependentStats(Statistic):
+    """One child record per column, for :class:`~suffstat.IndependentComponents`.
+
+    Parameters
+    ----------
+    parts : sequence of Statistic
+        The children's records, in column order.
+    """
+
+    _fields = ()
+    _parts_field = "parts"
+
+    @property
+    def w_sum(self) -> np.ndarray:
+        """Total weight (that of the first column's record)."""
+        return np.asarray(self.parts[0].weight)  # type: ignore[attr-defined]
+
+
+class MixtureStats(Statistic):
+    """E-step statistics of a mixture.
+
+    Fields: ``w_sum`` (total sample weight), ``resp_sum`` ((k,) summed weighted
+    responsibilities), ``log_likelihood`` (the weighted log-likelihood of the data
+    under the parameters that produced the responsibilities) and ``parts`` (each
+    component's record, its rows weighted by responsibility).
+
+    Parameters
+    ----------
+    w_sum : float
+        Total sample weight.
+    resp_sum : array-like of shape (k,)
+        Summed weighted responsibilities.
+    log_likelihood : float
+        Weighted log-likelihood of the data summarised.
+    parts : sequence of Statistic
+        The components' records.
+    """
+
+    _fields = ("w_sum", "resp_sum", "log_likelihood")
+    _parts_field = "parts"
