@@ -13,12 +13,15 @@ def _first_true(mask: np.ndarray) -> int:
     return int(np.argmax(mask))
 
 
-def check_X(X, *, ndim: int, n_features: int | None = None, name: str = "X") -> np.ndarray:
+def check_X(
+    X, *, ndim: int, n_features: int | None = None, name: str = "X", allow_empty: bool = False
+) -> np.ndarray:
     """Return ``X`` as a C-contiguous float64 array of ``ndim`` dimensions, or raise.
 
     ``ndim=1`` accepts shape (n,) or (n, 1); ``ndim=2`` accepts (n, d) and, when the
     model has one feature, (n,). Raises :class:`DataError` for a non-numeric dtype, a
-    wrong shape, empty input and non-finite values (naming the first bad row).
+    wrong shape, empty input (unless ``allow_empty``) and non-finite values (naming
+    the first bad row).
     """
     if isinstance(X, (str, bytes)):
         raise DataError(f"{name} must be a numeric array; got a string")
@@ -50,7 +53,7 @@ def check_X(X, *, ndim: int, n_features: int | None = None, name: str = "X") -> 
                 f"{name} must have {n_features} features (the model has {n_features}); "
                 f"got {arr.shape[1]}"
             )
-    if arr.shape[0] == 0:
+    if arr.shape[0] == 0 and not allow_empty:
         raise DataError(f"{name} is empty: it must have at least one row")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     finite = np.isfinite(arr)

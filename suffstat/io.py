@@ -115,7 +115,10 @@ def load_payload(path: Any) -> dict[str, Any]:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as fh:
+            npz = np.load(fh, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise ModelFileError(f"{path}: not a suffstat model file (a plain .npy array)")
             names = list(npz.files)
             if _HEADER not in names:
                 raise ModelFileError(f"{path}: not a suffstat model file (no header)")

@@ -57,6 +57,8 @@ class Statistic:
     _min_fields: ClassVar[tuple[str, ...]] = ()
     _max_fields: ClassVar[tuple[str, ...]] = ()
     _parts_field: ClassVar[str | None] = None
+    #: Fields that describe the record rather than the data (kept under scaling).
+    _kept_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,7 +133,7 @@ class Statistic:
     def _scaled(self, c: float) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in self._fields:
-            keep = name in self._min_fields or name in self._max_fields
+            keep = name in self._min_fields or name in self._max_fields or name in self._kept_fields
             out[name] = getattr(self, name) if keep else c * getattr(self, name)
         if self._parts_field is not None:
             out[self._parts_field] = tuple(c * p for p in getattr(self, self._parts_field))
@@ -161,6 +163,8 @@ class Statistic:
                 out[name] = np.full(a.shape, np.inf)
             elif name in self._max_fields:
                 out[name] = np.full(a.shape, -np.inf)
+            elif name in self._kept_fields:
+                out[name] = a
             else:
                 out[name] = np.zeros(a.shape)
         if self._parts_field is not None:
@@ -257,6 +261,7 @@ class _ShiftedMoments(Statistic):
     """Weighted first and second moments about a reference point ``shift``."""
 
     _fields = ("w_sum", "xw_sum", "xxw_sum", "shift")
+    _kept_fields = ("shift",)
 
     @property
     def full(self) -> bool:

@@ -115,8 +115,8 @@ class Distribution(ABC):
         return 1
 
     # -- data -------------------------------------------------------------------------
-    def _check_data(self, X: Any) -> np.ndarray:
-        return check_X(X, ndim=self._ndim, n_features=self.n_features)
+    def _check_data(self, X: Any, allow_empty: bool = True) -> np.ndarray:
+        return check_X(X, ndim=self._ndim, n_features=self.n_features, allow_empty=allow_empty)
 
     def _check_support(self, X: np.ndarray) -> None:
         """Raise a DataError for values outside the support (used by summarize)."""
@@ -128,7 +128,8 @@ class Distribution(ABC):
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_features)
-            Batch of observations. Must be finite and inside the support.
+            Batch of observations. Must be finite and inside the support. An empty
+            batch gives the zero record (the identity of ``+``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; ``None`` means all ones. An integer weight is
             equivalent to repeating the row, a zero weight to removing it.
@@ -147,14 +148,16 @@ class Distribution(ABC):
         DataError
             If ``X`` or ``sample_weight`` is invalid; the message names the row.
         """
-        X = self._check_data(X)
-        self._check_support(X)
-        w = check_weights(sample_weight, X.shape[0])
-        stats = self._summarize(X, w)
+        stats = self._validated_stats(X, sample_weight)
         if accumulate:
             with self._lock:
                 self._pending = stats if self._pending is None else self._pending + stats
         return stats
+
+    def _validated_stats(self, X: Any, sample_weight: Any, allow_empty: bool = True) -> Statistic:
+        X = self._check_data(X, allow_empty=allow_empty)
+        self._check_support(X)
+        return self._summarize(X, check_weights(sample_weight, X.shape[0]))
 
     @abstractmethod
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> Statistic:
@@ -249,8 +252,13 @@ class Distribution(ABC):
         -------
         self
             The fitted distribution. Pending statistics are left as they were.
+
+        Raises
+        ------
+        DataError
+            If ``X`` is empty or invalid (the message names the row).
         """
-        return self.from_summaries(self.summarize(X, sample_weight, accumulate=False))
+        return self.from_summaries(self._validated_stats(X, sample_weight, allow_empty=False))
 
     # -- densities and sampling ---------------------------------------------------------
     def log_probability(self, X: Any) -> np.ndarray:

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_X
 from ..exceptions import DataError, ParameterError
 from ..statistics import IndependentStats
 from ._base import Distribution, _to_plain, blend
@@ -82,9 +81,6 @@ class IndependentComponents(Distribution):
         for d, p in zip(self.distributions, params["distributions"], strict=True):
             if p is not None:
                 d._set_params(p)
-
-    def _check_data(self, X: Any) -> np.ndarray:
-        return check_X(X, ndim=2, n_features=self.n_features)
 
     def _check_support(self, X: np.ndarray) -> None:
         for j, d in enumerate(self.distributions):

@@ -183,7 +183,10 @@ class MultivariateNormal(Distribution):
         d = X.shape[1]
         # The current mean as reference point keeps precision; before it is known the
         # first row serves (a constant column then has exactly zero scatter).
-        shift = self.mean if self.mean is not None else X[0].copy()
+        if self.mean is not None:
+            shift = self.mean
+        else:
+            shift = X[0].copy() if X.shape[0] else np.zeros(d)
         s1 = np.zeros(d)
         if self.covariance_type == "full":
             s2 = np.zeros((d, d))
@@ -213,6 +216,11 @@ class MultivariateNormal(Distribution):
             cov = np.maximum(scatter, 0.0) + self.reg_covar
         else:
             cov = float(np.mean(np.maximum(scatter, 0.0))) + self.reg_covar
+        variances = np.diag(cov) if self.covariance_type == "full" else np.atleast_1d(cov)
+        if not (variances > 0).all():
+            j = int(np.argmax(~(variances > 0)))
+            where = "every feature" if self.covariance_type == "spherical" else f"feature {j}"
+            raise _not_pd(f"{where} has variance {variances[j]:g}", self.reg_covar)
         return {"mean": mean, "cov": cov}
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:

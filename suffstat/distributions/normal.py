@@ -17,7 +17,7 @@ def _shifted_stats(x: np.ndarray, w: np.ndarray, shift: float | None) -> NormalS
     if shift is None:
         # The first row is as good a reference point as any for precision, and a
         # constant sample then gives exactly zero scatter.
-        shift = float(x[0])
+        shift = float(x[0]) if x.shape[0] else 0.0
     w_sum, s1, s2 = moments_1d(x, w, shift)
     return NormalStats(w_sum=w_sum, xw_sum=s1, xxw_sum=s2, shift=shift)
 
