@@ -61,6 +61,9 @@ class DataError(ValueError):
             message += f". {hint}"
         super().__init__(message)
 
+    def __reduce__(self):  # keep row and batch across processes (Dask workers)
+        return (_rebuild_data_error, (type(self), self.problem, self.row, self.batch, self.hint))
+
     def shifted(self, offset: int, batch: int | None = None) -> DataError:
         """Return the same error with the row moved by ``offset`` (a batch's first row).
 
@@ -78,6 +81,10 @@ class DataError(ValueError):
         """
         row = None if self.row is None else self.row + offset
         return type(self)(self.problem, row=row, batch=batch, hint=self.hint)
+
+
+def _rebuild_data_error(cls, problem, row, batch, hint):
+    return cls(problem, row=row, batch=batch, hint=hint)
 
 
 class ParameterError(ValueError):

@@ -154,3 +154,13 @@ def test_normal_zero_variance_raises_with_a_hint():
         d.fit([2.0, 2.0, 2.0])
     assert (d.mean, d.std) == (0.0, 1.0)
     assert ss.Normal(min_std=0.5).fit([2.0, 2.0]).std == 0.5
+
+
+def test_duplicated_column_without_reg_covar_is_singular(rng):
+    x = rng.normal(size=300)
+    d = ss.MultivariateNormal(reg_covar=0.0)
+    with pytest.raises(ss.ParameterError, match="feature 1 is a linear combination.*increase reg_covar"):
+        d.fit(np.c_[x, x])
+    assert d.mean is None and d.cov is None
+    ok = ss.MultivariateNormal().fit(np.c_[x, x])  # the default reg_covar rescues it
+    assert np.isfinite(ok.log_probability(np.c_[x, x])).all()

@@ -25,8 +25,8 @@ def model_class(name: str) -> type[Distribution]:
 
 def blend(old: Any, new: Any, inertia: float) -> Any:
     """Return ``inertia * old + (1 - inertia) * new``, recursing into dicts and lists."""
-    if isinstance(new, dict):
-        return {k: blend(old[k], v, inertia) for k, v in new.items()}
+    if isinstance(new, dict):  # private entries (caches) are recomputed by _check_params
+        return {k: blend(old[k], v, inertia) for k, v in new.items() if not k.startswith("_")}
     if isinstance(new, (list, tuple)):
         return [blend(o, v, inertia) for o, v in zip(old, new, strict=True)]
     if old is None or new is None or isinstance(new, str):
@@ -82,6 +82,16 @@ class Distribution(ABC):
             raise ParameterError(f"frozen must be True or False; got {frozen!r}")
         self.frozen = bool(frozen)
         self._pending: Statistic | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # locks do not pickle (Dask, joblib)
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        state["_pending"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     # -- parameters -------------------------------------------------------------------

@@ -200,7 +200,8 @@ class Categorical(Distribution):
     def _set_params(self, params: dict[str, Any]) -> None:
         p = params["probs"]
         self.probs = p
-        self._logp = None if p is None else np.log(p)
+        with np.errstate(divide="ignore"):  # a category of probability 0 has log -inf
+            self._logp = None if p is None else np.log(p)
 
     def _check_support(self, X: np.ndarray) -> None:
         require(X < 0, X, "non-negative integer codes for Categorical")
@@ -237,8 +238,7 @@ class Categorical(Distribution):
         k = len(self.probs)
         out = np.full(X.shape[0], -np.inf)
         ok = (X >= 0) & (X < k) & _whole(X)
-        with np.errstate(divide="ignore"):
-            out[ok] = self._logp[X[ok].astype(np.int64)]
+        out[ok] = self._logp[X[ok].astype(np.int64)]
         return out
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

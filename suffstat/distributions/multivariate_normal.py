@@ -21,6 +21,8 @@ from ..statistics import MultivariateNormalStats
 from ._base import Distribution
 
 COVARIANCE_TYPES = ("full", "diag", "spherical")
+#: Relative conditional variance below which a covariance is treated as singular.
+SINGULAR_RTOL = 1e-12
 
 
 def _not_pd(reason: str, reg_covar: float) -> ParameterError:
@@ -40,6 +42,12 @@ def precision_cholesky(cov: np.ndarray, reg_covar: float) -> np.ndarray:
         chol = linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:
         raise _not_pd("the Cholesky factorisation failed", reg_covar) from None
+    # A pivot that is rounding noise relative to its variance means an exactly
+    # singular matrix (e.g. a duplicated column) that Cholesky happened to pass.
+    conditional = np.diag(chol) ** 2 / diag
+    if not (conditional > SINGULAR_RTOL).all():
+        j = int(np.argmin(conditional))
+        raise _not_pd(f"feature {j} is a linear combination of the others", reg_covar)
     return linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
 
 

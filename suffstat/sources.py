@@ -1,0 +1,202 @@
+"""Batch sources: anything array-like becomes rows read on demand, never all at once.
+
+A source is described by a small picklable *spec* and reopened wherever a batch is
+read (a thread, or a Dask worker in another process). Reading a ``.npy`` file or an
+``np.memmap`` goes through ``os.pread`` into a fresh buffer rather than through a
+memory map, so the pages of consumed batches never count in the process's resident
+memory: streaming a file keeps RSS at O(batch_size x d x n_jobs).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .exceptions import DataError
+
+__all__ = ["BatchSource", "as_source", "DEFAULT_BATCH_BYTES"]
+
+#: Batch size picked for files when the user gives none: about 8 MiB of float64 rows.
+DEFAULT_BATCH_BYTES = 8 * 2**20
+
+
+@dataclass(frozen=True)
+class NpyFile:
+    """A C-ordered array stored in a file at a byte offset (a .npy file or a memmap)."""
+
+    path: str
+    offset: int
+    shape: tuple[int, ...]
+    dtype: str
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Read rows ``start:stop`` into a new array."""
+        dtype = np.dtype(self.dtype)
+        row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
+        out = np.empty((stop - start, *self.shape[1:]), dtype=dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        fd = _open_fd(self.path)
+        pos, want, got = self.offset + start * row, (stop - start) * row, 0
+        while got < want:
+            n = os.preadv(fd, [view[got:]], pos + got)
+            if n <= 0:
+                raise DataError(f"{self.path} is shorter than its header says (truncated file)")
+            got += n
+        return out
+
+
+_fds: dict[tuple[int, str], int] = {}
+_fd_lock = threading.Lock()
+
+
+def _open_fd(path: str) -> int:
+    # One descriptor per (process, path), shared by threads: pread needs no seek.
+    key = (os.getpid(), path)
+    with _fd_lock:
+        fd = _fds.get(key)
+        if fd is None:
+            fd = os.open(path, os.O_RDONLY)
+            _fds[key] = fd
+        return fd
+
+
+def _npy_spec(path: str) -> NpyFile:
+    with open(path, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
+        except ValueError as e:
+            raise DataError(f"{path} is not a valid .npy file ({e})") from None
+        offset = fh.tell()
+    if fortran and len(shape) > 1:
+        raise DataError(f"{path} is stored in Fortran order; save it in C order to stream it")
+    if dtype.hasobject:
+        raise DataError(f"{path} holds Python objects; only numeric arrays can be streamed")
+    return NpyFile(str(Path(path).resolve()), offset, tuple(shape), dtype.str)
+
+
+class BatchSource:
+    """Rows of a 1-D or 2-D array-like, read a range at a time as float64.
+
+    Parameters
+    ----------
+    obj : array-like, numpy.memmap, str or os.PathLike
+        An in-memory array, a memory map, a path to a ``.npy`` file (read in place),
+        an h5py or zarr dataset, a dask array, or any object with ``shape``,
+        ``dtype`` and row slicing.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Shape of the whole array.
+    n_rows : int
+        Number of rows.
+    in_memory : bool
+        True for a plain in-memory numpy array.
+    """
+
+    def __init__(self, obj: Any) -> None:
+        self.in_memory = False
+        if isinstance(obj, (str, os.PathLike)):
+            path = os.fspath(obj)
+            if not os.path.isfile(path):
+                raise DataError(f"no such file: {path}")
+            if not path.endswith(".npy"):
+                raise DataError(f"{path}: only .npy files can be streamed by path")
+            self.spec: Any = _npy_spec(path)
+            self.shape = self.spec.shape
+            self.dtype = np.dtype(self.spec.dtype)
+        elif isinstance(obj, np.memmap) and obj.filename and obj.flags.c_contiguous:
+            self.spec = NpyFile(str(obj.filename), int(obj.offset), tuple(obj.shape), obj.dtype.str)
+            self.shape, self.dtype = tuple(obj.shape), obj.dtype
+        elif isinstance(obj, np.ndarray) or not hasattr(obj, "shape"):
+            arr = np.asarray(obj)
+            self.spec = arr
+            self.shape, self.dtype = arr.shape, arr.dtype
+            self.in_memory = True
+        else:  # h5py, zarr, dask and other lazily sliced arrays
+            self.spec = obj
+            self.shape, self.dtype = tuple(obj.shape), np.dtype(obj.dtype)
+        if len(self.shape) not in (1, 2):
+            raise DataError(
+                f"X must be 1- or 2-dimensional; got {len(self.shape)} dimensions, shape {self.shape}"
+            )
+        if self.dtype == object or not (np.issubdtype(self.dtype, np.number) or self.dtype == bool):
+            raise DataError(f"X must have a numeric dtype; got {self.dtype}")
+        self.n_rows = int(self.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns (1 for a 1-D array)."""
+        return 1 if len(self.shape) == 1 else int(self.shape[1])
+
+    def default_batch_size(self) -> int:
+        """Whole array in memory; about 8 MiB of float64 rows otherwise."""
+        if self.in_memory:
+            return max(self.n_rows, 1)
+        return max(1024, DEFAULT_BATCH_BYTES // (8 * self.n_features))
+
+    def ranges(self, batch_size: int) -> list[tuple[int, int]]:
+        """Split the rows into consecutive ``(start, stop)`` ranges."""
+        n = self.n_rows
+        return [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)] or [(0, 0)]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Return rows ``start:stop`` (float64, C-contiguous)."""
+        return read_rows(self.spec, start, stop)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Return the rows at the sorted indices ``rows`` (for seeding from the whole stream)."""
+        if self.in_memory:
+            return np.ascontiguousarray(self.spec[rows], dtype=np.float64)
+        return np.concatenate([self.read(int(i), int(i) + 1) for i in rows]) if len(rows) else (
+            self.read(0, 0)
+        )
+
+
+def read_rows(spec: Any, start: int, stop: int) -> np.ndarray:
+    """Read rows ``start:stop`` of the source described by ``spec`` as float64."""
+    if isinstance(spec, NpyFile):
+        block = spec.read(start, stop)
+    else:
+        block = spec[start:stop]
+        if hasattr(block, "compute"):  # dask
+            block = block.compute()
+    return np.ascontiguousarray(block, dtype=np.float64)
+
+
+def as_source(obj: Any) -> BatchSource:
+    """Wrap ``obj`` as a :class:`BatchSource` (a source is returned as is).
+
+    Parameters
+    ----------
+    obj : array-like, numpy.memmap, str, os.PathLike or BatchSource
+        What to read.
+
+    Returns
+    -------
+    BatchSource
+        The source.
+    """
+    return obj if isinstance(obj, BatchSource) else BatchSource(obj)
+
+
+def prefetched(source: BatchSource, ranges: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """Yield the batches of ``ranges`` in order, reading the next one on a background thread."""
+    if source.in_memory or len(ranges) < 2:
+        for r in ranges:
+            yield source.read(*r)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="suffstat-prefetch") as pool:
+        future = pool.submit(source.read, *ranges[0])
+        for nxt in ranges[1:]:
+            batch = future.result()
+            future = pool.submit(source.read, *nxt)
+            yield batch
+        yield future.result()
