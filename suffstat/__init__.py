@@ -22,11 +22,14 @@ from .distributions import (
 from .exceptions import (
     ConvergenceWarning,
     DataError,
+    EmptyComponentWarning,
     ModelFileError,
     NotFittedError,
     ParameterError,
 )
+from .fitting import Callback, CSVLogger, History
 from .io import load, save
+from .mixtures import GeneralMixtureModel
 from .statistics import (
     BetaStats,
     CategoricalStats,
@@ -43,6 +46,11 @@ from .statistics import (
 __all__ = [
     "Bernoulli",
     "Beta",
+    "CSVLogger",
+    "Callback",
+    "EmptyComponentWarning",
+    "GeneralMixtureModel",
+    "History",
     "BetaStats",
     "Categorical",
     "CategoricalStats",

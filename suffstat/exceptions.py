@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "ConvergenceWarning",
     "DataError",
+    "EmptyComponentWarning",
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
@@ -101,3 +102,7 @@ class ModelFileError(ValueError):
 
 class ConvergenceWarning(UserWarning):
     """Warned when a fit stops before it has converged."""
+
+
+class EmptyComponentWarning(UserWarning):
+    """Warned (once per fit) when a mixture component receives no responsibility."""

@@ -67,18 +67,18 @@ def _open_fd(path: str) -> int:
 
 
 def _npy_spec(path: str) -> NpyFile:
-    with open(path, "rb") as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
-        except ValueError as e:
-            raise DataError(f"{path} is not a valid .npy file ({e})") from None
-        offset = fh.tell()
-    if fortran and len(shape) > 1:
+    try:
+        mm = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        raise DataError(f"{path} is not a valid .npy file ({e})") from None
+    if not isinstance(mm, np.memmap):
+        raise DataError(f"{path} is not a plain .npy array")
+    spec = NpyFile(str(Path(path).resolve()), int(mm.offset), tuple(mm.shape), mm.dtype.str)
+    fortran = mm.ndim > 1 and not mm.flags.c_contiguous
+    del mm  # only the header was read: no data page was touched
+    if fortran:
         raise DataError(f"{path} is stored in Fortran order; save it in C order to stream it")
-    if dtype.hasobject:
-        raise DataError(f"{path} holds Python objects; only numeric arrays can be streamed")
-    return NpyFile(str(Path(path).resolve()), offset, tuple(shape), dtype.str)
+    return spec
 
 
 class BatchSource:

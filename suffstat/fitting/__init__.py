@@ -1,0 +1,7 @@
+"""The generic EM driver, its callbacks and initialization."""
+
+from __future__ import annotations
+
+from .callbacks import Callback, CSVLogger, History
+
+__all__ = ["CSVLogger", "Callback", "History"]
