@@ -28,8 +28,10 @@ from .exceptions import (
     ParameterError,
 )
 from .fitting import Callback, CSVLogger, History
+from . import steps
 from .io import load, save
 from .mixtures import GeneralMixtureModel
+from .snapshots import load_model_at_lap
 from .statistics import (
     BetaStats,
     CategoricalStats,
@@ -77,6 +79,8 @@ __all__ = [
     "Uniform",
     "UniformStats",
     "load",
+    "load_model_at_lap",
     "save",
     "statistics",
+    "steps",
 ]

@@ -50,6 +50,18 @@ class NpyFile:
             got += n
         return out
 
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Read the rows at the indices ``rows`` (one pread each) into a new array."""
+        dtype = np.dtype(self.dtype)
+        row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
+        out = np.empty((len(rows), *self.shape[1:]), dtype=dtype)
+        flat = memoryview(out.reshape(-1).view(np.uint8))
+        fd = _open_fd(self.path)
+        for i, r in enumerate(rows):
+            if os.preadv(fd, [flat[i * row : (i + 1) * row]], self.offset + int(r) * row) != row:
+                raise DataError(f"{self.path} is shorter than its header says (truncated file)")
+        return out
+
 
 _fds: dict[tuple[int, str], int] = {}
 _fd_lock = threading.Lock()
@@ -153,15 +165,73 @@ class BatchSource:
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Return the rows at the sorted indices ``rows`` (for seeding from the whole stream)."""
-        if self.in_memory:
-            return np.ascontiguousarray(self.spec[rows], dtype=np.float64)
-        return np.concatenate([self.read(int(i), int(i) + 1) for i in rows]) if len(rows) else (
-            self.read(0, 0)
-        )
+        return take_rows(self.spec, np.asarray(rows, dtype=np.int64))
+
+    def with_noise(self, sigma: float, seed: int) -> BatchSource:
+        """Return this source with zero-mean Gaussian noise of std ``sigma`` added.
+
+        The noise of a row depends only on ``seed`` and the row's index (it is drawn
+        in fixed chunks of rows), so every pass, batch size and reader sees the same
+        noisy data.
+
+        Parameters
+        ----------
+        sigma : float
+            Standard deviation of the noise.
+        seed : int
+            Seed of the noise.
+
+        Returns
+        -------
+        BatchSource
+            The noisy source.
+        """
+        noisy = object.__new__(BatchSource)
+        noisy.__dict__.update(self.__dict__)
+        noisy.spec = Noisy(self.spec, float(sigma), int(seed), self.shape)
+        noisy.in_memory = False
+        return noisy
+
+
+@dataclass(frozen=True)
+class Noisy:
+    """Another source plus N(0, sigma^2) noise drawn per chunk of rows from (seed, chunk)."""
+
+    inner: Any
+    sigma: float
+    seed: int
+    shape: tuple[int, ...]
+    CHUNK = 4096
+
+    def _noise(self, chunk: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, chunk])
+        return rng.standard_normal((self.CHUNK, *self.shape[1:]))
+
+    def add(self, block: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        chunks = rows // self.CHUNK
+        for c in np.unique(chunks):
+            here = chunks == c
+            block[here] += self.sigma * self._noise(int(c))[rows[here] - c * self.CHUNK]
+        return block
+
+
+def take_rows(spec: Any, rows: np.ndarray) -> np.ndarray:
+    """Read the rows at the indices ``rows`` as float64."""
+    if isinstance(spec, Noisy):
+        return spec.add(take_rows(spec.inner, rows), rows)
+    if isinstance(spec, NpyFile):
+        return np.ascontiguousarray(spec.take(rows), dtype=np.float64)
+    if isinstance(spec, np.ndarray):
+        return np.ascontiguousarray(spec[rows], dtype=np.float64)
+    parts = [read_rows(spec, int(i), int(i) + 1) for i in rows]
+    return np.concatenate(parts) if parts else read_rows(spec, 0, 0)
 
 
 def read_rows(spec: Any, start: int, stop: int) -> np.ndarray:
     """Read rows ``start:stop`` of the source described by ``spec`` as float64."""
+    if isinstance(spec, Noisy):
+        block = read_rows(spec.inner, start, stop)
+        return spec.add(block, np.arange(start, stop))
     if isinstance(spec, NpyFile):
         block = spec.read(start, stop)
     else:

@@ -148,6 +148,19 @@ class Statistic:
 
     __rmul__ = __mul__
 
+    def __neg__(self) -> Statistic:
+        if self._min_fields or self._max_fields:
+            raise TypeError(f"{type(self).__name__} records cannot be negated (min/max fields)")
+        return self * -1.0
+
+    def __sub__(self, other: Any) -> Statistic:
+        """Remove ``other``'s data (memoized EM): ``a - b == a + (-1) * b``."""
+        if isinstance(other, numbers.Number) and other == 0:
+            return self
+        if not isinstance(other, Statistic):
+            return NotImplemented
+        return self + (-other)
+
     def zeros_like(self) -> Statistic:
         """Return the record of the same type and shapes describing no data.
 

@@ -137,8 +137,10 @@ class VerboseReporter(Callback):
         self._total_time += logs["time"]
         imp = logs["improvement"]
         imp_text = "nan" if imp is None or math.isnan(imp) else f"{imp:.3f}"
-        print(f"[{logs['iteration']}] Improvement: {imp_text}\tTime (s): {logs['time']:.4f}",
-              file=self.stream or sys.stdout)
+        line = f"[{logs['iteration']}] Improvement: {imp_text}\tTime (s): {logs['time']:.4f}"
+        if "lrate" in logs:
+            line += f"\tlrate {logs['lrate']:.4f}"
+        print(line, file=self.stream or sys.stdout)
 
     def on_training_end(self, logs: dict[str, Any] | None) -> None:
         """Print the totals.

@@ -1,10 +1,14 @@
-"""The generic EM loop over a stream of batches.
+"""The generic EM loop over a stream of batches: full-pass, stepwise and memoized EM.
 
 The driver knows the model only through the narrow waist: ``summarize`` (pure, on
 one batch), ``_propose`` (compute and validate an update without changing
-anything), ``_set_params`` (commit) and the statistics' ``log_likelihood`` and
-``w_sum``. Parameters change only at commit points, so an interrupt or an error
-in the middle of a pass leaves the model as the last completed update left it.
+anything), ``_set_params`` (commit), ``_get_params`` / ``_check_params`` and the
+statistics' algebra (``+``, scalar ``*``, ``log_likelihood``, ``w_sum``).
+Parameters change only at commit points, so an interrupt or an error in the middle
+of a pass leaves the model as the last completed update left it. Everything a pass
+depends on (parameters, random state, statistics, step counter) is in
+:meth:`EMRun.state`, which snapshots save and ``resume`` restores, so a resumed fit
+is bitwise the fit that was interrupted.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,8 +25,11 @@ from ..distributions._base import blend
 from ..exceptions import ConvergenceWarning, DataError, ParameterError
 from ..parallel import effective_n_jobs, ordered_map
 from ..sources import BatchSource, as_source
+from ..statistics import Statistic
+from ..steps import Constant, StepRule
 from .callbacks import Callback, VerboseReporter
 
+ALGORITHMS = ("em", "stepwise", "memoized")
 #: Show a progress bar only for passes with at least this many batches.
 PROGRESS_MIN_BATCHES = 8
 
@@ -59,6 +66,27 @@ def apply_update(model: Any, stats: Any, inertia: float) -> None:
     model._set_params(new)
 
 
+def _nonnegative_weights(stats: Statistic) -> bool:
+    for name in ("w_sum", "resp_sum", "counts"):
+        if name in stats._fields and np.any(np.asarray(getattr(stats, name)) < 0):
+            return False
+    parts = getattr(stats, "parts", ())
+    return all(_nonnegative_weights(p) for p in parts)
+
+
+def statistics_valid(model: Any, stats: Statistic) -> bool:
+    """Whether ``stats`` has non-negative weights and gives a valid update of ``model``."""
+    if not _nonnegative_weights(stats):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model._propose(stats)
+    except (ParameterError, ValueError, np.linalg.LinAlgError, FloatingPointError):
+        return False
+    return True
+
+
 def _progress(total: int, verbose: bool, desc: str):
     if not verbose or total < PROGRESS_MIN_BATCHES:
         return None
@@ -67,21 +95,265 @@ def _progress(total: int, verbose: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="batch", leave=False, delay=1.0)
 
 
-def run_em(
-    model: Any,
-    X: Any,
-    sample_weight: Any = None,
-    *,
-    max_iter: int = 100,
-    tol: float | None = 1e-3,
-    batch_size: int | None = None,
-    batches_per_epoch: int | None = None,
-    n_jobs: int = 1,
-    inertia: float = 0.0,
-    verbose: bool = False,
-    callbacks: list[Callback] | None = None,
-    random_state: Any = None,
-) -> dict[str, Any]:
+def _stats_dict(s: Statistic | None) -> Any:
+    return None if s is None else s.to_dict()
+
+
+def _stats_from(d: Any) -> Statistic | None:
+    return None if d is None else Statistic.from_dict(d)
+
+
+class EMRun:
+    """One fit: settings, resumable state and the pass loop.
+
+    Parameters are those of :func:`run_em`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        X: Any,
+        sample_weight: Any = None,
+        *,
+        max_iter: int = 100,
+        tol: float | None = 1e-3,
+        batch_size: int | None = None,
+        batches_per_epoch: int | None = None,
+        n_jobs: int = 1,
+        inertia: float = 0.0,
+        verbose: bool = False,
+        callbacks: list[Callback] | None = None,
+        random_state: Any = None,
+        algorithm: str = "em",
+        step: StepRule | None = None,
+        shuffle: bool = True,
+        n_total: float | None = None,
+        average: bool = False,
+        checkpoint: Callable[[EMRun], None] | None = None,
+    ) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ParameterError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
+        if step is not None and not isinstance(step, StepRule):
+            raise ParameterError(f"step must be a suffstat.steps.StepRule; got {step!r}")
+        if step is not None and algorithm != "stepwise":
+            raise ParameterError("step is only used with algorithm='stepwise'")
+        self.model = model
+        self.algorithm = algorithm
+        self.step = step if step is not None else (Constant(1.0) if algorithm != "stepwise" else None)
+        if algorithm == "stepwise" and self.step is None:
+            from ..steps import PowerDecay
+
+            self.step = PowerDecay()
+        self.average = bool(average or getattr(self.step, "average", False))
+        self.max_iter = check_count("max_iter", max_iter, minimum=1)
+        self.tol = None if tol is None else check_scalar("tol", tol, low=0.0)
+        self.inertia = check_fraction("inertia", inertia)
+        self.n_jobs = effective_n_jobs(n_jobs)
+        self.source = as_source(X)
+        self.weights = weight_source(sample_weight, self.source)
+        self.batch_size = resolve_batch_size(batch_size, self.source)
+        self.ranges = self.source.ranges(self.batch_size)
+        if batches_per_epoch is not None:
+            batches_per_epoch = check_count("batches_per_epoch", batches_per_epoch, minimum=1)
+        self.minibatch = batches_per_epoch is not None or algorithm != "em"
+        self.group = batches_per_epoch or (len(self.ranges) if algorithm == "em" else 1)
+        self.shuffle = bool(shuffle)
+        self.verbose = verbose
+        self.rng = check_random_state(random_state)
+        self.callbacks = list(callbacks or [])
+        if verbose:
+            self.callbacks.append(VerboseReporter())
+        self.checkpoint = checkpoint
+        self.n_total = None if n_total is None else check_scalar("n_total", n_total, low=0.0, low_open=True)
+        # resumable state
+        self.iteration = 0
+        self.history: list[dict[str, Any]] = []
+        self.previous: float | None = None
+        self.previous_total: float | None = None
+        self.converged = False
+        self.t = 0
+        self.fallbacks = 0
+        self.S: Statistic | None = None
+        self.velocity: Statistic | None = None
+        self.stored: list[Statistic | None] = [None] * len(self.ranges)
+        self.avg: Any = None
+        self.avg_count = 0
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything the next pass depends on, as plain values and arrays."""
+        return {
+            "algorithm": self.algorithm,
+            "n_batches": len(self.ranges),
+            "iteration": self.iteration,
+            "history": [dict(h) for h in self.history],
+            "previous": self.previous,
+            "previous_total": self.previous_total,
+            "converged": self.converged,
+            "rng": self.rng.bit_generator.state,
+            "t": self.t,
+            "fallbacks": self.fallbacks,
+            "S": _stats_dict(self.S),
+            "velocity": _stats_dict(self.velocity),
+            "stored": [_stats_dict(s) for s in self.stored] if self.algorithm == "memoized" else [],
+            "avg": self.avg,
+            "avg_count": self.avg_count,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state` saved by an earlier, identical fit."""
+        if state["algorithm"] != self.algorithm or state["n_batches"] != len(self.ranges):
+            raise ParameterError(
+                "the snapshot was made with other settings "
+                f"(algorithm={state['algorithm']!r}, {state['n_batches']} batches); resume with "
+                "the same algorithm, data and batch_size"
+            )
+        self.iteration = int(state["iteration"])
+        self.history = [dict(h) for h in state["history"]]
+        self.previous, self.previous_total = state["previous"], state["previous_total"]
+        self.converged = bool(state["converged"])
+        self.rng.bit_generator.state = state["rng"]
+        self.t, self.fallbacks = int(state["t"]), int(state["fallbacks"])
+        self.S, self.velocity = _stats_from(state["S"]), _stats_from(state["velocity"])
+        if self.algorithm == "memoized":
+            self.stored = [_stats_from(s) for s in state["stored"]]
+        self.avg, self.avg_count = state["avg"], int(state["avg_count"])
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Run passes until convergence or ``max_iter``; return the fit record."""
+        for cb in self.callbacks:
+            cb.model = self.model
+            cb.on_training_begin()
+        logs = self.history[-1] if self.history else None
+        while not self.converged and self.iteration < self.max_iter:
+            logs = self._pass(self.iteration + 1)
+            for cb in self.callbacks:
+                cb.on_epoch_end(logs)
+            if self.checkpoint is not None:
+                self.checkpoint(self)
+        if self.average and self.avg is not None:
+            self.model._set_params(self.model._check_params(self.avg))
+        for cb in self.callbacks:
+            cb.on_training_end(logs)
+        if self.tol is not None and not self.converged:
+            warnings.warn(
+                f"EM did not converge in {self.max_iter} passes (tol={self.tol}): increase "
+                "max_iter or tol, or check the initialization",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return {"history": self.history, "n_iter": len(self.history), "converged": self.converged}
+
+    def _total_weight(self) -> float:
+        if self.n_total is not None:
+            return self.n_total
+        if self.weights is None:
+            return float(self.source.n_rows)
+        self.n_total = float(sum(self.weights.read(*r).sum() for r in self.ranges))
+        return self.n_total
+
+    def _pass(self, iteration: int) -> dict[str, Any]:
+        tic = time.perf_counter()
+        order = list(range(len(self.ranges)))
+        if self.minibatch and self.shuffle:
+            order = [int(i) for i in self.rng.permutation(len(self.ranges))]
+        bar = _progress(len(order), self.verbose, f"pass {iteration}")
+        pass_ll = pass_w = 0.0
+        rho = math.nan
+        try:
+            for g in range(0, len(order), self.group):
+                idx = order[g : g + self.group]
+                results = list(ordered_map(
+                    summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
+                    n_jobs=self.n_jobs, args=(self.model,), indices=idx,
+                ))
+                if bar is not None:
+                    bar.update(len(idx))
+                group_stats = sum(results[1:], results[0])
+                pass_ll += float(group_stats.log_likelihood)
+                pass_w += float(group_stats.w_sum)
+                if self.algorithm == "em":
+                    apply_update(self.model, group_stats, self.inertia)
+                elif self.algorithm == "stepwise":
+                    rho = self._stepwise(group_stats)
+                else:
+                    self._memoized(idx, results)
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.algorithm == "memoized":  # re-aggregate in batch order: exact, no drift
+            kept = [s for s in self.stored if s is not None]
+            self.S = sum(kept[1:], kept[0])
+        if not pass_w > 0:
+            raise ParameterError("the data has total weight 0: nothing to fit")
+        mean_ll = pass_ll / pass_w
+        logs = {
+            "iteration": iteration,
+            "log_likelihood": pass_ll,
+            "improvement": math.nan if self.previous_total is None else pass_ll - self.previous_total,
+            "time": time.perf_counter() - tic,
+            "mean_log_likelihood": mean_ll,
+            "weight": pass_w,
+        }
+        if self.algorithm == "stepwise":
+            logs["lrate"] = rho
+            logs["fallbacks"] = self.fallbacks
+        self.iteration = iteration
+        self.history.append(logs)
+        if self.tol is not None and self.previous is not None and mean_ll - self.previous < self.tol:
+            self.converged = True
+        self.previous, self.previous_total = mean_ll, pass_ll
+        return logs
+
+    def _commit(self, stats: Statistic) -> None:
+        apply_update(self.model, stats, self.inertia)
+        if self.average and self.iteration >= 1:  # average from the second pass on
+            self.avg_count += 1
+            params = self.model._get_params()
+            self.avg = params if self.avg is None else blend(self.avg, params, 1.0 - 1.0 / self.avg_count)
+
+    def _stepwise(self, s_b: Statistic) -> float:
+        n_b = float(s_b.w_sum)
+        if not n_b > 0:
+            return math.nan
+        scale = self._total_weight() / n_b
+        target = s_b if scale == 1.0 else scale * s_b
+        self.t += 1
+        rho = 1.0 if self.S is None else float(self.step.rho(self.t))
+        if self.S is None or rho == 1.0:
+            plain = target
+        else:
+            plain = (1.0 - rho) * self.S + rho * target
+        gamma = self.step.momentum
+        if gamma > 0 and self.S is not None:
+            g = target - self.S
+            v = rho * g if self.velocity is None else gamma * self.velocity + rho * g
+            candidate = self.S + (gamma * v + rho * g if self.step.nesterov else v)
+            if statistics_valid(self.model, candidate):
+                self.S, self.velocity = candidate, v
+            else:
+                self.S, self.velocity = plain, rho * g
+                self.fallbacks += 1
+        else:
+            self.S = plain
+        self._commit(self.S)
+        return rho
+
+    def _memoized(self, idx: list[int], results: list[Statistic]) -> None:
+        for b, s in zip(idx, results, strict=True):
+            old = self.stored[b]
+            if self.S is None:
+                self.S = s
+            elif old is None:
+                self.S = self.S + s
+            else:
+                self.S = self.S - old + s
+            self.stored[b] = s
+        self._commit(self.S)
+
+
+def run_em(model: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> dict[str, Any]:
     """Fit ``model`` by EM over the batches of ``X``; return the fit record.
 
     Parameters
@@ -92,107 +364,14 @@ def run_em(
         The data.
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights.
-    max_iter : int, default=100
-        Full passes over the data.
-    tol : float or None, default=1e-3
-        Stop when the mean log-likelihood per unit weight improves by less than this
-        from one pass to the next; None runs exactly ``max_iter`` passes.
-    batch_size : int, optional
-        Rows per batch (default: all rows of an in-memory array, ~8 MiB for files).
-    batches_per_epoch : int, optional
-        Update after every this many batches (minibatch EM); None updates once per pass.
-    n_jobs : int, default=1
-        Batches summarized concurrently (-1: all cores).
-    inertia : float, default=0.0
-        Weight of the old parameters in every update.
-    verbose : bool, default=False
-        Print one line per pass and a progress bar over long passes.
-    callbacks : list of Callback, optional
-        Called at the start, after each pass and at the end.
-    random_state : None, int or numpy.random.Generator
-        Seeds the batch order of minibatch EM.
+    **kwargs
+        Settings of :class:`EMRun` (``max_iter``, ``tol``, ``batch_size``,
+        ``batches_per_epoch``, ``n_jobs``, ``inertia``, ``verbose``, ``callbacks``,
+        ``random_state``, ``algorithm``, ``step``, ``shuffle``, ``n_total``, ``average``).
 
     Returns
     -------
     dict
         ``history``, ``n_iter`` and ``converged``.
     """
-    max_iter = check_count("max_iter", max_iter, minimum=1)
-    if tol is not None:
-        tol = check_scalar("tol", tol, low=0.0)
-    inertia = check_fraction("inertia", inertia)
-    n_jobs = effective_n_jobs(n_jobs)
-    source = as_source(X)
-    weights = weight_source(sample_weight, source)
-    size = resolve_batch_size(batch_size, source)
-    ranges = source.ranges(size)
-    if batches_per_epoch is not None:
-        batches_per_epoch = check_count("batches_per_epoch", batches_per_epoch, minimum=1)
-    group = batches_per_epoch or len(ranges)
-    rng = check_random_state(random_state)
-    callbacks = list(callbacks or [])
-    if verbose:
-        callbacks.append(VerboseReporter())
-    for cb in callbacks:
-        cb.model = model
-        cb.on_training_begin()
-
-    history: list[dict[str, Any]] = []
-    converged = False
-    previous: float | None = None
-    previous_total: float | None = None
-    logs: dict[str, Any] | None = None
-    for iteration in range(1, max_iter + 1):
-        tic = time.perf_counter()
-        order = list(range(len(ranges)))
-        if batches_per_epoch is not None:
-            order = [int(i) for i in rng.permutation(len(ranges))]
-        bar = _progress(len(order), verbose, f"pass {iteration}")
-        pass_ll = 0.0
-        pass_w = 0.0
-        try:
-            for g in range(0, len(order), group):
-                idx = order[g : g + group]
-                stats = None
-                for s in ordered_map(
-                    summarize_batch, source, [ranges[i] for i in idx], weights=weights,
-                    n_jobs=n_jobs, args=(model,), indices=idx,
-                ):
-                    stats = s if stats is None else stats + s
-                    if bar is not None:
-                        bar.update(1)
-                pass_ll += float(stats.log_likelihood)
-                pass_w += float(stats.w_sum)
-                apply_update(model, stats, inertia)
-        finally:
-            if bar is not None:
-                bar.close()
-        if not pass_w > 0:
-            raise ParameterError("the data has total weight 0: nothing to fit")
-        mean_ll = pass_ll / pass_w
-        improvement = math.nan if previous_total is None else pass_ll - previous_total
-        logs = {
-            "iteration": iteration,
-            "log_likelihood": pass_ll,
-            "improvement": improvement,
-            "time": time.perf_counter() - tic,
-            "mean_log_likelihood": mean_ll,
-            "weight": pass_w,
-        }
-        history.append(logs)
-        for cb in callbacks:
-            cb.on_epoch_end(logs)
-        if tol is not None and previous is not None and mean_ll - previous < tol:
-            converged = True
-            break
-        previous, previous_total = mean_ll, pass_ll
-    for cb in callbacks:
-        cb.on_training_end(logs)
-    if tol is not None and not converged:
-        warnings.warn(
-            f"EM did not converge in {max_iter} passes (tol={tol}): increase max_iter or "
-            "tol, or check the initialization",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    return {"history": history, "n_iter": len(history), "converged": converged}
+    return EMRun(model, X, sample_weight, **kwargs).run()

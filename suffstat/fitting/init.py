@@ -15,9 +15,9 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..parallel import ordered_map
 from ..sources import BatchSource
-from ..statistics import MixtureStats
+from ..statistics import MixtureStats, Statistic
 
-INITS = ("first-k", "random", "kmeans++")
+INITS = ("first-k", "random", "kmeans++", "kmeans", "refined")
 #: Rows drawn from the stream for k-means++ seeding.
 KMEANSPP_SAMPLE = 20_000
 
@@ -40,7 +40,101 @@ def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
     return centers
 
 
-def initial_centers(source: BatchSource, k: int, init: str, rng: np.random.Generator) -> np.ndarray:
+def _sq_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    d2 = (X * X).sum(1)[:, None] - 2.0 * X @ centers.T + (centers * centers).sum(1)[None, :]
+    return np.maximum(d2, 0.0)
+
+
+def lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, float]:
+    """In-memory k-means from ``centers``; return the centres and the distortion."""
+    centers = centers.copy()
+    for _ in range(max_iter):
+        labels = np.argmin(_sq_distances(X, centers), axis=1)
+        new = centers.copy()
+        for c in range(centers.shape[0]):
+            members = X[labels == c]
+            if len(members):  # an empty cluster keeps its centre
+                new[c] = members.mean(axis=0)
+        if np.array_equal(new, centers):
+            break
+        centers = new
+    return centers, float(_sq_distances(X, centers).min(axis=1).sum())
+
+
+class LloydStats(Statistic):
+    """Per-cluster weight, weighted sum of rows, and total squared distance (k-means)."""
+
+    _fields = ("w_sum", "sums", "sse")
+
+
+def lloyd_batch(X: np.ndarray, w: np.ndarray | None, centers: np.ndarray) -> LloydStats:
+    """Work item: k-means statistics of one batch."""
+    X2 = _as_2d(X)
+    w = np.ones(X2.shape[0]) if w is None else w
+    d2 = _sq_distances(X2, centers)
+    labels = np.argmin(d2, axis=1)
+    k = centers.shape[0]
+    counts = np.bincount(labels, weights=w, minlength=k)
+    sums = np.zeros_like(centers)
+    np.add.at(sums, labels, X2 * w[:, None])
+    sse = float(np.dot(w, d2[np.arange(len(labels)), labels])) if len(labels) else 0.0
+    return LloydStats(w_sum=counts, sums=sums, sse=sse)
+
+
+def kmeans_stream(source, weights, centers, ranges, n_jobs, max_iter) -> np.ndarray:
+    """Lloyd iterations over the stream with additive count / sum statistics."""
+    for _ in range(max_iter):
+        total = None
+        for s in ordered_map(lloyd_batch, source, ranges, weights=weights, n_jobs=n_jobs,
+                             args=(centers,)):
+            total = s if total is None else total + s
+        counts = np.asarray(total.w_sum)
+        new = centers.copy()
+        nonempty = counts > 0
+        new[nonempty] = total.sums[nonempty] / counts[nonempty, None]
+        if np.array_equal(new, centers):
+            break
+        centers = new
+    return centers
+
+
+def refined_start(source: BatchSource, k: int, rng: np.random.Generator, samplings: int,
+                  percentage: float) -> np.ndarray:
+    """Bradley and Fayyad's refined start (1998), as in mlpack's ``RefinedStart``.
+
+    Run k-means on ``samplings`` random subsamples of ``percentage`` of the rows;
+    cluster the pooled centroids with k-means started from each subsample's
+    centroids, and keep the solution of least distortion over the pool.
+    """
+    n = source.n_rows
+    m = min(n, max(k, int(round(percentage * n))))
+    found = []
+    for _ in range(samplings):
+        sample = _as_2d(source.take(np.sort(rng.choice(n, size=m, replace=False))))
+        start = sample[rng.choice(m, size=k, replace=False)]
+        found.append(lloyd(sample, start)[0])
+    pool = np.concatenate(found)
+    best, best_cost = None, np.inf
+    for start in found:
+        centers, cost = lloyd(pool, start)
+        if cost < best_cost:
+            best, best_cost = centers, cost
+    return best
+
+
+def initial_centers(
+    source: BatchSource,
+    k: int,
+    init: str,
+    rng: np.random.Generator,
+    *,
+    weights: BatchSource | None = None,
+    ranges: list[tuple[int, int]] | None = None,
+    n_jobs: int = 1,
+    max_kmeans_iter: int = 10,
+    samplings: int = 100,
+    percentage: float = 0.02,
+) -> np.ndarray:
     """Return (k, d) seeds drawn from the whole source."""
     n = source.n_rows
     if init not in INITS:
@@ -51,16 +145,22 @@ def initial_centers(source: BatchSource, k: int, init: str, rng: np.random.Gener
         return _as_2d(source.read(0, k))
     if init == "random":
         return _as_2d(source.take(np.sort(rng.choice(n, size=k, replace=False))))
+    if init == "refined":
+        return refined_start(source, k, rng, samplings, percentage)
     m = min(n, max(KMEANSPP_SAMPLE, 50 * k))
     rows = np.arange(n) if m == n else np.sort(rng.choice(n, size=m, replace=False))
-    return kmeans_plusplus(_as_2d(source.take(rows)), k, rng)
+    centers = kmeans_plusplus(_as_2d(source.take(rows)), k, rng)
+    if init == "kmeans":
+        centers = kmeans_stream(source, weights, centers, ranges or source.ranges(n),
+                                n_jobs, max_kmeans_iter)
+    return centers
 
 
 def assign_batch(X: np.ndarray, w: np.ndarray | None, centers: np.ndarray, components: list) -> MixtureStats:
     """Work item: statistics of each component over the rows nearest its seed."""
     X2 = _as_2d(X)
     w = np.ones(X.shape[0]) if w is None else w
-    d2 = (X2 * X2).sum(1)[:, None] - 2.0 * X2 @ centers.T + (centers * centers).sum(1)[None, :]
+    d2 = _sq_distances(X2, centers)
     labels = np.argmin(d2, axis=1) if X.shape[0] else np.zeros(0, dtype=int)
     parts, resp_sum = [], np.zeros(len(components))
     for c, comp in enumerate(components):

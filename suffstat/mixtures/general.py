@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import os
 import warnings
 from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import check_probs, check_random_state, check_X
+from .._validation import check_count, check_probs, check_random_state, check_scalar, check_X
 from ..distributions._base import Distribution, _to_plain, blend
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import Normal
@@ -345,7 +347,19 @@ class GeneralMixtureModel(Distribution):
         verbose: bool = False,
         callbacks: Any = None,
         random_state: Any = None,
-        init: str = "kmeans++",
+        init: Any = None,
+        n_init: int = 1,
+        max_kmeans_iter: int = 10,
+        samplings: int = 100,
+        percentage: float = 0.02,
+        algorithm: str = "em",
+        step: Any = None,
+        shuffle: bool = True,
+        n_total: float | None = None,
+        average: bool = False,
+        output_path: Any = None,
+        save_every: int = 1,
+        resume: bool = False,
     ):
         """Fit the mixture by EM, streaming ``X`` in batches.
 
@@ -368,8 +382,9 @@ class GeneralMixtureModel(Distribution):
             Rows per batch. The result does not depend on it (up to rounding). By
             default an in-memory array is one batch and a file is read ~8 MiB at a time.
         batches_per_epoch : int, optional
-            Minibatch EM: update the parameters after every this many batches, visiting
-            the batches of each pass in a shuffled order (seeded by ``random_state``).
+            Update the parameters after every this many batches (minibatch EM; for
+            ``'stepwise'`` and ``'memoized'`` the default is 1), visiting the
+            batches of each pass in a shuffled order seeded by ``random_state``.
             Convergence is still judged once per full pass.
         n_jobs : int, default=1
             Batches summarized concurrently by threads running nogil kernels (-1: all
@@ -386,15 +401,46 @@ class GeneralMixtureModel(Distribution):
             ``on_training_end(logs)``, e.g. :class:`~suffstat.History`,
             :class:`~suffstat.CSVLogger`.
         random_state : None, int or numpy.random.Generator, default=None
-            Seeds the initialization (if the components are not fitted yet) and the
-            batch order of minibatch EM.
-        init : {'kmeans++', 'random', 'first-k'}, default='kmeans++'
-            Initialization used only when the components have no parameters yet.
+            Seeds the initialization and the batch order of minibatch modes.
+        init : str, Distribution, str path or None, default=None
+            ``'kmeans++'``, ``'random'``, ``'first-k'``, ``'kmeans'`` (k-means++ seeds
+            then ``max_kmeans_iter`` Lloyd passes over the stream) or ``'refined'``
+            (Bradley-Fayyad with ``samplings`` and ``percentage``); or a fitted
+            mixture, a saved model file or a snapshot folder to warm-start from.
+            None keeps the current parameters when the components are fitted, and
+            uses ``'kmeans++'`` otherwise.
+        n_init : int, default=1
+            Trials from different seeds (derived from ``random_state``); the one with
+            the highest final log-likelihood is kept and every trial is recorded in
+            ``trials_``. Trial ``i`` is the fit ``random_state=trials_[i]['seed']``.
+        max_kmeans_iter : int, default=10
+            Lloyd passes of ``init='kmeans'``.
+        samplings, percentage : int and float, default=100 and 0.02
+            Subsamples, and the fraction of rows in each, of ``init='refined'``.
+        algorithm : {'em', 'stepwise', 'memoized'}, default='em'
+            Full-pass (or minibatch) EM; stochastic EM blending statistics with a step
+            rule; or memoized (incremental) EM keeping one record per batch.
+        step : suffstat.steps.StepRule, optional
+            Step rule of ``'stepwise'`` (default ``PowerDecay()``).
+        shuffle : bool, default=True
+            Shuffle the batch order of each pass in the minibatch modes.
+        n_total : float, optional
+            Total weight N used to scale stepwise statistics (default: the data's).
+        average : bool, default=False
+            Polyak-Ruppert averaging of the stepwise parameters from the second pass on.
+        output_path : str or os.PathLike, optional
+            Folder for per-lap snapshots ``lap-0003.npz`` and ``trace.csv``.
+        save_every : int, default=1
+            Write a snapshot every this many laps (full passes).
+        resume : bool, default=False
+            Continue from the newest readable snapshot in ``output_path`` (if any):
+            the result is bitwise that of an uninterrupted fit with the same settings.
 
         Returns
         -------
         self
-            The fitted mixture, with ``n_iter_``, ``converged_`` and ``history_``.
+            The fitted mixture, with ``n_iter_``, ``converged_``, ``history_`` and
+            ``trials_``.
 
         Raises
         ------
@@ -402,24 +448,170 @@ class GeneralMixtureModel(Distribution):
             For invalid data; the message names the global row. The model then keeps
             the parameters of its last completed update.
         """
-        from ..fitting.driver import run_em
+        from ..fitting.driver import EMRun
+        from ..snapshots import load_snapshot, snapshot_laps, write_snapshot
 
+        n_init = check_count("n_init", n_init, minimum=1)
+        save_every = check_count("save_every", save_every, minimum=1)
+        if (output_path is not None or resume) and n_init > 1:
+            raise ParameterError("output_path and resume work with n_init=1")
+        if resume and output_path is None:
+            raise ParameterError("resume=True needs the output_path of the interrupted fit")
         rng = check_random_state(random_state)
-        if not self._fitted:
-            self._initialize(X, sample_weight, init=init, rng=rng, batch_size=batch_size,
-                             n_jobs=n_jobs)
-        self._empty_warned = False
-        record = run_em(
-            self, X, sample_weight, max_iter=max_iter, tol=tol, batch_size=batch_size,
-            batches_per_epoch=batches_per_epoch, n_jobs=n_jobs, inertia=inertia,
-            verbose=verbose, callbacks=callbacks, random_state=rng,
+        run_kwargs = dict(
+            max_iter=max_iter, tol=tol, batch_size=batch_size, batches_per_epoch=batches_per_epoch,
+            n_jobs=n_jobs, inertia=inertia, verbose=verbose, callbacks=callbacks,
+            algorithm=algorithm, step=step, shuffle=shuffle, n_total=n_total, average=average,
         )
+        init_kwargs = dict(batch_size=batch_size, n_jobs=n_jobs, max_kmeans_iter=max_kmeans_iter,
+                           samplings=samplings, percentage=percentage)
+
+        if n_init > 1:
+            return self._fit_trials(X, sample_weight, rng, init, n_init, run_kwargs, init_kwargs)
+
+        checkpoint = None
+        if output_path is not None:
+            settings = {k: v for k, v in run_kwargs.items() if k not in ("callbacks", "step")}
+            settings["step"] = None if step is None else step.to_dict()
+
+            def checkpoint(run: Any) -> None:
+                if run.iteration % save_every == 0 or run.converged or run.iteration == run.max_iter:
+                    write_snapshot(output_path, run, settings)
+
+        state = None
+        if resume and snapshot_laps(output_path):
+            _, payload = load_snapshot(output_path)
+            self._adopt(Distribution.from_dict(payload["model"]), "the snapshot")
+            state = payload["state"]
+        else:
+            self._prepare(X, sample_weight, init, rng, init_kwargs)
+        self._empty_warned = False
+        run = EMRun(self, X, sample_weight, random_state=rng, checkpoint=checkpoint, **run_kwargs)
+        if state is not None:
+            run.restore(state)
+        record = run.run()
         self.history_ = record["history"]
         self.n_iter_ = record["n_iter"]
         self.converged_ = record["converged"]
+        self.trials_ = [self._trial_record(0, random_state)]
         return self
 
-    def _initialize(self, X, sample_weight, *, init, rng, batch_size, n_jobs) -> None:
+    def _trial_record(self, trial: int, seed: Any) -> dict[str, Any]:
+        last = self.history_[-1] if self.history_ else {}
+        return {
+            "trial": trial,
+            "seed": seed if isinstance(seed, (int, np.integer)) or seed is None else None,
+            "log_likelihood": last.get("log_likelihood", math.nan),
+            "mean_log_likelihood": last.get("mean_log_likelihood", math.nan),
+            "n_iter": self.n_iter_,
+            "converged": self.converged_,
+        }
+
+    def _fit_trials(self, X, sample_weight, rng, init, n_init, run_kwargs, init_kwargs):
+        seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n_init)]
+        template = self.copy()
+        best, trials = None, []
+        for i, seed in enumerate(seeds):
+            candidate = template.copy()
+            candidate.fit(X, sample_weight, random_state=seed, init=init, **run_kwargs,
+                          **{k: v for k, v in init_kwargs.items() if k not in ("batch_size", "n_jobs")})
+            record = candidate._trial_record(i, seed)
+            trials.append(record)
+            if best is None or record["log_likelihood"] > best[1]["log_likelihood"]:
+                best = (candidate, record)
+        winner = best[0]
+        self._set_params(self._check_params(winner._get_params()))
+        self.history_, self.n_iter_, self.converged_ = winner.history_, winner.n_iter_, winner.converged_
+        self.trials_ = trials
+        return self
+
+    def _prepare(self, X, sample_weight, init, rng, init_kwargs) -> None:
+        """Initialize, warm-start, or keep the current parameters."""
+        if init is None:
+            if self._fitted:
+                return
+            init = "kmeans++"
+        if isinstance(init, str) and not os.path.exists(init):
+            self._initialize(X, sample_weight, init=init, rng=rng, **init_kwargs)
+            return
+        if isinstance(init, (str, os.PathLike)):
+            from ..io import load
+            from ..snapshots import load_model_at_lap
+
+            other = load_model_at_lap(init) if os.path.isdir(init) else load(init)
+        elif isinstance(init, Distribution):
+            other = init
+        else:
+            raise ParameterError(
+                "init must be an initialization name, a fitted mixture, or a path to a saved "
+                f"model or snapshot folder; got {init!r}"
+            )
+        self._adopt(other, "init")
+
+    def _adopt(self, other: Any, what: str) -> None:
+        """Take ``other``'s parameters, refusing another shape of model."""
+        if not isinstance(other, GeneralMixtureModel):
+            raise ParameterError(f"{what} must be a GeneralMixtureModel; got {type(other).__name__}")
+        if other.n_components != self.n_components:
+            raise ParameterError(
+                f"cannot warm-start a {self.n_components}-component mixture from a "
+                f"{other.n_components}-component model"
+            )
+        for c, (a, b) in enumerate(zip(self.distributions, other.distributions, strict=True)):
+            if type(a) is not type(b):
+                raise ParameterError(
+                    f"cannot warm-start component {c}: it is a {type(a).__name__}, the model's "
+                    f"is a {type(b).__name__}"
+                )
+            ca, cb = getattr(a, "covariance_type", None), getattr(b, "covariance_type", None)
+            if ca != cb:
+                raise ParameterError(
+                    f"cannot warm-start component {c}: covariance_type {ca!r} from a model with "
+                    f"{cb!r}; convert it first with GeneralMixtureModel.from_model(model, "
+                    f"covariance_type={ca!r})"
+                )
+        if not other._fitted:
+            raise ParameterError(f"{what} has no fitted parameters to start from")
+        self._set_params(self._check_params(other._get_params()))
+
+    @classmethod
+    def from_model(cls, other: GeneralMixtureModel, *, covariance_type: str | None = None
+                   ) -> GeneralMixtureModel:
+        """Return a copy of a fitted mixture, converting its Gaussian covariances if asked.
+
+        Parameters
+        ----------
+        other : GeneralMixtureModel
+            The model to start from.
+        covariance_type : {'full', 'diag', 'spherical'}, optional
+            Covariance form of the new :class:`~suffstat.MultivariateNormal`
+            components: full to diagonal keeps the diagonal, to spherical its mean;
+            diagonal or spherical to full gives the diagonal matrix.
+
+        Returns
+        -------
+        GeneralMixtureModel
+            A new mixture with the same weights.
+        """
+        if not isinstance(other, GeneralMixtureModel):
+            raise ParameterError(f"other must be a GeneralMixtureModel; got {type(other).__name__}")
+        model = other.copy()
+        if covariance_type is None:
+            return model
+        comps = []
+        for d in model.distributions:
+            if not isinstance(d, MultivariateNormal):
+                comps.append(d)
+                continue
+            var = np.broadcast_to(np.diag(d.cov) if d.covariance_type == "full" else d.cov, (d.n_features,))
+            cov = {"full": d.cov if d.covariance_type == "full" else np.diag(var),
+                   "diag": var.copy(), "spherical": float(var.mean())}[covariance_type]
+            comps.append(MultivariateNormal(d.mean, cov, covariance_type=covariance_type,
+                                            reg_covar=d.reg_covar))
+        return cls(comps, model.weights, inertia=model.inertia, frozen=model.frozen)
+
+    def _initialize(self, X, sample_weight, *, init, rng, batch_size, n_jobs, max_kmeans_iter=10,
+                    samplings=100, percentage=0.02) -> None:
         from ..fitting.driver import resolve_batch_size, weight_source
         from ..fitting.init import hard_assignment_stats, initial_centers
         from ..parallel import effective_n_jobs
@@ -430,15 +622,20 @@ class GeneralMixtureModel(Distribution):
                 f"X must have {self.n_features} features (the model has {self.n_features}); "
                 f"got {source.n_features}"
             )
+        n_jobs = effective_n_jobs(n_jobs)
         weights = weight_source(sample_weight, source)
-        centers = initial_centers(source, self.n_components, init, rng)
         ranges = source.ranges(resolve_batch_size(batch_size, source))
-        stats = hard_assignment_stats(
-            source, weights, centers, self.distributions, ranges, effective_n_jobs(n_jobs)
+        centers = initial_centers(
+            source, self.n_components, init, rng, weights=weights, ranges=ranges, n_jobs=n_jobs,
+            max_kmeans_iter=check_count("max_kmeans_iter", max_kmeans_iter, minimum=0),
+            samplings=check_count("samplings", samplings, minimum=1),
+            percentage=check_scalar("percentage", percentage, low=0.0, low_open=True, high=1.0),
         )
-        new = self._propose(stats)
-        if new is not None:
-            self._set_params(new)
+        # Start every component from scratch: the seeds decide, not older parameters.
+        fresh = GeneralMixtureModel.from_dict(_unfitted(self.to_dict()))
+        stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
+        new = fresh._propose(stats)
+        self._set_params(self._check_params(fresh._get_params() if new is None else new))
 
     @classmethod
     def from_samples(
@@ -649,6 +846,19 @@ class GeneralMixtureModel(Distribution):
         inner = ",\n  ".join(repr(d) for d in self.distributions)
         w = np.array2string(self.weights, precision=4, separator=", ")
         return f"GeneralMixtureModel([\n  {inner}\n], weights={w})"
+
+
+def _unfitted(d: dict[str, Any]) -> dict[str, Any]:
+    """A model dict with every component's parameters cleared (options kept)."""
+    d = dict(d)
+    d["params"] = dict(d["params"])
+    d["params"]["distributions"] = [
+        {**c, "params": {k: None for k in c["params"]}} if c["class"] != "IndependentComponents"
+        else {**c, "params": {"distributions": [
+            {**g, "params": {k: None for k in g["params"]}} for g in c["params"]["distributions"]]}}
+        for c in d["params"]["distributions"]
+    ]
+    return d
 
 
 def _apply(X: np.ndarray, w: Any, model: GeneralMixtureModel, fn_name: str) -> np.ndarray:
