@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
+import traceback
 
 import numpy as np
 
@@ -67,6 +69,217 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CommandError(message)
+
+
+class CommandError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+CSV_CHUNK = 100_000
+
+
+def _csv_to_npy(path: str, folder: str) -> str:
+    """Convert a CSV file to a .npy in ``folder``, reading it in chunks."""
+    out = os.path.join(folder, os.path.basename(path) + ".npy")
+    with open(path) as fh:
+        first = fh.readline()
+        try:
+            [float(x) for x in first.strip().split(",")]
+            skip = 0
+        except ValueError:
+            skip = 1  # a header line
+    chunks_written, n, d = [], 0, None
+    tmp = out + ".raw"
+    with open(path) as fh, open(tmp, "wb") as raw:
+        for _ in range(skip):
+            fh.readline()
+        while True:
+            lines = list(itertools.islice(fh, CSV_CHUNK))
+            if not lines:
+                break
+            try:
+                block = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
+            except ValueError as e:
+                raise CommandError(f"{path}: cannot read line {n + skip + 1} onwards as numbers ({e})")
+            if d is None:
+                d = block.shape[1]
+            elif block.shape[1] != d:
+                raise CommandError(f"{path}: rows have {block.shape[1]} columns after {d} earlier")
+            raw.write(block.tobytes())
+            n += block.shape[0]
+            chunks_written.append(block.shape[0])
+    if not n:
+        raise CommandError(f"{path}: no data rows")
+    _write_npy_from_raw(tmp, out, (n, d))
+    return out
+
+
+def _write_npy_from_raw(raw: str, out: str, shape: tuple[int, ...]) -> None:
+    with open(out, "wb") as fh, open(raw, "rb") as src:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f8", "fortran_order": False, "shape": shape}
+        )
+        while block := src.read(1 << 24):
+            fh.write(block)
+    os.unlink(raw)
+
+
+class NpyWriter:
+    """Write a float64 or int64 .npy of known shape batch by batch (nothing held in memory).
+
+    Parameters
+    ----------
+    path : str
+        Destination.
+    shape : tuple of int
+        Final shape.
+    dtype : str
+        ``'<f8'`` or ``'<i8'``.
+    """
+
+    def __init__(self, path: str, shape: tuple[int, ...], dtype: str) -> None:
+        self.path, self.dtype = path, np.dtype(dtype)
+        self.fh = open(path + ".tmp", "wb")
+        np.lib.format.write_array_header_1_0(
+            self.fh, {"descr": self.dtype.str, "fortran_order": False, "shape": shape}
+        )
+
+    def write(self, block: np.ndarray) -> None:
+        """Append rows."""
+        self.fh.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+
+    def close(self) -> None:
+        """Finish the file (renamed into place)."""
+        self.fh.close()
+        os.replace(self.path + ".tmp", self.path)
+
+
+def _input(path: str, tmp: str) -> str:
+    if not os.path.isfile(path):
+        raise CommandError(f"no such file: {path}")
+    if path.endswith(".csv"):
+        return _csv_to_npy(path, tmp)
+    if path.endswith(".npy"):
+        return path
+    raise CommandError(f"{path}: INPUT must be a .npy or .csv file")
+
+
+def _load_model(path: str):
+    import suffstat as ss
+
+    if os.path.isdir(path):
+        return ss.load_model_at_lap(path)
+    return ss.load(path)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import suffstat as ss
+    from suffstat.sources import as_source
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _input(args.input, tmp)
+        source = as_source(data)
+        if args.noise:
+            source = source.with_noise(args.noise, 0 if args.seed is None else args.seed)
+        if args.input_model:
+            base = _load_model(args.input_model)
+            model = ss.GeneralMixtureModel.from_model(base, covariance_type=None)
+            init = None
+        else:
+            template = ss.MultivariateNormal(covariance_type=args.covariance, reg_covar=args.reg_covar)
+            comps = [template.copy() for _ in range(args.components)]
+            model = ss.GeneralMixtureModel(comps)
+            init = args.init
+        model.fit(
+            source, max_iter=args.max_iter, tol=args.tol, batch_size=args.batch_size,
+            batches_per_epoch=args.batches_per_epoch, n_jobs=args.n_jobs, verbose=args.verbose,
+            random_state=args.seed, init=init, n_init=args.trials, samplings=args.samplings,
+            percentage=args.percentage, output_path=args.output_path, resume=args.resume,
+        )
+    if args.output_model:
+        model.save(args.output_model)
+    last = model.history_[-1]
+    print(f"fitted {model.n_components} components on {source.n_rows} rows: "
+          f"mean log-likelihood {last['mean_log_likelihood']:.6f} after {model.n_iter_} passes"
+          f"{' (converged)' if model.converged_ else ''}")
+    return 0
+
+
+def _stream_rows(model, data: str, fn_name: str, args, width: int | None, dtype: str) -> np.ndarray | None:
+    from suffstat.mixtures.general import _apply
+    from suffstat.parallel import ordered_map
+    from suffstat.sources import as_source
+
+    source = as_source(data)
+    ranges = source.ranges(args.batch_size or source.default_batch_size())
+    shape = (source.n_rows,) if width is None else (source.n_rows, width)
+    writer = NpyWriter(args.output, shape, dtype) if args.output else None
+    summary = []
+    for block in ordered_map(_apply, source, ranges, n_jobs=args.n_jobs, args=(model, fn_name)):
+        if fn_name == "_predict_log_proba":
+            block = np.exp(block) if args.proba else np.argmax(block, axis=1)
+        if writer is not None:
+            writer.write(block)
+        summary.append(block.sum(axis=0) if fn_name != "_predict_log_proba" or args.proba
+                       else np.bincount(block, minlength=model.n_components))
+    if writer is not None:
+        writer.close()
+    return np.sum(summary, axis=0), source.n_rows
+
+
+def _score(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        total, n = _stream_rows(model, _input(args.input, tmp), "_log_probability", args, None, "<f8")
+    print(f"mean log-likelihood: {total / n:.6f} over {n} rows")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    k = getattr(model, "n_components", None)
+    if k is None:
+        raise CommandError(f"{args.model} is a {type(model).__name__}, not a mixture")
+    with tempfile.TemporaryDirectory() as tmp:
+        total, n = _stream_rows(model, _input(args.input, tmp), "_predict_log_proba", args,
+                                k if args.proba else None, "<f8" if args.proba else "<i8")
+    what = "expected rows" if args.proba else "rows"
+    print(f"{what} per component: " + ", ".join(f"{c}: {v:.6g}" for c, v in enumerate(total)))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    X = model.sample(args.n, random_state=args.seed)
+    np.save(args.output, X)
+    print(f"wrote {args.n} samples to {args.output}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    print(f"{type(model).__name__} with {getattr(model, 'n_components', 1)} component(s), "
+          f"{model.n_features} feature(s)")
+    if hasattr(model, "weights"):
+        for c, (w, d) in enumerate(zip(model.weights, model.distributions)):
+            print(f"  component {c}: weight {w:.6f}  {d!r}".replace("\n", " "))
+    else:
+        print(f"  {model!r}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``suffstat`` program.
 
@@ -75,14 +288,62 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The parser with one sub-command per task.
     """
-    parser = argparse.ArgumentParser(prog="suffstat", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="suffstat", description="Fit, score and sample mixture models.")
+    parser.add_argument("--verbose", action="store_true", help="show progress and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = sub.add_parser("demo", help="fit a mixture out of core on a built-in dataset")
-    demo.add_argument("--n", type=int, default=5000, help="number of rows (default 5000)")
+    demo.add_argument("--n", type=_positive_int, default=5000, help="number of rows (default 5000)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--batch-size", type=int, default=500, help="rows per batch (default 500)")
-    demo.add_argument("--max-iter", type=int, default=200, help="EM passes at most (default 200)")
+    demo.add_argument("--batch-size", type=_positive_int, default=500, help="rows per batch (default 500)")
+    demo.add_argument("--max-iter", type=_positive_int, default=200, help="EM passes at most (default 200)")
     demo.set_defaults(func=_demo)
+
+    fit = sub.add_parser("fit", help="fit a Gaussian mixture to a .npy or .csv file")
+    fit.add_argument("input", help="a .npy (memory-mapped) or .csv (read in chunks) file")
+    fit.add_argument("--components", "-k", type=_positive_int, help="number of components K")
+    fit.add_argument("--covariance", choices=["full", "diag", "spherical"], default="full")
+    fit.add_argument("--max-iter", type=_positive_int, default=100)
+    fit.add_argument("--tol", type=float, default=1e-3)
+    fit.add_argument("--trials", type=_positive_int, default=1, help="n_init: keep the best trial")
+    fit.add_argument("--init", choices=["first-k", "random", "kmeans++", "kmeans", "refined"],
+                     default="kmeans++")
+    fit.add_argument("--samplings", type=_positive_int, default=100, help="refined start subsamples")
+    fit.add_argument("--percentage", type=float, default=0.02, help="refined start sample fraction")
+    fit.add_argument("--batch-size", type=_positive_int, default=None)
+    fit.add_argument("--batches-per-epoch", type=_positive_int, default=None)
+    fit.add_argument("--n-jobs", type=int, default=1)
+    fit.add_argument("--input-model", help="warm-start from this saved model or snapshot folder")
+    fit.add_argument("--reg-covar", type=float, default=1e-6)
+    fit.add_argument("--noise", type=float, default=0.0,
+                     help="std of Gaussian noise added to the data (fixed per row)")
+    fit.add_argument("--seed", type=int, default=None)
+    fit.add_argument("--output-model", help="save the fitted model here (.npz)")
+    fit.add_argument("--output-path", help="folder for per-lap snapshots and trace.csv")
+    fit.add_argument("--resume", action="store_true", help="continue from --output-path's newest snapshot")
+    fit.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
+    fit.set_defaults(func=_fit)
+
+    for name, helptext in [("score", "per-row log-likelihood"), ("predict", "most likely component")]:
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("model", help="a saved model (.npz) or snapshot folder")
+        p.add_argument("input", help="a .npy or .csv file")
+        p.add_argument("--output", help="write the per-row result to this .npy")
+        p.add_argument("--batch-size", type=_positive_int, default=None)
+        p.add_argument("--n-jobs", type=int, default=1)
+        if name == "predict":
+            p.add_argument("--proba", action="store_true", help="write the responsibilities instead")
+        p.set_defaults(func=_score if name == "score" else _predict, proba=False)
+
+    sample = sub.add_parser("sample", help="draw samples from a saved model")
+    sample.add_argument("model")
+    sample.add_argument("n", type=_positive_int)
+    sample.add_argument("--seed", type=int, default=None)
+    sample.add_argument("--output", required=True, help="the .npy to write")
+    sample.set_defaults(func=_sample)
+
+    info = sub.add_parser("info", help="describe a saved model")
+    info.add_argument("model")
+    info.set_defaults(func=_info)
     return parser
 
 
@@ -97,10 +358,22 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status.
+        The exit status: 0 on success, 2 on a user error (one line on stderr).
     """
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verbose = "--verbose" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "command", None) == "fit" and not args.components and not args.input_model:
+            raise CommandError("fit needs --components K (or --input-model FILE)")
+        args.verbose = verbose
+        return int(args.func(args))
+    except (CommandError, ValueError, OSError, KeyError) as e:
+        if verbose:
+            traceback.print_exc()
+        message = str(e) if not isinstance(e, KeyError) else f"missing {e}"
+        print(f"suffstat: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -136,7 +136,9 @@ def load_payload(path: Any) -> dict[str, Any]:
     except ModelFileError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise ModelFileError(f"{path}: not a readable .npz model file ({e})") from None
+        # np.load calls anything that is neither .npy nor .npz "pickled data"
+        reason = "unrecognised content" if "pickled" in str(e) else str(e)
+        raise ModelFileError(f"{path}: not a readable .npz model file ({reason})") from None
     try:
         header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -102,7 +102,8 @@ def refined_start(source: BatchSource, k: int, rng: np.random.Generator, samplin
                   percentage: float) -> np.ndarray:
     """Bradley and Fayyad's refined start (1998), as in mlpack's ``RefinedStart``.
 
-    Run k-means on ``samplings`` random subsamples of ``percentage`` of the rows;
+    Run k-means (seeded by k-means++) on ``samplings`` random subsamples of
+    ``percentage`` of the rows;
     cluster the pooled centroids with k-means started from each subsample's
     centroids, and keep the solution of least distortion over the pool.
     """
@@ -111,8 +112,9 @@ def refined_start(source: BatchSource, k: int, rng: np.random.Generator, samplin
     found = []
     for _ in range(samplings):
         sample = _as_2d(source.take(np.sort(rng.choice(n, size=m, replace=False))))
-        start = sample[rng.choice(m, size=k, replace=False)]
-        found.append(lloyd(sample, start)[0])
+        # k-means++ seeding of each subsample (mlpack starts from a random partition);
+        # better subsample solutions make a better pool of centroids.
+        found.append(lloyd(sample, kmeans_plusplus(sample, k, rng))[0])
     pool = np.concatenate(found)
     best, best_cost = None, np.inf
     for start in found:

@@ -634,6 +634,14 @@ class GeneralMixtureModel(Distribution):
         # Start every component from scratch: the seeds decide, not older parameters.
         fresh = GeneralMixtureModel.from_dict(_unfitted(self.to_dict()))
         stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
+        for _ in range(5):  # a seed nearest to no row (a centroid between clusters): reseed it
+            empty = np.flatnonzero(~(np.asarray(stats.resp_sum) > 0))
+            if not len(empty):
+                break
+            rows = np.sort(rng.choice(source.n_rows, size=len(empty), replace=False))
+            centers = centers.copy()
+            centers[empty] = source.take(rows).reshape(len(empty), -1)
+            stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
         new = fresh._propose(stats)
         self._set_params(self._check_params(fresh._get_params() if new is None else new))
 
