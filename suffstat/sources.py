@@ -9,6 +9,7 @@ memory: streaming a file keeps RSS at O(batch_size x d x n_jobs).
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -28,12 +29,17 @@ DEFAULT_BATCH_BYTES = 8 * 2**20
 
 @dataclass(frozen=True)
 class NpyFile:
-    """A C-ordered array stored in a file at a byte offset (a .npy file or a memmap)."""
+    """A C-ordered array stored in a file at a byte offset (a .npy file or a memmap).
+
+    ``inode`` identifies the file's content when the source was opened: a file
+    replaced at the same path afterwards is read through a new descriptor.
+    """
 
     path: str
     offset: int
     shape: tuple[int, ...]
     dtype: str
+    inode: tuple[int, int, int] = (0, 0, 0)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read rows ``start:stop`` into a new array."""
@@ -41,7 +47,7 @@ class NpyFile:
         row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
         out = np.empty((stop - start, *self.shape[1:]), dtype=dtype)
         view = memoryview(out.reshape(-1).view(np.uint8))
-        fd = _open_fd(self.path)
+        fd = _open_fd(self.path, self.inode)
         pos, want, got = self.offset + start * row, (stop - start) * row, 0
         while got < want:
             n = os.preadv(fd, [view[got:]], pos + got)
@@ -56,26 +62,44 @@ class NpyFile:
         row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
         out = np.empty((len(rows), *self.shape[1:]), dtype=dtype)
         flat = memoryview(out.reshape(-1).view(np.uint8))
-        fd = _open_fd(self.path)
+        fd = _open_fd(self.path, self.inode)
         for i, r in enumerate(rows):
             if os.preadv(fd, [flat[i * row : (i + 1) * row]], self.offset + int(r) * row) != row:
                 raise DataError(f"{self.path} is shorter than its header says (truncated file)")
         return out
 
 
-_fds: dict[tuple[int, str], int] = {}
+_fds: dict[tuple, int] = {}
 _fd_lock = threading.Lock()
 
 
-def _open_fd(path: str) -> int:
-    # One descriptor per (process, path), shared by threads: pread needs no seek.
-    key = (os.getpid(), path)
+def _identity(path: str) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns)
+
+
+def _open_fd(path: str, inode: tuple[int, int, int]) -> int:
+    # One descriptor per (process, file content), shared by threads: pread needs no seek.
+    key = (os.getpid(), path, inode)
     with _fd_lock:
         fd = _fds.get(key)
         if fd is None:
             fd = os.open(path, os.O_RDONLY)
+            if _identity(path) != inode:
+                os.close(fd)
+                raise DataError(f"{path} changed on disk while it was being read")
             _fds[key] = fd
         return fd
+
+
+def _memmap_offset(mm: np.memmap) -> int | None:
+    """File offset of ``mm``'s first byte (also for a slice of a memmap), or None."""
+    base = getattr(mm, "_mmap", None)
+    if base is None:
+        return None
+    start = mm.offset - mm.offset % mmap.ALLOCATIONGRANULARITY
+    base_address = np.frombuffer(base, dtype=np.uint8).ctypes.data
+    return start + (mm.ctypes.data - base_address)
 
 
 def _npy_spec(path: str) -> NpyFile:
@@ -85,7 +109,8 @@ def _npy_spec(path: str) -> NpyFile:
         raise DataError(f"{path} is not a valid .npy file ({e})") from None
     if not isinstance(mm, np.memmap):
         raise DataError(f"{path} is not a plain .npy array")
-    spec = NpyFile(str(Path(path).resolve()), int(mm.offset), tuple(mm.shape), mm.dtype.str)
+    full = str(Path(path).resolve())
+    spec = NpyFile(full, int(mm.offset), tuple(mm.shape), mm.dtype.str, _identity(full))
     fortran = mm.ndim > 1 and not mm.flags.c_contiguous
     del mm  # only the header was read: no data page was touched
     if fortran:
@@ -124,8 +149,13 @@ class BatchSource:
             self.spec: Any = _npy_spec(path)
             self.shape = self.spec.shape
             self.dtype = np.dtype(self.spec.dtype)
-        elif isinstance(obj, np.memmap) and obj.filename and obj.flags.c_contiguous:
-            self.spec = NpyFile(str(obj.filename), int(obj.offset), tuple(obj.shape), obj.dtype.str)
+        elif (
+            isinstance(obj, np.memmap) and obj.filename and obj.flags.c_contiguous
+            and _memmap_offset(obj) is not None
+        ):
+            name = str(obj.filename)
+            self.spec = NpyFile(name, _memmap_offset(obj), tuple(obj.shape), obj.dtype.str,
+                                _identity(name))
             self.shape, self.dtype = tuple(obj.shape), obj.dtype
         elif isinstance(obj, np.ndarray) or not hasattr(obj, "shape"):
             arr = np.asarray(obj)
@@ -223,6 +253,19 @@ def take_rows(spec: Any, rows: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(spec.take(rows), dtype=np.float64)
     if isinstance(spec, np.ndarray):
         return np.ascontiguousarray(spec[rows], dtype=np.float64)
+    if not len(rows):
+        return read_rows(spec, 0, 0)
+    # Chunked stores read a whole chunk per access: one orthogonal selection (zarr)
+    # or point selection (h5py, dask) beats a read per row.
+    try:
+        block = spec.oindex[rows] if hasattr(spec, "oindex") else spec[rows]
+        if hasattr(block, "compute"):
+            block = block.compute()
+        block = np.asarray(block)
+        if block.shape[0] == len(rows):
+            return np.ascontiguousarray(block, dtype=np.float64)
+    except (TypeError, ValueError, IndexError, NotImplementedError):
+        pass
     parts = [read_rows(spec, int(i), int(i) + 1) for i in rows]
     return np.concatenate(parts) if parts else read_rows(spec, 0, 0)
 

@@ -281,3 +281,18 @@ def test_dask_cluster_gives_bitwise_the_same_fit(npy):
             on_dask = fitted(str(npy), batch_size=500, n_jobs=2)
     np.testing.assert_array_equal(params(on_dask), params(reference))
     assert [h["log_likelihood"] for h in on_dask.history_] == [h["log_likelihood"] for h in reference.history_]
+
+
+def test_memmap_slices_and_replaced_files(X, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    m = fitted(X)
+    np.testing.assert_array_equal(m.predict(mm[1000:1100]), m.predict(X[1000:1100]))
+    np.testing.assert_allclose(params(fitted(mm[500:], batch_size=300)), params(fitted(X[500:])), rtol=1e-10)
+    before = m.log_probability(str(path), batch_size=1000)
+    np.save(tmp_path / "y.npy", X[::-1].copy())
+    import os
+
+    os.replace(tmp_path / "y.npy", path)  # same path, new content
+    np.testing.assert_allclose(m.log_probability(str(path), batch_size=1000), before[::-1], rtol=1e-12)

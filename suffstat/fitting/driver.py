@@ -264,13 +264,18 @@ class EMRun:
         try:
             for g in range(0, len(order), self.group):
                 idx = order[g : g + self.group]
-                results = list(ordered_map(
+                # Add as results arrive (in submission order): a full pass never holds
+                # more than one record per worker. Memoized EM keeps each record anyway.
+                results, group_stats = [], None
+                for s in ordered_map(
                     summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
                     n_jobs=self.n_jobs, args=(self.model,), indices=idx,
-                ))
-                if bar is not None:
-                    bar.update(len(idx))
-                group_stats = sum(results[1:], results[0])
+                ):
+                    group_stats = s if group_stats is None else group_stats + s
+                    if self.algorithm == "memoized":
+                        results.append(s)
+                    if bar is not None:
+                        bar.update(1)
                 pass_ll += float(group_stats.log_likelihood)
                 pass_w += float(group_stats.w_sum)
                 if self.algorithm == "em":

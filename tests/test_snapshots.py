@@ -1,0 +1,117 @@
+"""Per-lap snapshots, load_model_at_lap, and bitwise resume after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from mixture_helpers import blobs, params
+
+import suffstat as ss
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    import suffstat as ss
+
+    data, out, kill_at, algorithm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+    class Killer(ss.Callback):
+        def on_epoch_end(self, logs):
+            if logs["iteration"] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    comps = [ss.MultivariateNormal(covariance_type="full") for _ in range(3)]
+    model = ss.GeneralMixtureModel(comps)
+    model.fit(data, max_iter=8, tol=None, batch_size=400, random_state=3, output_path=out,
+              algorithm=algorithm, callbacks=[Killer()], resume=True)
+    model.save(os.path.join(out, "final.npz"))
+    """
+)
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.parametrize("algorithm", ["em", "stepwise", "memoized"])
+def test_killed_fit_resumes_to_the_same_bits(tmp_path, algorithm):
+    data = tmp_path / "x.npy"
+    np.save(data, blobs(2000, seed=4))
+    killed = _run(data, tmp_path / "run", 5, algorithm)
+    assert killed.returncode == -9, killed.stderr  # SIGKILL during lap 5, after lap 4 was saved
+    assert ss.snapshots.snapshot_laps(tmp_path / "run") == [1, 2, 3, 4]
+    resumed = _run(data, tmp_path / "run", 0, algorithm)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = _run(data, tmp_path / "straight", 0, algorithm)
+    assert straight.returncode == 0, straight.stderr
+    a = ss.load(tmp_path / "run" / "final.npz")
+    b = ss.load(tmp_path / "straight" / "final.npz")
+    np.testing.assert_array_equal(params(a), params(b))
+    trace_a = (tmp_path / "run" / "trace.csv").read_text()
+    trace_b = (tmp_path / "straight" / "trace.csv").read_text()
+    assert [r.split(",")[:3] for r in trace_a.splitlines()] == [r.split(",")[:3] for r in trace_b.splitlines()]
+
+
+@pytest.fixture
+def fitted_run(tmp_path):
+    X = blobs(1500, seed=2)
+    out = tmp_path / "laps"
+    m = ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 3, X, random_state=0, max_iter=7,
+                                            tol=None, output_path=out, save_every=2)
+    return X, out, m
+
+
+def test_snapshots_trace_and_load_model_at_lap(fitted_run):
+    X, out, m = fitted_run
+    assert ss.snapshots.snapshot_laps(out) == [2, 4, 6, 7]  # every 2 laps, and the last
+    rows = (out / "trace.csv").read_text().splitlines()
+    assert rows[0] == "lap,log_likelihood,improvement,K,seconds,elapsed"
+    assert len(rows) == 8 and rows[-1].startswith("7,")
+    assert float(rows[3].split(",")[1]) == m.history_[2]["log_likelihood"]
+    latest = ss.load_model_at_lap(out)
+    assert latest.lap_ == 7
+    np.testing.assert_array_equal(params(latest), params(m))
+    assert ss.load_model_at_lap(out, 4).lap_ == 4
+    with pytest.warns(UserWarning, match="no snapshot at lap 5.*loaded lap 4"):
+        assert ss.load_model_at_lap(out, 5).lap_ == 4
+    with pytest.raises(ss.ModelFileError, match="no snapshot at or before lap 1"):
+        ss.load_model_at_lap(out, 1)
+    # the model at lap 4 is the 4-pass fit from the same start
+    m4 = ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 3, X, random_state=0, max_iter=4, tol=None)
+    np.testing.assert_array_equal(params(ss.load_model_at_lap(out, 4)), params(m4))
+
+
+def test_damaged_newest_snapshot_is_skipped(fitted_run):
+    X, out, m = fitted_run
+    newest = out / "lap-0007.npz"
+    newest.write_bytes(newest.read_bytes()[:200])
+    with pytest.warns(RuntimeWarning, match="skipping damaged snapshot.*lap-0007"):
+        assert ss.load_model_at_lap(out).lap_ == 6
+    resumed = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)])
+    with pytest.warns(RuntimeWarning, match="skipping damaged"):
+        resumed.fit(X, max_iter=7, tol=None, random_state=0, output_path=out, save_every=2, resume=True)
+    np.testing.assert_array_equal(params(resumed), params(m))
+    assert len(resumed.history_) == 7
+
+
+def test_warm_start_from_a_snapshot_folder(fitted_run):
+    X, out, m = fitted_run
+    warm = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)])
+    warm.fit(X, init=str(out), max_iter=1, tol=None)
+    assert warm.history_[0]["mean_log_likelihood"] == pytest.approx(m.score(X), rel=1e-12)
+
+
+def test_snapshot_arguments(tmp_path):
+    m = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(2)])
+    with pytest.raises(ss.ParameterError, match="resume=True needs the output_path"):
+        m.fit(blobs(100), resume=True)
+    with pytest.raises(ss.ParameterError, match="n_init=1"):
+        m.fit(blobs(100), n_init=2, output_path=tmp_path)
+    assert not os.listdir(tmp_path)
