@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import traceback
+import warnings
 
 import numpy as np
 
@@ -367,7 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "command", None) == "fit" and not args.components and not args.input_model:
             raise CommandError("fit needs --components K (or --input-model FILE)")
         args.verbose = verbose
-        return int(args.func(args))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status = int(args.func(args))
+        for w in caught:  # the library's warnings, one line each
+            print(f"suffstat: warning: {w.message}", file=sys.stderr)
+        return status
     except (CommandError, ValueError, OSError, KeyError) as e:
         if verbose:
             traceback.print_exc()
