@@ -480,8 +480,9 @@ class MixtureStats(Statistic):
 
     Fields: ``w_sum`` (total sample weight), ``resp_sum`` ((k,) summed weighted
     responsibilities), ``log_likelihood`` (the weighted log-likelihood of the data
-    under the parameters that produced the responsibilities) and ``parts`` (each
-    component's record, its rows weighted by responsibility).
+    under the parameters that produced the responsibilities), ``entropy`` (the
+    weighted entropy of the responsibilities, for the free energy of memoized EM) and
+    ``parts`` (each component's record, its rows weighted by responsibility).
 
     Parameters
     ----------
@@ -491,9 +492,11 @@ class MixtureStats(Statistic):
         Summed weighted responsibilities.
     log_likelihood : float
         Weighted log-likelihood of the data summarised.
+    entropy : float
+        Weighted entropy of the responsibilities.
     parts : sequence of Statistic
         The components' records.
     """
 
-    _fields = ("w_sum", "resp_sum", "log_likelihood")
+    _fields = ("w_sum", "resp_sum", "log_likelihood", "entropy")
     _parts_field = "parts"

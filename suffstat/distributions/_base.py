@@ -244,6 +244,10 @@ class Distribution(ABC):
             new = blend(self._get_params(), new, self.inertia)
         return self._check_params(new)
 
+    def _expected_log_probability(self, stats: Statistic) -> float:
+        """``sum_i w_i log p(x_i)`` computed from the statistics alone (where possible)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score from its statistics")
+
     @abstractmethod
     def _estimate(self, stats: Statistic) -> dict[str, Any]:
         """The maximum-likelihood parameters for ``stats`` (weight > 0)."""

@@ -239,6 +239,16 @@ class MultivariateNormal(Distribution):
             mvn_diag_logpdf(X, self.mean, self._inv_var, self._log_norm, out)
         return out
 
+    def _expected_log_probability(self, stats: MultivariateNormalStats) -> float:
+        moved = stats.recentered(self.mean)
+        w = float(moved.w_sum)
+        if self.covariance_type == "full":
+            U = self._prec_chol
+            quad = float(np.trace(U.T @ moved.xxw_sum @ U))
+        else:
+            quad = float(np.dot(moved.xxw_sum, self._inv_var))
+        return w * self._log_norm - 0.5 * quad
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         d = self._d
         if self.covariance_type == "full":

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_scalar
-from ..kernels.gaussian import moments_1d, normal_logpdf
+from ..kernels.gaussian import LOG_2PI, moments_1d, normal_logpdf
 from ..statistics import NormalStats
 from ._univariate import _Univariate, estimate_error, require
 
@@ -100,6 +100,11 @@ class Normal(_Univariate):
         out = np.empty(X.shape[0])
         normal_logpdf(X, self.mean, self.std, out)
         return out
+
+    def _expected_log_probability(self, stats: NormalStats) -> float:
+        moved = stats.recentered(self.mean)
+        w = float(moved.w_sum)
+        return w * (-0.5 * LOG_2PI - math.log(self.std)) - 0.5 * float(moved.xxw_sum) / self.std**2
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(self.mean, self.std, size=n)

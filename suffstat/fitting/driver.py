@@ -283,13 +283,12 @@ class EMRun:
                 elif self.algorithm == "stepwise":
                     rho = self._stepwise(group_stats)
                 else:
-                    self._memoized(idx, results)
+                    objective = self._memoized(idx, results, last=g + self.group >= len(order))
+                    if objective is not None:
+                        pass_ll = objective
         finally:
             if bar is not None:
                 bar.close()
-        if self.algorithm == "memoized":  # re-aggregate in batch order: exact, no drift
-            kept = [s for s in self.stored if s is not None]
-            self.S = sum(kept[1:], kept[0])
         if not pass_w > 0:
             raise ParameterError("the data has total weight 0: nothing to fit")
         mean_ll = pass_ll / pass_w
@@ -345,7 +344,15 @@ class EMRun:
         self._commit(self.S)
         return rho
 
-    def _memoized(self, idx: list[int], results: list[Statistic]) -> None:
+    def _memoized(self, idx: list[int], results: list[Statistic], last: bool) -> float | None:
+        """Swap the batches' records into S, then update; return the pass objective.
+
+        At the end of a pass, S is re-aggregated from the stored records in batch
+        order (exact, no drift from subtractions) and the free energy of the stored
+        responsibilities and the current parameters is measured *before* the last
+        update: batch E-steps and M-steps never decrease it, so the pass values are
+        monotone, and with one batch it is the log-likelihood full EM reports.
+        """
         for b, s in zip(idx, results, strict=True):
             old = self.stored[b]
             if self.S is None:
@@ -355,7 +362,16 @@ class EMRun:
             else:
                 self.S = self.S - old + s
             self.stored[b] = s
+        objective = None
+        if last:
+            kept = [s for s in self.stored if s is not None]
+            self.S = sum(kept[1:], kept[0])
+            try:
+                objective = float(self.model._free_energy(self.S))
+            except (NotImplementedError, AttributeError):
+                objective = None  # components without a closed form: the pass total
         self._commit(self.S)
+        return objective
 
 
 def run_em(model: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> dict[str, Any]:

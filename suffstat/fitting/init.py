@@ -169,7 +169,8 @@ def assign_batch(X: np.ndarray, w: np.ndarray | None, centers: np.ndarray, compo
         wc = np.ascontiguousarray(w * (labels == c))
         resp_sum[c] = wc.sum()
         parts.append(comp.summarize(X, wc, accumulate=False))
-    return MixtureStats(w_sum=float(w.sum()), resp_sum=resp_sum, log_likelihood=0.0, parts=parts)
+    return MixtureStats(w_sum=float(w.sum()), resp_sum=resp_sum, log_likelihood=0.0, entropy=0.0,
+                        parts=parts)
 
 
 def hard_assignment_stats(

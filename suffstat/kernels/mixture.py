@@ -3,7 +3,8 @@
 One pass over a batch computes every component's log-density, the log-sum-exp
 responsibilities, the batch log-likelihood and each component's shifted statistics
 (about its current mean). All arrays are C-contiguous float64; sums are added into
-the output arrays; the return value is ``(sum w, sum w * log p(x))``.
+the output arrays; the return value is ``(sum w, sum w log p(x), sum w H(r))`` with
+``H(r)`` the entropy of a row's responsibilities (for the free energy of memoized EM).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from .gaussian import BLOCK
 
 @kernel
 def _normalise_row(logp, wi):
-    """Turn a row of joint log-densities into weighted responsibilities; return log p(x)."""
+    """Turn a row of joint log-densities into weighted responsibilities.
+
+    Returns (log p(x), entropy of the responsibilities).
+    """
     k = logp.shape[0]
     mx = -np.inf
     for c in range(k):
@@ -27,14 +31,19 @@ def _normalise_row(logp, wi):
     if mx == -np.inf:
         for c in range(k):
             logp[c] = 0.0
-        return -np.inf
+        return -np.inf, 0.0
     s = 0.0
     for c in range(k):
         s += math.exp(logp[c] - mx)
     lse = mx + math.log(s)
+    h = 0.0
     for c in range(k):
-        logp[c] = math.exp(logp[c] - lse) * wi
-    return lse
+        lr = logp[c] - lse
+        r = math.exp(lr)
+        if r > 0.0:
+            h -= r * lr
+        logp[c] = r * wi
+    return lse, h
 
 
 @kernel
@@ -43,11 +52,13 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
 
     X (n, d); w (n,); log_weights, log_norms (k,); means (k, d); prec_chols (k, d, d)
     upper factors of the precisions. Adds into resp_sum (k,), s1 (k, d), s2 (k, d, d).
+    Returns (sum w, sum w log p(x), sum w H(r)).
     """
     n, d = X.shape
     k = means.shape[0]
     w_sum = 0.0
     ll = 0.0
+    ent = 0.0
     for start in range(0, n, BLOCK):
         m = min(start + BLOCK, n) - start
         logp = np.empty((m, k))
@@ -64,10 +75,11 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                 logp[i, c] = log_weights[c] + log_norms[c] - 0.5 * q
         for i in range(m):
             wi = w[start + i]
-            lse = _normalise_row(logp[i], wi)
+            lse, h = _normalise_row(logp[i], wi)
             w_sum += wi
             if wi > 0.0:
                 ll += wi * lse
+                ent += wi * h
         ZW = np.empty((d, m))
         for c in range(k):
             rs = 0.0
@@ -81,7 +93,7 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                     s1[c, j] += r * z
             resp_sum[c] += rs
             s2[c] += np.dot(ZW, Z)
-    return w_sum, ll
+    return w_sum, ll, ent
 
 
 @kernel
@@ -90,11 +102,13 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
 
     X (n, d); w (n,); log_weights, log_norms (k,); means, inv_vars (k, d).
     Adds into resp_sum (k,), s1 (k, d) and s2 (k, d) (diagonal scatter).
+    Returns (sum w, sum w log p(x), sum w H(r)).
     """
     n, d = X.shape
     k = means.shape[0]
     w_sum = 0.0
     ll = 0.0
+    ent = 0.0
     logp = np.empty(k)
     for i in range(n):
         for c in range(k):
@@ -104,10 +118,11 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                 q += z * z * inv_vars[c, j]
             logp[c] = log_weights[c] + log_norms[c] - 0.5 * q
         wi = w[i]
-        lse = _normalise_row(logp, wi)
+        lse, h = _normalise_row(logp, wi)
         w_sum += wi
         if wi > 0.0:
             ll += wi * lse
+            ent += wi * h
         for c in range(k):
             r = logp[c]
             if r == 0.0:
@@ -118,4 +133,4 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                 rz = r * z
                 s1[c, j] += rz
                 s2[c, j] += rz * z
-    return w_sum, ll
+    return w_sum, ll, ent

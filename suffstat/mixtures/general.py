@@ -190,8 +190,11 @@ class GeneralMixtureModel(Distribution):
         with np.errstate(invalid="ignore"):
             resp = np.exp(logp - lse[:, None])
         resp[~np.isfinite(lse)] = 0.0
-        resp *= w[:, None]
         positive = w > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plogp = np.where(resp > 0, resp * np.log(resp), 0.0)
+        entropy = -float(np.dot(w, plogp.sum(axis=1)))
+        resp *= w[:, None]
         parts = [
             d._summarize(X, np.ascontiguousarray(resp[:, c])) for c, d in enumerate(self.distributions)
         ]
@@ -199,6 +202,7 @@ class GeneralMixtureModel(Distribution):
             w_sum=float(w.sum()),
             resp_sum=resp.sum(axis=0),
             log_likelihood=float(np.dot(w[positive], lse[positive])),
+            entropy=entropy,
             parts=parts,
         )
 
@@ -220,12 +224,12 @@ class GeneralMixtureModel(Distribution):
         if family == "full":
             prec = np.ascontiguousarray([d._prec_chol for d in dists])
             s2 = np.zeros((k, d_, d_))
-            w_sum, ll = gmm_full_estep(X2, w, self._log_weights, means, prec, log_norms, resp_sum, s1, s2)
+            w_sum, ll, ent = gmm_full_estep(X2, w, self._log_weights, means, prec, log_norms, resp_sum, s1, s2)
         else:
             if family != "normal":
                 inv_vars = np.ascontiguousarray([d._inv_var for d in dists])
             s2 = np.zeros((k, d_))
-            w_sum, ll = gmm_diag_estep(
+            w_sum, ll, ent = gmm_diag_estep(
                 X2, w, self._log_weights, means, inv_vars, log_norms, resp_sum, s1, s2
             )
         if family == "normal":
@@ -238,7 +242,8 @@ class GeneralMixtureModel(Distribution):
                 MultivariateNormalStats(w_sum=resp_sum[c], xw_sum=s1[c], xxw_sum=s2[c], shift=means[c])
                 for c in range(k)
             ]
-        return MixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, parts=parts)
+        return MixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
+                            parts=parts)
 
     def summarize(self, X: Any, sample_weight: Any = None, *, accumulate: bool = True) -> MixtureStats:
         """Run the E-step on a batch and return its statistics.
@@ -314,6 +319,22 @@ class GeneralMixtureModel(Distribution):
 
     def _estimate(self, stats: MixtureStats) -> dict[str, Any]:
         raise NotImplementedError  # _propose is overridden
+
+    def _free_energy(self, stats: MixtureStats) -> float:
+        """Neal and Hinton's free energy of the responsibilities in ``stats`` and the
+        current parameters: ``sum_i sum_k r_ik log(pi_k p_k(x_i)) + H(r)``.
+
+        It equals the log-likelihood when the responsibilities are the posterior
+        under the current parameters, and EM steps (batch E-steps, M-steps) never
+        decrease it. Raises NotImplementedError for components whose expected
+        log-density cannot be computed from their statistics.
+        """
+        total = float(stats.entropy)
+        for c, (d, part) in enumerate(zip(self.distributions, stats.parts, strict=True)):
+            r = float(stats.resp_sum[c])
+            if r > 0:
+                total += r * float(self._log_weights[c]) + d._expected_log_probability(part)
+        return total
 
     # -- densities and predictions -------------------------------------------------------
     def _log_probability(self, X: np.ndarray) -> np.ndarray:
