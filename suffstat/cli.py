@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import sys
@@ -11,6 +12,8 @@ import traceback
 import warnings
 
 import numpy as np
+
+from .io import atomic_open
 
 
 def asterisk(n: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -130,36 +133,6 @@ def _write_npy_from_raw(raw: str, out: str, shape: tuple[int, ...]) -> None:
     os.unlink(raw)
 
 
-class NpyWriter:
-    """Write a float64 or int64 .npy of known shape batch by batch (nothing held in memory).
-
-    Parameters
-    ----------
-    path : str
-        Destination.
-    shape : tuple of int
-        Final shape.
-    dtype : str
-        ``'<f8'`` or ``'<i8'``.
-    """
-
-    def __init__(self, path: str, shape: tuple[int, ...], dtype: str) -> None:
-        self.path, self.dtype = path, np.dtype(dtype)
-        self.fh = open(path + ".tmp", "wb")
-        np.lib.format.write_array_header_1_0(
-            self.fh, {"descr": self.dtype.str, "fortran_order": False, "shape": shape}
-        )
-
-    def write(self, block: np.ndarray) -> None:
-        """Append rows."""
-        self.fh.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
-
-    def close(self) -> None:
-        """Finish the file (renamed into place)."""
-        self.fh.close()
-        os.replace(self.path + ".tmp", self.path)
-
-
 def _input(path: str, tmp: str) -> str:
     if not os.path.isfile(path):
         raise CommandError(f"no such file: {path}")
@@ -219,17 +192,21 @@ def _stream_rows(model, data: str, fn_name: str, args, width: int | None, dtype:
     source = as_source(data)
     ranges = source.ranges(args.batch_size or source.default_batch_size())
     shape = (source.n_rows,) if width is None else (source.n_rows, width)
-    writer = NpyWriter(args.output, shape, dtype) if args.output else None
     summary = []
-    for block in ordered_map(_apply, source, ranges, n_jobs=args.n_jobs, args=(model, fn_name)):
-        if fn_name == "_predict_log_proba":
-            block = np.exp(block) if args.proba else np.argmax(block, axis=1)
-        if writer is not None:
-            writer.write(block)
-        summary.append(block.sum(axis=0) if fn_name != "_predict_log_proba" or args.proba
-                       else np.bincount(block, minlength=model.n_components))
-    if writer is not None:
-        writer.close()
+    with contextlib.ExitStack() as stack:
+        out = None
+        if args.output:  # written batch by batch: the result is never held whole
+            out = stack.enter_context(atomic_open(args.output, "wb"))
+            np.lib.format.write_array_header_1_0(
+                out, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+            )
+        for block in ordered_map(_apply, source, ranges, n_jobs=args.n_jobs, args=(model, fn_name)):
+            if fn_name == "_predict_log_proba":
+                block = np.exp(block) if args.proba else np.argmax(block, axis=1)
+            if out is not None:
+                out.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
+            summary.append(block.sum(axis=0) if fn_name != "_predict_log_proba" or args.proba
+                           else np.bincount(block, minlength=model.n_components))
     return np.sum(summary, axis=0), source.n_rows
 
 

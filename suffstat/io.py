@@ -15,14 +15,15 @@ import os
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 import numpy as np
 
 from .exceptions import ModelFileError
 
-__all__ = ["load", "load_payload", "save", "save_payload"]
+__all__ = ["atomic_open", "load", "load_payload", "save", "save_payload"]
 
 FORMAT = "suffstat"
 FORMAT_VERSION = 1
@@ -78,11 +79,31 @@ def save_payload(path: Any, payload: dict[str, Any]) -> None:
         "payload": _encode(payload, arrays),
     }
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **{_HEADER: blob}, **arrays)
+
+
+@contextmanager
+def atomic_open(path: Any, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The destination.
+    mode : str, default="wb"
+        ``"wb"`` or ``"w"``.
+
+    Yields
+    ------
+    file object
+        The temporary file. If the block raises, it is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{_HEADER: blob}, **arrays)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import ModelFileError
-from .io import load_payload, save_payload
+from .io import atomic_open, load_payload, save_payload
 
 __all__ = ["load_model_at_lap", "load_snapshot", "snapshot_laps"]
 
@@ -53,20 +51,6 @@ def snapshot_laps(folder: Any) -> list[int]:
 def snapshot_path(folder: Any, lap: int) -> Path:
     """Return the path of lap ``lap``'s snapshot in ``folder``."""
     return Path(folder) / f"lap-{lap:04d}.npz"
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _active_components(model: Any) -> int:
@@ -104,7 +88,8 @@ def write_snapshot(folder: Any, run: Any, settings: dict[str, Any]) -> Path:
         elapsed += h["time"]
         writer.writerow([h["iteration"], repr(h["log_likelihood"]), repr(h["improvement"]), k,
                          f"{h['time']:.6f}", f"{elapsed:.6f}"])
-    _atomic_text(folder / "trace.csv", buf.getvalue())
+    with atomic_open(folder / "trace.csv", "w") as fh:
+        fh.write(buf.getvalue())
     return path
 
 

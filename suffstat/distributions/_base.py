@@ -343,9 +343,12 @@ class Distribution(ABC):
             ``{"class": name, "params": {...}, "options": {...}}``; :meth:`from_dict`
             rebuilds the model from it.
         """
+        return self._dict_with(_to_plain(self._get_params()))
+
+    def _dict_with(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "class": type(self).__name__,
-            "params": _to_plain(self._get_params()),
+            "params": params,
             "options": {name: _to_plain(getattr(self, name)) for name in self._option_names},
         }
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..exceptions import DataError, ParameterError
 from ..statistics import IndependentStats
-from ._base import Distribution, _to_plain, blend
+from ._base import Distribution, blend
 
 
 class IndependentComponents(Distribution):
@@ -133,11 +133,7 @@ class IndependentComponents(Distribution):
         dict
             ``{"class": "IndependentComponents", "params": {"distributions": [...]}, ...}``.
         """
-        return {
-            "class": type(self).__name__,
-            "params": {"distributions": [d.to_dict() for d in self.distributions]},
-            "options": {name: _to_plain(getattr(self, name)) for name in self._option_names},
-        }
+        return self._dict_with({"distributions": [d.to_dict() for d in self.distributions]})
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], options: dict[str, Any]) -> Distribution:

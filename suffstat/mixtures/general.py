@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._validation import check_count, check_probs, check_random_state, check_scalar, check_X
-from ..distributions._base import Distribution, _to_plain, blend
+from ..distributions._base import Distribution, blend
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import Normal
 from ..exceptions import DataError, EmptyComponentWarning, ParameterError
@@ -857,14 +857,10 @@ class GeneralMixtureModel(Distribution):
         dict
             ``{"class": "GeneralMixtureModel", "params": {"weights": ..., "distributions": [...]}}``.
         """
-        return {
-            "class": type(self).__name__,
-            "params": {
-                "weights": self.weights.copy(),
-                "distributions": [d.to_dict() for d in self.distributions],
-            },
-            "options": {name: _to_plain(getattr(self, name)) for name in self._option_names},
-        }
+        return self._dict_with({
+            "weights": self.weights.copy(),
+            "distributions": [d.to_dict() for d in self.distributions],
+        })
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], options: dict[str, Any]) -> Distribution:
