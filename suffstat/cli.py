@@ -97,7 +97,7 @@ def _csv_to_npy(path: str, folder: str) -> str:
             skip = 0
         except ValueError:
             skip = 1  # a header line
-    chunks_written, n, d = [], 0, None
+    n, d = 0, None
     tmp = out + ".raw"
     with open(path) as fh, open(tmp, "wb") as raw:
         for _ in range(skip):
@@ -108,19 +108,28 @@ def _csv_to_npy(path: str, folder: str) -> str:
                 break
             try:
                 block = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
-            except ValueError as e:
-                raise CommandError(f"{path}: cannot read line {n + skip + 1} onwards as numbers ({e})")
+            except ValueError:
+                raise CommandError(_bad_csv_line(path, lines, n + skip)) from None
             if d is None:
                 d = block.shape[1]
             elif block.shape[1] != d:
                 raise CommandError(f"{path}: rows have {block.shape[1]} columns after {d} earlier")
             raw.write(block.tobytes())
             n += block.shape[0]
-            chunks_written.append(block.shape[0])
     if not n:
         raise CommandError(f"{path}: no data rows")
     _write_npy_from_raw(tmp, out, (n, d))
     return out
+
+
+def _bad_csv_line(path: str, lines: list[str], before: int) -> str:
+    """Name the first line of a chunk that does not parse (only called on error)."""
+    for i, line in enumerate(lines):
+        try:
+            np.loadtxt([line], delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError as e:
+            return f"{path}, line {before + i + 1}: not a row of numbers ({e})"
+    return f"{path}: rows of different lengths near line {before + 1}"
 
 
 def _write_npy_from_raw(raw: str, out: str, shape: tuple[int, ...]) -> None:
@@ -162,10 +171,18 @@ def _fit(args: argparse.Namespace) -> int:
             source = source.with_noise(args.noise, 0 if args.seed is None else args.seed)
         if args.input_model:
             base = _load_model(args.input_model)
-            model = ss.GeneralMixtureModel.from_model(base, covariance_type=None)
+            if not isinstance(base, ss.GeneralMixtureModel):
+                raise CommandError(f"{args.input_model} is a {type(base).__name__}, not a mixture")
+            if args.components and args.components != base.n_components:
+                raise CommandError(
+                    f"--components {args.components} does not match --input-model, which has "
+                    f"{base.n_components}"
+                )
+            model = ss.GeneralMixtureModel.from_model(base, covariance_type=args.covariance)
             init = None
         else:
-            template = ss.MultivariateNormal(covariance_type=args.covariance, reg_covar=args.reg_covar)
+            template = ss.MultivariateNormal(covariance_type=args.covariance or "full",
+                                             reg_covar=args.reg_covar)
             comps = [template.copy() for _ in range(args.components)]
             model = ss.GeneralMixtureModel(comps)
             init = args.init
@@ -174,6 +191,8 @@ def _fit(args: argparse.Namespace) -> int:
             batches_per_epoch=args.batches_per_epoch, n_jobs=args.n_jobs, verbose=args.verbose,
             random_state=args.seed, init=init, n_init=args.trials, samplings=args.samplings,
             percentage=args.percentage, output_path=args.output_path, resume=args.resume,
+            algorithm=args.algorithm, save_every=args.save_every,
+            max_kmeans_iter=args.max_kmeans_iter,
         )
     if args.output_model:
         model.save(args.output_model)
@@ -184,7 +203,8 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream_rows(model, data: str, fn_name: str, args, width: int | None, dtype: str) -> np.ndarray | None:
+def _stream_rows(model, data: str, fn_name: str, args, width: int | None, dtype: str
+                 ) -> tuple[np.ndarray, int]:
     from suffstat.mixtures.general import _apply
     from suffstat.parallel import ordered_map
     from suffstat.sources import as_source
@@ -234,7 +254,8 @@ def _predict(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     X = model.sample(args.n, random_state=args.seed)
-    np.save(args.output, X)
+    with atomic_open(args.output, "wb") as fh:  # the name as given (np.save would add .npy)
+        np.save(fh, X)
     print(f"wrote {args.n} samples to {args.output}")
     return 0
 
@@ -249,6 +270,13 @@ def _info(args: argparse.Namespace) -> int:
     else:
         print(f"  {model!r}")
     return 0
+
+
+def _non_negative(text: str) -> float:
+    v = float(text)
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {text}")
+    return v
 
 
 def _positive_int(text: str) -> int:
@@ -279,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit a Gaussian mixture to a .npy or .csv file")
     fit.add_argument("input", help="a .npy (memory-mapped) or .csv (read in chunks) file")
     fit.add_argument("--components", "-k", type=_positive_int, help="number of components K")
-    fit.add_argument("--covariance", choices=["full", "diag", "spherical"], default="full")
+    fit.add_argument("--covariance", choices=["full", "diag", "spherical"], default=None,
+                     help="covariance form (default full; converts an --input-model)")
     fit.add_argument("--max-iter", type=_positive_int, default=100)
     fit.add_argument("--tol", type=float, default=1e-3)
     fit.add_argument("--trials", type=_positive_int, default=1, help="n_init: keep the best trial")
@@ -292,8 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--n-jobs", type=int, default=1)
     fit.add_argument("--input-model", help="warm-start from this saved model or snapshot folder")
     fit.add_argument("--reg-covar", type=float, default=1e-6)
-    fit.add_argument("--noise", type=float, default=0.0,
+    fit.add_argument("--noise", type=_non_negative, default=0.0,
                      help="std of Gaussian noise added to the data (fixed per row)")
+    fit.add_argument("--algorithm", choices=["em", "stepwise", "memoized"], default="em")
+    fit.add_argument("--save-every", type=_positive_int, default=1, help="laps between snapshots")
+    fit.add_argument("--max-kmeans-iter", type=int, default=10, help="Lloyd passes of --init kmeans")
     fit.add_argument("--seed", type=int, default=None)
     fit.add_argument("--output-model", help="save the fitted model here (.npz)")
     fit.add_argument("--output-path", help="folder for per-lap snapshots and trace.csv")
@@ -351,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in caught:  # the library's warnings, one line each
             print(f"suffstat: warning: {w.message}", file=sys.stderr)
         return status
+    except BrokenPipeError:  # e.g. `suffstat info m.npz | head`: not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except (CommandError, ValueError, OSError, KeyError) as e:
         if verbose:
             traceback.print_exc()

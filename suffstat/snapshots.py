@@ -17,8 +17,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .exceptions import ModelFileError
 from .io import atomic_open, load_payload, save_payload
 
@@ -53,11 +51,6 @@ def snapshot_path(folder: Any, lap: int) -> Path:
     return Path(folder) / f"lap-{lap:04d}.npz"
 
 
-def _active_components(model: Any) -> int:
-    weights = getattr(model, "weights", None)
-    return 1 if weights is None else int(np.count_nonzero(np.asarray(weights) > 0))
-
-
 def write_snapshot(folder: Any, run: Any, settings: dict[str, Any]) -> Path:
     """Save the model and the driver state of ``run`` as its current lap, and the trace.
 
@@ -83,14 +76,23 @@ def write_snapshot(folder: Any, run: Any, settings: dict[str, Any]) -> Path:
     writer = csv.writer(buf)
     writer.writerow(TRACE_COLUMNS)
     elapsed = 0.0
-    k = _active_components(run.model)
     for h in run.history:
         elapsed += h["time"]
-        writer.writerow([h["iteration"], repr(h["log_likelihood"]), repr(h["improvement"]), k,
+        writer.writerow([h["iteration"], repr(h["log_likelihood"]), repr(h["improvement"]), h.get("K", 1),
                          f"{h['time']:.6f}", f"{elapsed:.6f}"])
     with atomic_open(folder / "trace.csv", "w") as fh:
         fh.write(buf.getvalue())
     return path
+
+
+def clear_snapshots(folder: Any) -> None:
+    """Remove the snapshots and trace of an earlier fit from ``folder`` (nothing else)."""
+    folder = Path(folder)
+    for lap in snapshot_laps(folder):
+        snapshot_path(folder, lap).unlink()
+    trace = folder / "trace.csv"
+    if trace.exists():
+        trace.unlink()
 
 
 def load_snapshot(folder: Any, lap: int | None = None, *, skip_damaged: bool = True) -> tuple[int, dict]:

@@ -56,18 +56,31 @@ class StepRule:
         """
         raise NotImplementedError
 
+    def _args(self) -> dict[str, Any]:
+        """The constructor's arguments (by default, the attributes)."""
+        return dict(vars(self))
+
     def to_dict(self) -> dict[str, Any]:
         """Return the rule's name and arguments (saved in snapshots).
 
         Returns
         -------
         dict
-            ``{"class": name, **arguments}``.
+            ``{"class": name, **arguments}``; nested rules become dicts and values
+            that are not plain numbers, strings or booleans become their repr.
         """
-        return {"class": type(self).__name__, **vars(self)}
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, StepRule):
+                return v.to_dict()
+            if v is None or isinstance(v, (bool, int, float, str)):
+                return v
+            return repr(v)
+
+        return {"class": type(self).__name__, **{k: plain(v) for k, v in self._args().items()}}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
         return f"{type(self).__name__}({args})"
 
 
@@ -87,6 +100,9 @@ class Constant(StepRule):
 
     def rho(self, t: int) -> float:  # noqa: D102 - see StepRule.rho
         return self.rho_
+
+    def _args(self) -> dict[str, Any]:
+        return {"rho": self.rho_}
 
 
 class PowerDecay(StepRule):
@@ -160,11 +176,8 @@ class Momentum(StepRule):
     def rho(self, t: int) -> float:  # noqa: D102 - see StepRule.rho
         return self.base.rho(t)
 
-    def to_dict(self) -> dict[str, Any]:  # noqa: D102 - see StepRule.to_dict
-        return {"class": type(self).__name__, "gamma": self.momentum, "base": self.base.to_dict()}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(gamma={self.momentum!r}, base={self.base!r})"
+    def _args(self) -> dict[str, Any]:
+        return {"gamma": self.momentum, "base": self.base}
 
 
 class Nesterov(Momentum):

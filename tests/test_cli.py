@@ -118,3 +118,22 @@ def test_console_script_and_verbose_traceback(files):
     res = subprocess.run([*cmd, "--verbose", "info", str(d / "nope.npz")], capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 2 and "Traceback" in res.stderr
+
+
+def test_input_model_options_and_csv_errors(files, capsys):
+    d, X = files
+    run("fit", d / "x.npy", "-k", 3, "--seed", 0, "--output-model", d / "three.npz")
+    assert run("fit", d / "x.npy", "--input-model", d / "three.npz", "-k", 4) == 2
+    assert "--components 4 does not match --input-model, which has 3" in capsys.readouterr().err
+    assert run("fit", d / "x.npy", "--input-model", d / "three.npz", "--covariance", "diag",
+               "--max-iter", 2, "--algorithm", "memoized", "--batch-size", 500,
+               "--output-model", d / "diag.npz") == 0
+    assert ss.load(d / "diag.npz").distributions[0].covariance_type == "diag"
+    assert run("sample", d / "diag.npz", 5, "--output", d / "draw.bin") == 0
+    assert np.load(d / "draw.bin").shape == (5, 2)
+    assert run("fit", d / "x.npy", "-k", 2, "--noise", -1) == 2
+    assert "--noise: must be >= 0; got -1" in capsys.readouterr().err
+    bad = d / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,4\n5,oops\n")
+    assert run("fit", bad, "-k", 1) == 2
+    assert "bad.csv, line 4: not a row of numbers" in capsys.readouterr().err

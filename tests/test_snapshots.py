@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -115,3 +116,27 @@ def test_snapshot_arguments(tmp_path):
     with pytest.raises(ss.ParameterError, match="n_init=1"):
         m.fit(blobs(100), n_init=2, output_path=tmp_path)
     assert not os.listdir(tmp_path)
+
+
+def test_last_snapshot_is_the_returned_model_and_old_laps_are_cleared(tmp_path):
+    X = blobs(1200, seed=6)
+    out = tmp_path / "laps"
+    ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 3, X, random_state=0, max_iter=7, tol=None,
+                                        output_path=out)
+    averaged = ss.GeneralMixtureModel.from_samples(
+        ss.MultivariateNormal, 3, X, random_state=0, max_iter=4, tol=None, output_path=out,
+        algorithm="stepwise", batch_size=300, average=True,
+    )
+    assert ss.snapshots.snapshot_laps(out) == [1, 2, 3, 4]  # laps 5-7 of the earlier fit are gone
+    np.testing.assert_array_equal(params(ss.load_model_at_lap(out)), params(averaged))
+    rows = (out / "trace.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[3] for r in rows] == [str(h["K"]) for h in averaged.history_]
+
+
+def test_bad_init_names_and_too_few_distinct_rows():
+    m = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)])
+    with pytest.raises(ss.ParameterError, match=re.escape("got 'kmeans+' (no such file or folder)")):
+        m.fit(blobs(100), init="kmeans+")
+    X = np.repeat(blobs(2), 50, axis=0)  # two distinct rows
+    with pytest.raises(ss.ParameterError, match="cannot initialize 3 components"):
+        m.fit(X)

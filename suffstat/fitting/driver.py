@@ -230,10 +230,12 @@ class EMRun:
             logs = self._pass(self.iteration + 1)
             for cb in self.callbacks:
                 cb.on_epoch_end(logs)
+            finished = self.converged or self.iteration >= self.max_iter
+            if finished and self.average and self.avg is not None:
+                # the returned model, and so the last snapshot, holds the average
+                self.model._set_params(self.model._check_params(self.avg))
             if self.checkpoint is not None:
                 self.checkpoint(self)
-        if self.average and self.avg is not None:
-            self.model._set_params(self.model._check_params(self.avg))
         for cb in self.callbacks:
             cb.on_training_end(logs)
         if self.tol is not None and not self.converged:
@@ -300,6 +302,9 @@ class EMRun:
             "mean_log_likelihood": mean_ll,
             "weight": pass_w,
         }
+        n_active = getattr(self.model, "n_active", None)
+        if n_active is not None:
+            logs["K"] = n_active
         if self.algorithm == "stepwise":
             logs["lrate"] = rho
             logs["fallbacks"] = self.fallbacks

@@ -114,6 +114,11 @@ class GeneralMixtureModel(Distribution):
         return len(self.distributions)
 
     @property
+    def n_active(self) -> int:
+        """Number of components with a positive weight."""
+        return int(np.count_nonzero(self.weights > 0))
+
+    @property
     def n_features(self) -> int | None:
         """Number of columns of the data (1 for univariate components)."""
         dims = {d.n_features for d in self.distributions} - {None}
@@ -470,7 +475,7 @@ class GeneralMixtureModel(Distribution):
             the parameters of its last completed update.
         """
         from ..fitting.driver import EMRun
-        from ..snapshots import load_snapshot, snapshot_laps, write_snapshot
+        from ..snapshots import clear_snapshots, load_snapshot, snapshot_laps, write_snapshot
 
         n_init = check_count("n_init", n_init, minimum=1)
         save_every = check_count("save_every", save_every, minimum=1)
@@ -506,6 +511,8 @@ class GeneralMixtureModel(Distribution):
             state = payload["state"]
         else:
             self._prepare(X, sample_weight, init, rng, init_kwargs)
+            if output_path is not None:  # a new fit: laps of an earlier one would mislead
+                clear_snapshots(output_path)
         self._empty_warned = False
         run = EMRun(self, X, sample_weight, random_state=rng, checkpoint=checkpoint, **run_kwargs)
         if state is not None:
@@ -553,6 +560,13 @@ class GeneralMixtureModel(Distribution):
                 return
             init = "kmeans++"
         if isinstance(init, str) and not os.path.exists(init):
+            from ..fitting.init import INITS
+
+            if init not in INITS:
+                raise ParameterError(
+                    f"init must be one of {INITS}, a fitted mixture, or a path to a saved model or "
+                    f"snapshot folder; got {init!r} (no such file or folder)"
+                )
             self._initialize(X, sample_weight, init=init, rng=rng, **init_kwargs)
             return
         if isinstance(init, (str, os.PathLike)):
@@ -663,6 +677,13 @@ class GeneralMixtureModel(Distribution):
             centers = centers.copy()
             centers[empty] = source.take(rows).reshape(len(empty), -1)
             stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
+        empty = np.flatnonzero(~(np.asarray(stats.resp_sum) > 0))
+        if len(empty):
+            raise ParameterError(
+                f"cannot initialize {self.n_components} components: seeds of components "
+                f"{empty.tolist()} are nearest to no row even after reseeding (does the data "
+                "have fewer distinct rows than components?)"
+            )
         new = fresh._propose(stats)
         self._set_params(self._check_params(fresh._get_params() if new is None else new))
 
