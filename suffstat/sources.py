@@ -179,10 +179,12 @@ class BatchSource:
         return 1 if len(self.shape) == 1 else int(self.shape[1])
 
     def default_batch_size(self) -> int:
-        """Whole array in memory; about 8 MiB of float64 rows otherwise."""
-        if self.in_memory:
-            return max(self.n_rows, 1)
-        return max(1024, DEFAULT_BATCH_BYTES // (8 * self.n_features))
+        """About 8 MiB of float64 rows (at least 1024 rows), whatever the source.
+
+        The same for every ``n_jobs``, so the default keeps fits bitwise identical
+        across thread counts while giving threads batches to share.
+        """
+        return max(1, min(self.n_rows, max(1024, DEFAULT_BATCH_BYTES // (8 * self.n_features))))
 
     def ranges(self, batch_size: int) -> list[tuple[int, int]]:
         """Split the rows into consecutive ``(start, stop)`` ranges."""

@@ -406,7 +406,7 @@ class GeneralMixtureModel(Distribution):
             ``tol`` between two passes; None runs exactly ``max_iter`` passes.
         batch_size : int, optional
             Rows per batch. The result does not depend on it (up to rounding). By
-            default an in-memory array is one batch and a file is read ~8 MiB at a time.
+            default about 8 MiB of float64 rows (at least 1024), in memory or not.
         batches_per_epoch : int, optional
             Update the parameters after every this many batches (minibatch EM; for
             ``'stepwise'`` and ``'memoized'`` the default is 1), visiting the
