@@ -9,7 +9,10 @@ Contenders:
 - raw read: the same batches copied out of the memory map (``np.copyto`` into one
   buffer), and read with ``os.preadv`` into one buffer (what suffstat's source does):
   the I/O floor of a pass;
-- suffstat full / diag at n_jobs 1 and 2: ``fit(path, max_iter=P, tol=None,
+- suffstat full / diag at n_jobs 1 and 2 (and BLAS threads as given by
+  ``--suffstat-configs``: numba's np.dot calls scipy's OpenBLAS, which multi-threads the
+  d=50 GEMMs; two worker threads each calling a 2-thread OpenBLAS oversubscribe the
+  cores): ``fit(path, max_iter=P, tol=None,
   batch_size=100000, n_jobs=j)`` from a first-k start, run in a fresh subprocess so
   that its resident memory is its own (VmRSS sampled every 10 ms); the pass time is
   the median of the P passes of ``history_``; its quality number is the mean
@@ -176,6 +179,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=None, help="rows per batch (default 100,000; 20,000 quick)")
     p.add_argument("--passes", type=int, default=3, help="passes per suffstat subprocess (default 3)")
     p.add_argument("--cov", default="full,diag")
+    p.add_argument("--suffstat-configs", default="1,2,2:1",
+                   help="suffstat runs as n_jobs[:BLAS threads], comma-separated (default "
+                        "'1,2,2:1': n_jobs 1 and 2 with --threads BLAS threads, and n_jobs 2 with "
+                        "BLAS pinned to 1 thread)")
     p.add_argument("--pom-dtype", default="float32", choices=["float32", "float64"])
     args = C.finish_args(p.parse_args())
     n = args.rows or (200_000 if args.quick else 4_000_000)
@@ -204,10 +211,12 @@ def main() -> None:
     for ctype in args.cov.split(","):
         print(f"\n## {ctype}", flush=True)
         cs = list(raw)
-        for j in (1, 2):
+        for spec in args.suffstat_configs.split(","):
+            j, _, blas = spec.partition(":")
+            j, blas = int(j), int(blas or args.threads)
             cs.append(C.Contender(
-                f"suffstat {ctype} n_jobs={j}",
-                (lambda j=j: suffstat_worker(path, ctype, j, args.passes, batch, args.threads))))
+                f"suffstat {ctype} n_jobs={j} [BLAS {blas}]",
+                (lambda j=j, blas=blas: suffstat_worker(path, ctype, j, args.passes, batch, blas))))
         if pom is not None and C.wanted(args, "pomegranate"):
             dt = np.float32 if args.pom_dtype == "float32" else np.float64
             cs.append(C.Contender(f"pomegranate loop {ctype} {args.pom_dtype}",

@@ -28,11 +28,13 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "numpydoc",
+    "myst_parser",
 ]
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
-source_suffix = {".rst": "restructuredtext"}
+html_static_path = ["_static"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 
 # -- autodoc / autosummary -----------------------------------------------------------
