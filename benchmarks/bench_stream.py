@@ -179,10 +179,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=None, help="rows per batch (default 100,000; 20,000 quick)")
     p.add_argument("--passes", type=int, default=3, help="passes per suffstat subprocess (default 3)")
     p.add_argument("--cov", default="full,diag")
-    p.add_argument("--suffstat-configs", default="1,2,2:1",
+    p.add_argument("--suffstat-configs", default="1,2:1",
                    help="suffstat runs as n_jobs[:BLAS threads], comma-separated (default "
-                        "'1,2,2:1': n_jobs 1 and 2 with --threads BLAS threads, and n_jobs 2 with "
-                        "BLAS pinned to 1 thread)")
+                        "'1,2:1': n_jobs 1 with --threads BLAS threads, and n_jobs 2 with BLAS "
+                        "pinned to 1 thread; add '2' for n_jobs 2 with --threads BLAS threads, "
+                        "which oversubscribes the cores and measured up to 10x slower for full)")
     p.add_argument("--pom-dtype", default="float32", choices=["float32", "float64"])
     args = C.finish_args(p.parse_args())
     n = args.rows or (200_000 if args.quick else 4_000_000)

@@ -405,3 +405,50 @@ def _make_diag_gemm(block):
 
 diag_gemm = _make_diag_gemm(512)
 diag_gemm_2k = _make_diag_gemm(2048)
+
+
+@numba.njit(**OPTS)
+def full_old(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
+    """The library's full kernel before commit 7f16a61 (two GEMMs on (m, d) blocks), kept
+    here to compare the adopted full_t form against it."""
+    n, d = X.shape
+    k = means.shape[0]
+    block = 512
+    w_sum = 0.0
+    ll = 0.0
+    ent = 0.0
+    for start in range(0, n, block):
+        m = min(start + block, n) - start
+        logp = np.empty((m, k))
+        Z = np.empty((m, d))
+        for c in range(k):
+            for i in range(m):
+                for j in range(d):
+                    Z[i, j] = X[start + i, j] - means[c, j]
+            Y = np.dot(Z, prec_chols[c])
+            for i in range(m):
+                q = 0.0
+                for j in range(d):
+                    q += Y[i, j] * Y[i, j]
+                logp[i, c] = log_weights[c] + log_norms[c] - 0.5 * q
+        for i in range(m):
+            wi = w[start + i]
+            lse, h = _normalise_row(logp[i], wi)
+            w_sum += wi
+            if wi > 0.0:
+                ll += wi * lse
+                ent += wi * h
+        ZW = np.empty((d, m))
+        for c in range(k):
+            rs = 0.0
+            for i in range(m):
+                r = logp[i, c]
+                rs += r
+                for j in range(d):
+                    z = X[start + i, j] - means[c, j]
+                    Z[i, j] = z
+                    ZW[j, i] = r * z
+                    s1[c, j] += r * z
+            resp_sum[c] += rs
+            s2[c] += np.dot(ZW, Z)
+    return w_sum, ll, ent
