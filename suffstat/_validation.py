@@ -99,11 +99,6 @@ def check_support(bad: np.ndarray, x: np.ndarray, what: str, name: str = "X") ->
         raise DataError(f"{name} must be {what}; got {float(value):g}", row=row)
 
 
-def check_integral(x: np.ndarray, name: str = "X") -> None:
-    """Raise unless every value is a whole number."""
-    check_support(x != np.floor(x), x, "whole numbers (integer codes or counts)", name)
-
-
 # --- parameters -------------------------------------------------------------------------
 
 

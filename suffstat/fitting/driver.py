@@ -26,7 +26,7 @@ from ..exceptions import ConvergenceWarning, DataError, ParameterError
 from ..parallel import effective_n_jobs, ordered_map
 from ..sources import BatchSource, as_source
 from ..statistics import Statistic
-from ..steps import Constant, StepRule
+from ..steps import PowerDecay, StepRule
 from .callbacks import Callback, VerboseReporter
 
 ALGORITHMS = ("em", "stepwise", "memoized")
@@ -139,12 +139,10 @@ class EMRun:
             raise ParameterError("step is only used with algorithm='stepwise'")
         self.model = model
         self.algorithm = algorithm
-        self.step = step if step is not None else (Constant(1.0) if algorithm != "stepwise" else None)
-        if algorithm == "stepwise" and self.step is None:
-            from ..steps import PowerDecay
-
-            self.step = PowerDecay()
-        self.average = bool(average or getattr(self.step, "average", False))
+        if algorithm == "stepwise" and step is None:
+            step = PowerDecay()
+        self.step = step  # None outside stepwise EM
+        self.average = bool(average)
         self.max_iter = check_count("max_iter", max_iter, minimum=1)
         self.tol = None if tol is None else check_scalar("tol", tol, low=0.0)
         self.inertia = check_fraction("inertia", inertia)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import check_count, check_probs, check_random_state, check_scalar, check_X
+from .._validation import check_count, check_probs, check_random_state, check_scalar
 from ..distributions._base import Distribution, blend
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import Normal
@@ -136,7 +136,7 @@ class GeneralMixtureModel(Distribution):
     def _require_fitted(self) -> None:
         for j, d in enumerate(self.distributions):
             if not d._fitted:
-                raise type_not_fitted(j, d)
+                raise _not_fitted_error(j, d)
 
     def _get_params(self) -> dict[str, Any]:
         return {
@@ -912,7 +912,7 @@ def _apply(X: np.ndarray, w: Any, model: GeneralMixtureModel, fn_name: str) -> n
     return getattr(model, fn_name)(model._check_data(X))
 
 
-def type_not_fitted(j: int, d: Distribution) -> Exception:
+def _not_fitted_error(j: int, d: Distribution) -> Exception:
     """The NotFittedError for an unfitted component."""
     from ..exceptions import NotFittedError
 
@@ -920,8 +920,3 @@ def type_not_fitted(j: int, d: Distribution) -> Exception:
         f"component {j} ({type(d).__name__}) has no parameters yet: use "
         "GeneralMixtureModel.from_samples, or fit, which initializes the components"
     )
-
-
-def check_mixture_data(model: GeneralMixtureModel, X: Any) -> np.ndarray:
-    """Validate a batch for ``model`` (used by the streaming helpers)."""
-    return check_X(X, ndim=model._ndim, n_features=model.n_features, allow_empty=True)
