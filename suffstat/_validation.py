@@ -14,14 +14,20 @@ def _first_true(mask: np.ndarray) -> int:
 
 
 def check_X(
-    X, *, ndim: int, n_features: int | None = None, name: str = "X", allow_empty: bool = False
+    X,
+    *,
+    ndim: int,
+    n_features: int | None = None,
+    name: str = "X",
+    allow_empty: bool = False,
+    finite: bool = True,
 ) -> np.ndarray:
     """Return ``X`` as a C-contiguous float64 array of ``ndim`` dimensions, or raise.
 
     ``ndim=1`` accepts shape (n,) or (n, 1); ``ndim=2`` accepts (n, d) and, when the
     model has one feature, (n,). Raises :class:`DataError` for a non-numeric dtype, a
-    wrong shape, empty input (unless ``allow_empty``) and non-finite values (naming
-    the first bad row).
+    wrong shape, empty input (unless ``allow_empty``) and, unless ``finite=False`` (for
+    callers that detect them on the fly), non-finite values (naming the first bad row).
     """
     if isinstance(X, (str, bytes)):
         raise DataError(f"{name} must be a numeric array; got a string")
@@ -56,11 +62,13 @@ def check_X(
     if arr.shape[0] == 0 and not allow_empty:
         raise DataError(f"{name} is empty: it must have at least one row")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad = ~finite if arr.ndim == 1 else ~finite.all(axis=1)
+    if not finite:
+        return arr
+    ok = np.isfinite(arr)
+    if not ok.all():
+        bad = ~ok if arr.ndim == 1 else ~ok.all(axis=1)
         row = _first_true(bad)
-        value = arr[row] if arr.ndim == 1 else arr[row][~finite[row]][0]
+        value = arr[row] if arr.ndim == 1 else arr[row][~ok[row]][0]
         kind = "NaN" if np.isnan(value) else "infinity"
         raise DataError(f"{name} contains {kind}", row=row)
     return arr

@@ -26,6 +26,47 @@ def test_fused_e_step_equals_generic_composition(ctype):
     assert float(fused.log_likelihood) == pytest.approx(float(generic.log_likelihood), rel=1e-12)
 
 
+@pytest.mark.parametrize("ctype", CTYPES)
+def test_fused_e_step_is_exact_far_from_the_origin(ctype):
+    # The full kernel whitens a block shifted by the mean of the means: its rounding
+    # must not grow with the offset of the data, and only mildly with the spread of
+    # the means (here 400 standard deviations apart).
+    offset = np.array([1e6, -3e5, 2e4])
+    X = blobs(1500, offset=offset) + np.repeat(np.array([[0.0, 0, 0], [400, 0, 0], [0, -400, 0]]), 500, 0)
+    start = initial_gmm(ctype, offset=offset)
+    comps = [ss.MultivariateNormal(d.mean + np.array(shift), d.cov, covariance_type=ctype)
+             for d, shift in zip(start.distributions, ([0.0, 0, 0], [400, 0, 0], [0, -400, 0]))]
+    model = ss.GeneralMixtureModel(comps, start.weights)
+    fused = model.summarize(X, accumulate=False)
+    model._fused = False
+    generic = model.summarize(X, accumulate=False)
+    assert fused.allclose(generic, rtol=1e-11, atol=1e-11 * len(X))
+    assert float(fused.log_likelihood) == pytest.approx(float(generic.log_likelihood), rel=1e-12)
+
+
+@pytest.mark.parametrize("ctype", CTYPES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_fused_e_step_names_a_non_finite_row_even_at_zero_weight(ctype, bad):
+    X = blobs(1200)
+    X[1037, 2] = bad
+    w = np.ones(len(X))
+    w[1037] = 0.0
+    model = initial_gmm(ctype)
+    with pytest.raises(ss.DataError, match="at row 1037"):
+        model.summarize(X, w)
+    assert model.pending is None
+
+
+def test_fused_e_step_accepts_finite_rows_that_overflow():
+    X = blobs(600)
+    X[5] = 1e200  # finite, but its Mahalanobis distance overflows to inf
+    model = initial_gmm("full")
+    fused = model.summarize(X, accumulate=False)
+    model._fused = False
+    generic = model.summarize(X, accumulate=False)
+    assert fused.allclose(generic, rtol=1e-12, atol=1e-12 * len(X))
+
+
 def test_fused_normal_mixture_equals_generic():
     x = np.concatenate([np.random.default_rng(0).normal(-2, 1, 300), np.random.default_rng(1).normal(3, 2, 500)])
     m = ss.GeneralMixtureModel([ss.Normal(-1.0, 1.0), ss.Normal(1.0, 1.5)], [0.3, 0.7])

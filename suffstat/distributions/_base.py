@@ -125,8 +125,9 @@ class Distribution(ABC):
         return 1
 
     # -- data -------------------------------------------------------------------------
-    def _check_data(self, X: Any, allow_empty: bool = True) -> np.ndarray:
-        return check_X(X, ndim=self._ndim, n_features=self.n_features, allow_empty=allow_empty)
+    def _check_data(self, X: Any, allow_empty: bool = True, finite: bool = True) -> np.ndarray:
+        return check_X(X, ndim=self._ndim, n_features=self.n_features, allow_empty=allow_empty,
+                       finite=finite)
 
     def _check_support(self, X: np.ndarray) -> None:
         """Raise a DataError for values outside the support (used by summarize)."""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import check_count, check_probs, check_random_state, check_scalar
+from .._validation import check_count, check_probs, check_random_state, check_scalar, check_weights
 from ..distributions._base import Distribution, blend
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import Normal
@@ -186,10 +186,22 @@ class GeneralMixtureModel(Distribution):
             out[:, c] = d._log_probability(X)
         return out + self._log_weights
 
+    def _validated_stats(self, X: Any, sample_weight: Any, allow_empty: bool = True) -> MixtureStats:
+        family = self._family()
+        if family is None:
+            return super()._validated_stats(X, sample_weight, allow_empty)
+        # The fused kernels flag non-finite rows as they go, so valid data is read
+        # once; only a flagged batch is checked again, to name the row.
+        X = self._check_data(X, allow_empty=allow_empty, finite=False)
+        stats, finite = self._summarize_fused(X, check_weights(sample_weight, X.shape[0]), family)
+        if not finite:
+            self._check_data(X)  # raises, unless the flag came from an overflow
+        return stats
+
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MixtureStats:
         family = self._family()
         if family is not None:
-            return self._summarize_fused(X, w, family)
+            return self._summarize_fused(X, w, family)[0]
         logp = self._component_log_probs(X)
         lse = logsumexp(logp, axis=1) if X.shape[0] else np.zeros(0)
         with np.errstate(invalid="ignore"):
@@ -211,7 +223,8 @@ class GeneralMixtureModel(Distribution):
             parts=parts,
         )
 
-    def _summarize_fused(self, X: np.ndarray, w: np.ndarray, family: str) -> MixtureStats:
+    def _summarize_fused(self, X: np.ndarray, w: np.ndarray, family: str) -> tuple[MixtureStats, bool]:
+        """Statistics from the fused kernel, and whether every row was finite."""
         dists = self.distributions
         k = len(dists)
         if family == "normal":
@@ -229,12 +242,12 @@ class GeneralMixtureModel(Distribution):
         if family == "full":
             prec = np.ascontiguousarray([d._prec_chol for d in dists])
             s2 = np.zeros((k, d_, d_))
-            w_sum, ll, ent = gmm_full_estep(X2, w, self._log_weights, means, prec, log_norms, resp_sum, s1, s2)
+            w_sum, ll, ent, finite = gmm_full_estep(X2, w, self._log_weights, means, prec, log_norms, resp_sum, s1, s2)
         else:
             if family != "normal":
                 inv_vars = np.ascontiguousarray([d._inv_var for d in dists])
             s2 = np.zeros((k, d_))
-            w_sum, ll, ent = gmm_diag_estep(
+            w_sum, ll, ent, finite = gmm_diag_estep(
                 X2, w, self._log_weights, means, inv_vars, log_norms, resp_sum, s1, s2
             )
         if family == "normal":
@@ -247,8 +260,9 @@ class GeneralMixtureModel(Distribution):
                 MultivariateNormalStats(w_sum=resp_sum[c], xw_sum=s1[c], xxw_sum=s2[c], shift=means[c])
                 for c in range(k)
             ]
-        return MixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
-                            parts=parts)
+        stats = MixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
+                             parts=parts)
+        return stats, finite
 
     def summarize(self, X: Any, sample_weight: Any = None, *, accumulate: bool = True) -> MixtureStats:
         """Run the E-step on a batch and return its statistics.
