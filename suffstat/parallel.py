@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator
 
 import joblib
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._validation import check_weights
 from .exceptions import DataError, ParameterError
@@ -29,9 +29,25 @@ def effective_n_jobs(n_jobs: Any) -> int:
     return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
 
 
+_controller: ThreadpoolController | None = None
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 _worker = threading.local()
+
+
+def blas_single_thread():
+    """Context manager limiting every loaded BLAS to one thread.
+
+    Our threads already fill the cores: a multi-threaded BLAS inside each task
+    oversubscribes them (measured: 127 s instead of 6 s per pass at d=50). BLAS never
+    splits the reduction dimension of a product, so results are bitwise the same.
+    The library scan is done once (about 3 ms); the BLAS libraries are loaded with
+    numpy and scipy, before any call.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def _mark_worker() -> None:
@@ -148,11 +164,7 @@ def ordered_map(
         for task in tasks:
             yield _task(*task)
         return
-    # Our threads already fill the cores: a multi-threaded BLAS inside each task
-    # oversubscribes them (measured: 127 s instead of 6 s per pass at d=50). One BLAS
-    # thread per task; BLAS never splits the reduction dimension of a product, so the
-    # results are bitwise the same.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_single_thread():
         if _joblib_backend_chosen():
             parallel = joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
             yield from parallel(joblib.delayed(_task)(*task) for task in tasks)

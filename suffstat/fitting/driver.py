@@ -13,6 +13,7 @@ is bitwise the fit that was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -23,7 +24,7 @@ import numpy as np
 from .._validation import check_count, check_fraction, check_random_state, check_scalar
 from ..distributions._base import blend
 from ..exceptions import ConvergenceWarning, DataError, ParameterError
-from ..parallel import effective_n_jobs, ordered_map
+from ..parallel import blas_single_thread, effective_n_jobs, ordered_map
 from ..sources import BatchSource, as_source
 from ..statistics import Statistic
 from ..steps import PowerDecay, StepRule
@@ -224,16 +225,20 @@ class EMRun:
             cb.model = self.model
             cb.on_training_begin()
         logs = self.history[-1] if self.history else None
-        while not self.converged and self.iteration < self.max_iter:
-            logs = self._pass(self.iteration + 1)
-            for cb in self.callbacks:
-                cb.on_epoch_end(logs)
-            finished = self.converged or self.iteration >= self.max_iter
-            if finished and self.average and self.avg is not None:
-                # the returned model, and so the last snapshot, holds the average
-                self.model._set_params(self.model._check_params(self.avg))
-            if self.checkpoint is not None:
-                self.checkpoint(self)
+        # With n_jobs > 1 the M-steps run at one BLAS thread too: a BLAS thread woken
+        # by a small factorisation spins for a while after it, and took a core from the
+        # next pass's tasks (W1 full: 116 ms per pass instead of 85 ms).
+        with blas_single_thread() if self.n_jobs > 1 else contextlib.nullcontext():
+            while not self.converged and self.iteration < self.max_iter:
+                logs = self._pass(self.iteration + 1)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(logs)
+                finished = self.converged or self.iteration >= self.max_iter
+                if finished and self.average and self.avg is not None:
+                    # the returned model, and so the last snapshot, holds the average
+                    self.model._set_params(self.model._check_params(self.avg))
+                if self.checkpoint is not None:
+                    self.checkpoint(self)
         for cb in self.callbacks:
             cb.on_training_end(logs)
         if self.tol is not None and not self.converged:
