@@ -4,7 +4,7 @@ sys.path.insert(0, os.path.dirname(HERE)); sys.path.insert(0, HERE)
 import numpy as np
 from threadpoolctl import threadpool_limits
 import _common as C
-import proto_v2 as P
+import proto_v4 as P
 from profile_w1 import kernel_args
 from suffstat.kernels.mixture import gmm_diag_estep, gmm_full_estep
 n, d, k = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
