@@ -15,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator
 
 import joblib
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ._validation import check_weights
 from .exceptions import DataError, ParameterError
-from .sources import BatchSource, prefetched, read_rows
+from .sources import BatchSource, NpyFile, prefetched, read_rows
 
 
 def effective_n_jobs(n_jobs: Any) -> int:
@@ -85,10 +86,11 @@ def _threaded(tasks: Iterator[tuple], n_jobs: int) -> Iterator[Any]:
     queued tasks are cancelled and running ones are waited for before returning.
     """
     pool = _pool(n_jobs)
+    buffers = _Buffers()
     window: deque = deque()
     try:
         for args in tasks:
-            window.append(pool.submit(_task, *args))
+            window.append(pool.submit(_task, *args, buffers))
             if len(window) >= 2 * n_jobs:
                 yield window.popleft().result()
         while window:
@@ -99,10 +101,66 @@ def _threaded(tasks: Iterator[tuple], n_jobs: int) -> Iterator[Any]:
         wait(window)
 
 
-def _task(fn: Callable, spec: Any, wspec: Any, start: int, stop: int, index: int, args: tuple):
-    X = read_rows(spec, start, stop)
-    w = None if wspec is None else read_rows(wspec, start, stop)
-    return _call(fn, X, w, start, index, args)
+class _Buffers:
+    """Read buffers passed from task to task within one map.
+
+    Reading each batch into fresh memory costs a page fault and a page of zeros per
+    4 KiB: 85 ms per pass over a 1.6 GB file, as much as the read itself.
+    """
+
+    def __init__(self) -> None:
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> np.ndarray:
+        with self._lock:
+            for i, buf in enumerate(self._free):
+                if buf.nbytes >= nbytes:
+                    return self._free.pop(i)
+        return np.empty(nbytes, dtype=np.uint8)
+
+    def give(self, buf: np.ndarray) -> None:
+        with self._lock:
+            self._free.append(buf)
+
+
+#: File batches of an additive map are read and mapped in pieces of about this size,
+#: so a piece is still in cache when the kernel reads it (W3 diag, one core: 137 ->
+#: 104 ms per million rows); the batch's result is the sum of its pieces' results.
+PIECE_BYTES = 4 * 2**20
+
+
+def _row_bytes(spec: Any) -> int | None:
+    """Bytes per row of a file source read as is (float64, not noisy), else None."""
+    if isinstance(spec, NpyFile) and np.dtype(spec.dtype) == np.float64:
+        return int(np.prod(spec.shape[1:], dtype=np.int64)) * 8
+    return None
+
+
+def _pieces(spec: Any, start: int, stop: int, additive: bool) -> list[tuple[int, int]]:
+    row = _row_bytes(spec) if additive else None
+    if row is None:
+        return [(start, stop)]
+    step = max(1, PIECE_BYTES // max(row, 1))
+    return [(a, min(a + step, stop)) for a in range(start, stop, step)] or [(start, stop)]
+
+
+def _task(fn: Callable, spec: Any, wspec: Any, start: int, stop: int, index: int, args: tuple,
+          additive: bool = False, buffers: _Buffers | None = None):
+    pieces = _pieces(spec, start, stop, additive)
+    row = None if buffers is None else _row_bytes(spec)
+    buf = None if row is None else buffers.take(max(b - a for a, b in pieces) * row)
+    try:
+        total = None
+        for a, b in pieces:
+            X = read_rows(spec, a, b, buf)
+            w = None if wspec is None else read_rows(wspec, a, b)
+            out = _call(fn, X, w, a, index, args)
+            total = out if total is None else total + out
+        return total
+    finally:
+        if buf is not None:
+            buffers.give(buf)
 
 
 def _call(fn, X, w, start, index, args):
@@ -123,6 +181,7 @@ def ordered_map(
     n_jobs: int = 1,
     args: tuple = (),
     indices: list[int] | None = None,
+    additive: bool = False,
 ) -> Iterator[Any]:
     """Yield ``fn(X, w, *args)`` for each row range, in the order of ``ranges``.
 
@@ -130,7 +189,8 @@ def ordered_map(
     ----------
     fn : callable
         Module-level (picklable) function of a float64 batch, its weights (or None)
-        and ``args``.
+        and ``args``. It must not keep the batch (or a view of it) past its return:
+        with several threads, file batches are read into reused buffers.
     source : BatchSource
         The rows.
     ranges : list of (int, int)
@@ -145,6 +205,10 @@ def ordered_map(
         Extra arguments of ``fn``.
     indices : list of int, optional
         Batch numbers to report in errors (default: positions in ``ranges``).
+    additive : bool, default=False
+        ``fn``'s results add up (statistics): a batch of a float64 file is then read
+        and mapped in cache-sized pieces whose results are added left to right, the
+        same way for every ``n_jobs`` and backend.
 
     Yields
     ------
@@ -153,13 +217,21 @@ def ordered_map(
     """
     indices = list(range(len(ranges))) if indices is None else indices
     if n_jobs == 1:
-        wbatches = (weights.read(*r) for r in ranges) if weights is not None else None
-        for i, (r, X) in enumerate(zip(ranges, prefetched(source, ranges), strict=True)):
-            w = next(wbatches) if wbatches is not None else None
-            yield _call(fn, X, w, r[0], indices[i], args)
+        pieces = [_pieces(source.spec, s, e, additive) for s, e in ranges]
+        flat = [p for ps in pieces for p in ps]
+        blocks = prefetched(source, flat)
+        wblocks = (weights.read(*p) for p in flat) if weights is not None else None
+        for i, ps in enumerate(pieces):
+            total = None
+            for a, _ in ps:
+                w = next(wblocks) if wblocks is not None else None
+                out = _call(fn, next(blocks), w, a, indices[i], args)
+                total = out if total is None else total + out
+            yield total
         return
     wspec = None if weights is None else weights.spec
-    tasks = ((fn, source.spec, wspec, s, e, i, args) for (s, e), i in zip(ranges, indices, strict=True))
+    tasks = ((fn, source.spec, wspec, s, e, i, args, additive)
+             for (s, e), i in zip(ranges, indices, strict=True))
     if getattr(_worker, "busy", False):  # called from one of our own tasks: no nesting
         for task in tasks:
             yield _task(*task)

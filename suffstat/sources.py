@@ -41,11 +41,19 @@ class NpyFile:
     dtype: str
     inode: tuple[int, int, int] = (0, 0, 0)
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Read rows ``start:stop`` into a new array."""
+    def read(self, start: int, stop: int, into: np.ndarray | None = None) -> np.ndarray:
+        """Read rows ``start:stop`` into a new array, or into the bytes of ``into``.
+
+        ``into`` is a uint8 buffer of at least the batch's size; the batch returned is
+        then a view of it.
+        """
         dtype = np.dtype(self.dtype)
         row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
-        out = np.empty((stop - start, *self.shape[1:]), dtype=dtype)
+        shape = (stop - start, *self.shape[1:])
+        if into is None:
+            out = np.empty(shape, dtype=dtype)
+        else:
+            out = into[: (stop - start) * row].view(dtype).reshape(shape)
         view = memoryview(out.reshape(-1).view(np.uint8))
         fd = _open_fd(self.path, self.inode)
         pos, want, got = self.offset + start * row, (stop - start) * row, 0
@@ -272,13 +280,16 @@ def take_rows(spec: Any, rows: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else read_rows(spec, 0, 0)
 
 
-def read_rows(spec: Any, start: int, stop: int) -> np.ndarray:
-    """Read rows ``start:stop`` of the source described by ``spec`` as float64."""
+def read_rows(spec: Any, start: int, stop: int, into: np.ndarray | None = None) -> np.ndarray:
+    """Read rows ``start:stop`` of the source described by ``spec`` as float64.
+
+    A file is read into the uint8 buffer ``into`` when one is given (see NpyFile.read).
+    """
     if isinstance(spec, Noisy):
-        block = read_rows(spec.inner, start, stop)
+        block = read_rows(spec.inner, start, stop, into)
         return spec.add(block, np.arange(start, stop))
     if isinstance(spec, NpyFile):
-        block = spec.read(start, stop)
+        block = spec.read(start, stop, into)
     else:
         block = spec[start:stop]
         if hasattr(block, "compute"):  # dask

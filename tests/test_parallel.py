@@ -88,3 +88,17 @@ def test_an_enclosing_joblib_backend_is_used():
     seen.clear()
     list(ordered_map(where, as_source(X), RANGES, n_jobs=2))
     assert seen and all(name.startswith("suffstat") for name in seen)
+
+
+def batch_digest(Xb, w):
+    return Xb.shape, float(Xb.sum()), float(Xb[0, 0]), float(Xb[-1, -1])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_file_batches_read_into_reused_buffers_are_the_right_rows(tmp_path, n_jobs):
+    data = np.random.default_rng(0).normal(size=(1003, 7))
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    ranges = [(0, 400), (400, 410), (410, 800), (800, 1003), (0, 1003)]  # sizes vary both ways
+    out = list(ordered_map(batch_digest, as_source(str(path)), ranges, n_jobs=n_jobs))
+    assert out == [batch_digest(data[a:b], None) for a, b in ranges]

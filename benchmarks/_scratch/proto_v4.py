@@ -4,7 +4,7 @@ import numba
 OPTS = dict(nogil=True, error_model="numpy", cache=True)
 kernel = numba.njit(**OPTS)
 FULL_BLOCK = 500
-DIAG_BLOCK = 256
+DIAG_BLOCK = 250
 
 LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01
@@ -261,4 +261,71 @@ def diag_v4(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, s2):
                     rz = r * z
                     a1[j] += rz
                     a2[j] += rz * z
+    return w_sum, ll, ent, math.isfinite(chk)
+
+
+@kernel
+def diag_v5(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, s2):
+    """diag with the statistics as one GEMV per block: rows r (x - mu) and r (x - mu)^2
+    of every component, summed over the block's rows by BLAS."""
+    n, d = X.shape
+    k = means.shape[0]
+    B = DIAG_BLOCK
+    XT = np.empty((d, B))
+    Q = np.empty((k, B))
+    E = np.empty((k, B))
+    ones = np.ones(B)
+    acc = np.zeros(2 * k * d)
+    w_sum = 0.0
+    ll = 0.0
+    ent = 0.0
+    chk = 0.0
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        Z = np.empty((2 * k * d, m))  # rows c d + j: x_j - mu_cj, then r-weighted
+        for i in range(m):
+            for j in range(d):
+                XT[j, i] = X[start + i, j]
+        for c in range(k):
+            q = Q[c]
+            for i in range(m):
+                q[i] = 0.0
+            for j in range(d):
+                mu = means[c, j]
+                iv = inv_vars[c, j]
+                xt = XT[j]
+                z_ = Z[c * d + j]
+                for i in range(m):
+                    z = xt[i] - mu
+                    z_[i] = z
+                    q[i] += z * z * iv
+            if c == 0:
+                for i in range(m):
+                    chk += q[i]
+            b = log_weights[c] + log_norms[c]
+            for i in range(m):
+                q[i] = b - 0.5 * q[i]
+        a, b_, e = _responsibilities(Q, E, w, m, start)
+        w_sum += a
+        ll += b_
+        ent += e
+        kd = k * d
+        for c in range(k):
+            r = E[c]
+            rs = 0.0
+            for i in range(m):
+                rs += r[i]
+            resp_sum[c] += rs
+            for j in range(d):
+                z_ = Z[c * d + j]
+                z2 = Z[kd + c * d + j]
+                for i in range(m):
+                    rz = r[i] * z_[i]
+                    z2[i] = rz * z_[i]
+                    z_[i] = rz
+        acc += np.dot(Z, ones[:m])
+    for c in range(k):
+        for j in range(d):
+            s1[c, j] += acc[c * d + j]
+            s2[c, j] += acc[k * d + c * d + j]
     return w_sum, ll, ent, math.isfinite(chk)

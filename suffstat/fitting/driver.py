@@ -274,7 +274,7 @@ class EMRun:
                 results, group_stats = [], None
                 for s in ordered_map(
                     summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
-                    n_jobs=self.n_jobs, args=(self.model,), indices=idx,
+                    n_jobs=self.n_jobs, args=(self.model,), indices=idx, additive=True,
                 ):
                     group_stats = s if group_stats is None else group_stats + s
                     if self.algorithm == "memoized":

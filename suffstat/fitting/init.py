@@ -86,7 +86,7 @@ def kmeans_stream(source, weights, centers, ranges, n_jobs, max_iter) -> np.ndar
     for _ in range(max_iter):
         total = None
         for s in ordered_map(lloyd_batch, source, ranges, weights=weights, n_jobs=n_jobs,
-                             args=(centers,)):
+                             args=(centers,), additive=True):
             total = s if total is None else total + s
         counts = np.asarray(total.w_sum)
         new = centers.copy()
@@ -184,6 +184,6 @@ def hard_assignment_stats(
     """Sum :func:`assign_batch` over the stream, in batch order."""
     total = None
     for s in ordered_map(assign_batch, source, ranges, weights=weights, n_jobs=n_jobs,
-                         args=(centers, components)):
+                         args=(centers, components), additive=True):
         total = s if total is None else total + s
     return total
