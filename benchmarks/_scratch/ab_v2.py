@@ -1,3 +1,12 @@
+"""Alternating A/B timing of the library's E-step kernel against prototypes (scratch).
+
+One core (BLAS pinned to 1 thread), blobs of n x d at the parameters after one EM update;
+prints each prototype's largest relative difference from the library kernel, then
+median / min times over 7 alternating rounds.
+
+Usage: python benchmarks/_scratch/ab_v2.py N D K {full|diag} name[,name...]
+(names of functions in proto_v4.py, e.g. ``ab_v2.py 557100 25 4 diag diag_v4,diag_v5``).
+"""
 import os, sys, time, statistics
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE)); sys.path.insert(0, HERE)

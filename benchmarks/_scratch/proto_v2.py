@@ -1,4 +1,6 @@
-"""Second round of E-step prototypes (scratch): vectorisable diag kernel."""
+"""Second round of E-step prototypes (scratch): transposed-block diag kernels (diag_v2, diag_v3),
+one-exp responsibilities, and the stacked full-covariance kernels (full_v2, full_v3: the
+latter became the library kernel)."""
 import math
 import numba
 import numpy as np

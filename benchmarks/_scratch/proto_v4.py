@@ -1,3 +1,6 @@
+"""Third round of E-step prototypes (scratch): the library kernels with vectorised
+responsibilities (now in the library) and a GEMV form of the diagonal statistics
+(``diag_v5``: slower, not used)."""
 import math
 import numpy as np
 import numba
