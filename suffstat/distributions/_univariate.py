@@ -42,7 +42,10 @@ class _Univariate(Distribution):
     def _sums(w: np.ndarray, *cols: np.ndarray) -> np.ndarray:
         """Return ``[sum w, sum w * c for c in cols]`` through the numba kernel."""
         out = np.zeros(len(cols) + 1)
-        stacked = np.ascontiguousarray(np.column_stack(cols)) if cols else np.empty((len(w), 0))
+        if len(cols) == 1 and cols[0].ndim == 1 and cols[0].flags.c_contiguous:
+            stacked = cols[0].reshape(-1, 1)  # a view: no copy of the data
+        else:
+            stacked = np.ascontiguousarray(np.column_stack(cols)) if cols else np.empty((len(w), 0))
         weighted_sums(w, stacked, out)
         return out
 

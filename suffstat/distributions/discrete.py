@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from .._validation import check_count, check_probs, check_scalar, check_support
-from ..kernels.univariate import category_counts
+from ..kernels.univariate import (
+    bernoulli_logpmf,
+    category_counts,
+    count_violations,
+    first_not_binary,
+    poisson_logpmf,
+)
 from ..statistics import CategoricalStats, CountStats
 from ._base import Distribution
 from ._univariate import _Univariate, require
@@ -16,6 +21,13 @@ from ._univariate import _Univariate, require
 
 def _whole(X: np.ndarray) -> np.ndarray:
     return X == np.floor(X)
+
+
+def _at(row: int, X: np.ndarray) -> np.ndarray:
+    """A mask of X's rows true only at ``row`` (to report a row found by a kernel)."""
+    mask = np.zeros(X.shape[0], dtype=bool)
+    mask[row] = True
+    return mask
 
 
 class Poisson(_Univariate):
@@ -55,8 +67,11 @@ class Poisson(_Univariate):
         super().__init__(rate=rate, inertia=inertia, frozen=frozen)
 
     def _check_support(self, X: np.ndarray) -> None:
-        require(X < 0, X, "non-negative counts for Poisson")
-        require(~_whole(X), X, "whole-number counts for Poisson")
+        neg, frac = count_violations(X)  # one pass, no temporaries
+        if neg >= 0:
+            require(_at(neg, X), X, "non-negative counts for Poisson")
+        if frac >= 0:
+            require(_at(frac, X), X, "whole-number counts for Poisson")
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> CountStats:
         w_sum, xw_sum = self._sums(w, X)
@@ -66,8 +81,8 @@ class Poisson(_Univariate):
         return {"rate": float(stats.xw_sum / stats.w_sum)}
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:
-        out = special.xlogy(X, self.rate) - self.rate - special.gammaln(X + 1.0)
-        out[(X < 0) | ~_whole(X)] = -np.inf
+        out = np.empty_like(X)
+        poisson_logpmf(X, self.rate, out)
         return out
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,7 +126,9 @@ class Bernoulli(_Univariate):
         super().__init__(p=p, inertia=inertia, frozen=frozen)
 
     def _check_support(self, X: np.ndarray) -> None:
-        require((X != 0) & (X != 1), X, "0 or 1 for Bernoulli")
+        bad = first_not_binary(X)
+        if bad >= 0:
+            require(_at(bad, X), X, "0 or 1 for Bernoulli")
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> CountStats:
         w_sum, xw_sum = self._sums(w, X)
@@ -121,8 +138,8 @@ class Bernoulli(_Univariate):
         return {"p": float(stats.xw_sum / stats.w_sum)}
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:
-        out = special.xlogy(X, self.p) + special.xlog1py(1.0 - X, -self.p)
-        out[(X != 0) & (X != 1)] = -np.inf
+        out = np.empty_like(X)
+        bernoulli_logpmf(X, self.p, out)
         return out
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._jit import kernel
@@ -40,3 +42,51 @@ def weighted_min_max(x, w):
             if x[i] > hi:
                 hi = x[i]
     return lo, hi
+
+
+@kernel
+def count_violations(x):
+    """First rows of x that are negative and that are not whole numbers (-1 if none)."""
+    neg = -1
+    frac = -1
+    for i in range(x.shape[0]):
+        v = x[i]
+        if neg < 0 and v < 0.0:
+            neg = i
+        if frac < 0 and v != math.floor(v):
+            frac = i
+        if neg >= 0 and frac >= 0:
+            break
+    return neg, frac
+
+
+@kernel
+def first_not_binary(x):
+    """First row of x that is neither 0 nor 1 (-1 if none)."""
+    for i in range(x.shape[0]):
+        if x[i] != 0.0 and x[i] != 1.0:
+            return i
+    return -1
+
+
+@kernel
+def poisson_logpmf(x, rate, out):
+    """log p(x) of a Poisson(rate) count; -inf off the support (negative or fractional x)."""
+    log_rate = math.log(rate) if rate > 0.0 else -np.inf
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v < 0.0 or v != math.floor(v):
+            out[i] = -np.inf
+        else:
+            t = v * log_rate if v > 0.0 else 0.0  # 0 log 0 = 0 (scipy.special.xlogy)
+            out[i] = t - rate - math.lgamma(v + 1.0)
+
+
+@kernel
+def bernoulli_logpmf(x, p, out):
+    """log p(x) of a Bernoulli(p) outcome; -inf for values other than 0 and 1."""
+    log_p = math.log(p) if p > 0.0 else -np.inf
+    log_q = math.log1p(-p) if p < 1.0 else -np.inf
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = log_p if v == 1.0 else (log_q if v == 0.0 else -np.inf)
