@@ -46,26 +46,40 @@ def weighted_min_max(x, w):
 
 @kernel
 def count_violations(x):
-    """First rows of x that are negative and that are not whole numbers (-1 if none)."""
-    neg = -1
-    frac = -1
+    """First rows of x that are negative and that are not whole numbers (-1 if none).
+
+    The first loop is a branch-free OR over all rows (it vectorises); only a batch
+    that fails is scanned again for the rows.
+    """
+    neg = False
+    frac = False
     for i in range(x.shape[0]):
         v = x[i]
-        if neg < 0 and v < 0.0:
-            neg = i
-        if frac < 0 and v != math.floor(v):
-            frac = i
-        if neg >= 0 and frac >= 0:
-            break
-    return neg, frac
+        neg |= v < 0.0
+        frac |= v != math.floor(v)
+    first_neg = -1
+    first_frac = -1
+    if neg or frac:
+        for i in range(x.shape[0]):
+            v = x[i]
+            if first_neg < 0 and v < 0.0:
+                first_neg = i
+            if first_frac < 0 and v != math.floor(v):
+                first_frac = i
+    return first_neg, first_frac
 
 
 @kernel
 def first_not_binary(x):
-    """First row of x that is neither 0 nor 1 (-1 if none)."""
+    """First row of x that is neither 0 nor 1 (-1 if none); a branch-free scan first."""
+    bad = False
     for i in range(x.shape[0]):
-        if x[i] != 0.0 and x[i] != 1.0:
-            return i
+        v = x[i]
+        bad |= (v != 0.0) & (v != 1.0)
+    if bad:
+        for i in range(x.shape[0]):
+            if x[i] != 0.0 and x[i] != 1.0:
+                return i
     return -1
 
 
