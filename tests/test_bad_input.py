@@ -95,6 +95,8 @@ def test_wrong_dimensions(case):
 SUPPORT = [
     (ss.Poisson(2.0), [1, 3, -1, 2], 2, "non-negative counts"),
     (ss.Poisson(2.0), [1, 3, 2.5], 2, "whole-number counts"),
+    (ss.Poisson(2.0), [1, 0.5, 3, -2, -1], 3, "non-negative counts"),  # negatives are named first
+    (ss.Bernoulli(0.5), [0, 1, 1, 0, 0.5, 2], 4, "0 or 1 for Bernoulli; got 0.5"),
     (ss.Categorical([0.5, 0.5]), [0, 1, 1, 2], 3, "a code below 2 (the number of categories); got 2"),
     (ss.Categorical([0.5, 0.5]), [0, -1], 1, "non-negative integer codes"),
     (ss.Gamma(2.0, 1.0), [1.0, 0.0], 1, "positive for Gamma; got 0"),

@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from cases import CASES, IDS, flat_params
 
+from scipy import stats
+
 import suffstat as ss
 
 N = 60
@@ -167,3 +169,20 @@ def test_unfitted_model_refuses_densities_and_sampling(case):
         d.log_probability(data(case, 3))
     with pytest.raises(ss.NotFittedError):
         d.sample(3)
+
+
+@pytest.mark.parametrize("rate", [0.0, 1e-300, 0.7, 250.0])
+def test_poisson_log_mass_at_boundary_rates_matches_scipy(rate):
+    x = np.array([0.0, 1.0, 2.0, 7.0, 400.0])
+    ours = ss.Poisson(rate).log_probability(x)
+    ref = stats.poisson(rate).logpmf(x)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    off = ss.Poisson(rate)._log_probability(np.array([-1.0, 0.5]))
+    np.testing.assert_array_equal(off, -np.inf)
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-12, 0.5, 1.0])
+def test_bernoulli_log_mass_at_boundary_probabilities_matches_scipy(p):
+    x = np.array([0.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(ss.Bernoulli(p).log_probability(x), stats.bernoulli(p).logpmf(x))
+    np.testing.assert_array_equal(ss.Bernoulli(p)._log_probability(np.array([0.5, -1.0])), -np.inf)
