@@ -57,6 +57,29 @@ def test_thread_invariance_is_bitwise(X, npy, ctype, minibatch):
         assert [h["log_likelihood"] for h in r.history_] == [h["log_likelihood"] for h in runs[0].history_]
 
 
+@pytest.mark.parametrize("ctype", ["full", "diag"])
+@pytest.mark.parametrize("algorithm", ["em", "memoized"])
+def test_file_batches_in_pieces_are_bitwise_thread_invariant(X, npy, ctype, algorithm, monkeypatch):
+    # Batches of a file are read and summarised in cache-sized pieces; make the pieces
+    # tiny (26 rows of 3 floats) so that every batch of 200 rows is split unevenly.
+    import suffstat.parallel
+
+    monkeypatch.setattr(suffstat.parallel, "PIECE_BYTES", 26 * 3 * 8)
+    runs = [fitted(str(npy), ctype, batch_size=200, n_jobs=n, algorithm=algorithm, random_state=7)
+            for n in (1, 2, 3)]
+    for r in runs[1:]:
+        np.testing.assert_array_equal(params(r), params(runs[0]))
+    in_memory = fitted(X, ctype, batch_size=200, algorithm=algorithm, random_state=7)
+    np.testing.assert_allclose(params(runs[0]), params(in_memory), rtol=1e-10, atol=1e-12)
+    bad = X.copy()
+    bad[1234, 2] = np.nan
+    path = npy.parent / "bad_pieces.npy"
+    np.save(path, bad)
+    for n_jobs in (1, 2):
+        with pytest.raises(ss.DataError, match=re.escape("X contains NaN at row 1234 (batch 6)")):
+            fitted(str(path), ctype, batch_size=200, n_jobs=n_jobs)
+
+
 def test_thread_invariance_for_the_generic_path(X):
     a = initial_gmm("diag", offset=OFFSET)
     a._fused = False

@@ -62,8 +62,8 @@ def _exp_nonpositive(x, out, scale):
         p = p * r + 1.0
         p = p * r + 1.0
         out[i] = p if ok else 0.0
-        scale[i] = np.int64(nf) + 1023 if ok else 1023
-    two_n = (scale << 52).view(np.float64)  # 2^nf, built in the exponent bits
+        scale[i] = (np.int64(nf) + 1023 if ok else 1023) << 52
+    two_n = scale.view(np.float64)  # 2^nf, built in the exponent bits
     for i in range(n):
         out[i] *= two_n[i]
 
