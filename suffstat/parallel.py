@@ -72,10 +72,16 @@ def _pool(n_jobs: int) -> ThreadPoolExecutor:
 
 def _joblib_backend_chosen() -> bool:
     """True inside a ``joblib.parallel_config`` (or ``parallel_backend``) naming a backend."""
-    config = getattr(joblib.parallel._backend, "config", None)
-    if config is None:
-        return False
-    return isinstance(config.get("backend"), joblib.parallel.ParallelBackendBase)
+    # joblib keeps the active configuration per thread; it has no public way to tell
+    # a backend the user chose from its default (loky), so read it, and fall back on
+    # the public API should that layout change.
+    config = getattr(getattr(joblib.parallel, "_backend", None), "config", None)
+    if isinstance(config, dict):
+        return isinstance(config.get("backend"), joblib.parallel.ParallelBackendBase)
+    if hasattr(joblib.parallel, "_backend"):
+        return False  # no configuration in this thread
+    backend, _ = joblib.parallel.get_active_backend()
+    return not isinstance(backend, joblib.parallel.LokyBackend)
 
 
 def _threaded(tasks: Iterator[tuple], n_jobs: int) -> Iterator[Any]:

@@ -299,9 +299,10 @@ def test_dask_cluster_gives_bitwise_the_same_fit(npy):
 
     reference = fitted(str(npy), batch_size=500, n_jobs=1)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
-        with joblib.parallel_config(backend="dask"):
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with joblib.parallel_config(backend="dask"), distributed.get_task_stream(client) as stream:
             on_dask = fitted(str(npy), batch_size=500, n_jobs=2)
+    assert len(stream.data) >= 5  # every pass ran on the cluster (joblib groups some tasks)
     np.testing.assert_array_equal(params(on_dask), params(reference))
     assert [h["log_likelihood"] for h in on_dask.history_] == [h["log_likelihood"] for h in reference.history_]
 
