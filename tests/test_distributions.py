@@ -173,7 +173,7 @@ def test_unfitted_model_refuses_densities_and_sampling(case):
 
 @pytest.mark.parametrize("rate", [0.0, 1e-300, 0.7, 250.0])
 def test_poisson_log_mass_at_boundary_rates_matches_scipy(rate):
-    x = np.array([0.0, 1.0, 2.0, 7.0, 400.0])
+    x = np.array([0.0, 1.0, 2.0, 7.0, 400.0, 1023.0, 1024.0, 5000.0])  # both sides of the table
     ours = ss.Poisson(rate).log_probability(x)
     ref = stats.poisson(rate).logpmf(x)
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from .._validation import check_count, check_probs, check_scalar, check_support
 from ..kernels.univariate import (
@@ -21,6 +22,10 @@ from ._univariate import _Univariate, require
 
 def _whole(X: np.ndarray) -> np.ndarray:
     return X == np.floor(X)
+
+
+#: log j! for j < 1024, the Poisson log-mass of small counts without an lgamma call.
+_LOG_FACTORIALS = special.gammaln(np.arange(1.0, 1025.0))
 
 
 def _at(row: int, X: np.ndarray) -> np.ndarray:
@@ -82,7 +87,7 @@ class Poisson(_Univariate):
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:
         out = np.empty_like(X)
-        poisson_logpmf(X, self.rate, out)
+        poisson_logpmf(X, self.rate, _LOG_FACTORIALS, out)
         return out
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
