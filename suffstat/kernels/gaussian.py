@@ -13,7 +13,7 @@ import numpy as np
 from ._jit import kernel
 
 LOG_2PI = math.log(2.0 * math.pi)
-BLOCK = 512
+BLOCK = 500  # not a power of two: see FULL_BLOCK in mixture.py
 
 
 @kernel
