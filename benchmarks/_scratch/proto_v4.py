@@ -1,6 +1,6 @@
 """Third round of E-step prototypes (scratch): the library kernels with vectorised
-responsibilities (now in the library) and a GEMV form of the diagonal statistics
-(``diag_v5``: slower, not used)."""
+responsibilities (now in the library), a GEMV form of the diagonal statistics
+(``diag_v5``) and a pairwise-folding form (``diag_v6``): both slower, not used."""
 import math
 import numpy as np
 import numba
@@ -331,4 +331,82 @@ def diag_v5(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, s2):
         for j in range(d):
             s1[c, j] += acc[c * d + j]
             s2[c, j] += acc[k * d + c * d + j]
+    return w_sum, ll, ent, math.isfinite(chk)
+
+
+@kernel
+def _fold_sum(u, n):
+    """Pairwise sum of u[:n] (n a power of two >= 8) by halving in place: every step is
+    an element-wise add of two contiguous halves, so it vectorises without reassociating
+    anything LLVM would have to prove; the order is fixed."""
+    h = n // 2
+    while h >= 8:
+        for t in range(h):
+            u[t] += u[t + h]
+        h //= 2
+    return ((u[0] + u[1]) + (u[2] + u[3])) + ((u[4] + u[5]) + (u[6] + u[7]))
+
+
+@kernel
+def diag_v6(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, s2):
+    """The library diag kernel with the statistics summed over rows by pairwise folding
+    of r (x - mu) and r (x - mu)^2 rows of the transposed block (padded to 256)."""
+    n, d = X.shape
+    k = means.shape[0]
+    B = DIAG_BLOCK
+    P = 256
+    XT = np.empty((d, B))
+    Q = np.empty((k, B))
+    E = np.empty((k, B))
+    u = np.zeros(P)
+    u2 = np.zeros(P)
+    w_sum = 0.0
+    ll = 0.0
+    ent = 0.0
+    chk = 0.0
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        for i in range(m):
+            for j in range(d):
+                XT[j, i] = X[start + i, j]
+        for c in range(k):
+            q = Q[c]
+            for i in range(m):
+                q[i] = 0.0
+            for j in range(d):
+                mu = means[c, j]
+                iv = inv_vars[c, j]
+                xt = XT[j]
+                for i in range(m):
+                    z = xt[i] - mu
+                    q[i] += z * z * iv
+            if c == 0:
+                for i in range(m):
+                    chk += q[i]
+            b = log_weights[c] + log_norms[c]
+            for i in range(m):
+                q[i] = b - 0.5 * q[i]
+        a, b_, e = _responsibilities(Q, E, w, m, start)
+        w_sum += a
+        ll += b_
+        ent += e
+        for c in range(k):
+            r = E[c]
+            rs = 0.0
+            for i in range(m):
+                rs += r[i]
+            resp_sum[c] += rs
+            for j in range(d):
+                mu = means[c, j]
+                xt = XT[j]
+                for i in range(m):
+                    z = xt[i] - mu
+                    rz = r[i] * z
+                    u[i] = rz
+                    u2[i] = rz * z
+                for i in range(m, P):
+                    u[i] = 0.0
+                    u2[i] = 0.0
+                s1[c, j] += _fold_sum(u, P)
+                s2[c, j] += _fold_sum(u2, P)
     return w_sum, ll, ent, math.isfinite(chk)
