@@ -125,6 +125,23 @@ def _responsibilities(Q, E, w, m, start):
 
 
 @kernel
+def _joint_log_density(q, m, b, c):
+    """Turn component c's Mahalanobis sums q[:m] into log w_c + log p_c(x) = b - q / 2.
+
+    Returns the sum of the Mahalanobis sums when c == 0 (0 otherwise): every feature
+    enters them, so the sum is finite unless X holds a NaN or an infinity (or one
+    overflows), which is how the kernels flag non-finite rows without another pass.
+    """
+    chk = 0.0
+    if c == 0:
+        for i in range(m):
+            chk += q[i]
+    for i in range(m):
+        q[i] = b - 0.5 * q[i]
+    return chk
+
+
+@kernel
 def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
     """Fused E-step of a full-covariance Gaussian mixture.
 
@@ -189,12 +206,7 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                 for i in range(m):
                     y = yl[i] - o
                     q[i] += y * y
-            if c == 0:
-                for i in range(m):
-                    chk += q[i]
-            b = log_weights[c] + log_norms[c]
-            for i in range(m):
-                q[i] = b - 0.5 * q[i]
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
         a, b_, e = _responsibilities(Q, E, w, m, start)
         w_sum += a
         ll += b_
@@ -266,12 +278,7 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                 for i in range(m):
                     z = xt[i] - mu
                     q[i] += z * z * iv
-            if c == 0:
-                for i in range(m):
-                    chk += q[i]
-            b = log_weights[c] + log_norms[c]
-            for i in range(m):
-                q[i] = b - 0.5 * q[i]
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
         a, b_, e = _responsibilities(Q, E, w, m, start)
         w_sum += a
         ll += b_
