@@ -143,27 +143,33 @@ def _row_bytes(spec: Any) -> int | None:
     return None
 
 
-def _pieces(spec: Any, start: int, stop: int, additive: bool) -> list[tuple[int, int]]:
-    row = _row_bytes(spec) if additive else None
-    if row is None:
+def _pieces(start: int, stop: int, row: int | None) -> list[tuple[int, int]]:
+    """Rows start:stop cut into pieces of PIECE_BYTES for rows of ``row`` bytes (None: whole)."""
+    if row is None or stop <= start:
         return [(start, stop)]
     step = max(1, PIECE_BYTES // max(row, 1))
-    return [(a, min(a + step, stop)) for a in range(start, stop, step)] or [(start, stop)]
+    return [(a, min(a + step, stop)) for a in range(start, stop, step)]
+
+
+def _sum_pieces(fn, pieces, blocks, wblocks, index, args):
+    """``fn`` over the pieces of one batch (read by ``blocks``), results added in order."""
+    total = None
+    for (a, _), X in zip(pieces, blocks):
+        w = None if wblocks is None else next(wblocks)
+        out = _call(fn, X, w, a, index, args)
+        total = out if total is None else total + out
+    return total
 
 
 def _task(fn: Callable, spec: Any, wspec: Any, start: int, stop: int, index: int, args: tuple,
           additive: bool = False, buffers: _Buffers | None = None):
-    pieces = _pieces(spec, start, stop, additive)
-    row = None if buffers is None else _row_bytes(spec)
-    buf = None if row is None else buffers.take(max(b - a for a, b in pieces) * row)
+    row = _row_bytes(spec)
+    pieces = _pieces(start, stop, row if additive else None)
+    buf = None if row is None or buffers is None else buffers.take(max(b - a for a, b in pieces) * row)
     try:
-        total = None
-        for a, b in pieces:
-            X = read_rows(spec, a, b, buf)
-            w = None if wspec is None else read_rows(wspec, a, b)
-            out = _call(fn, X, w, a, index, args)
-            total = out if total is None else total + out
-        return total
+        blocks = (read_rows(spec, a, b, buf) for a, b in pieces)  # each read after the last piece's fn
+        wblocks = None if wspec is None else (read_rows(wspec, a, b) for a, b in pieces)
+        return _sum_pieces(fn, pieces, blocks, wblocks, index, args)
     finally:
         if buf is not None:
             buffers.give(buf)
@@ -223,17 +229,13 @@ def ordered_map(
     """
     indices = list(range(len(ranges))) if indices is None else indices
     if n_jobs == 1:
-        pieces = [_pieces(source.spec, s, e, additive) for s, e in ranges]
+        row = _row_bytes(source.spec) if additive else None
+        pieces = [_pieces(s, e, row) for s, e in ranges]
         flat = [p for ps in pieces for p in ps]
         blocks = prefetched(source, flat)
         wblocks = (weights.read(*p) for p in flat) if weights is not None else None
         for i, ps in enumerate(pieces):
-            total = None
-            for a, _ in ps:
-                w = next(wblocks) if wblocks is not None else None
-                out = _call(fn, next(blocks), w, a, indices[i], args)
-                total = out if total is None else total + out
-            yield total
+            yield _sum_pieces(fn, ps, blocks, wblocks, indices[i], args)
         return
     wspec = None if weights is None else weights.spec
     tasks = ((fn, source.spec, wspec, s, e, i, args, additive)
