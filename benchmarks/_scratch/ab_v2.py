@@ -5,7 +5,7 @@ prints each prototype's largest relative difference from the library kernel, the
 median / min times over 7 alternating rounds.
 
 Usage: python benchmarks/_scratch/ab_v2.py N D K {full|diag} name[,name...]
-(names of functions in proto_v4.py, e.g. ``ab_v2.py 557100 25 4 diag diag_v4,diag_v5``).
+(names of functions in proto_v4.py, e.g. ``ab_v2.py 557100 25 4 diag diag_v5,diag_v6``).
 """
 import os, sys, time, statistics
 HERE = os.path.dirname(os.path.abspath(__file__))
