@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from suffstat.kernels.mixture import _exp_nonpositive
+from suffstat.kernels.vmath import exp_nonpositive as _exp_nonpositive
+from suffstat.kernels.vmath import log_positive, total, weighted_deviation_sums
 
 
 def test_vectorised_exp_is_within_two_ulps_of_numpy():
@@ -23,3 +24,26 @@ def test_vectorised_exp_flushes_what_is_below_the_normal_range():
     out = np.full(len(x), 7.0)
     _exp_nonpositive(x, out, np.empty(len(x), np.int64))
     np.testing.assert_array_equal(out, 0.0)
+
+
+def test_vectorised_log_is_within_two_ulps_of_numpy():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([1 + 15 * rng.random(100_000), np.exp(rng.uniform(-700, 700, 100_000)),
+                        [1.0, 2.0, 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 2), 2.2250738585072014e-308,
+                         np.finfo(float).max]])
+    out = np.empty_like(x)
+    log_positive(x, out, np.empty(len(x), np.int64))
+    ref = np.log(x)
+    assert out[-7] == 0.0 and out[-6] == ref[-6] and out[-5] == ref[-5]
+    np.testing.assert_array_less(np.abs(out - ref), 2 * np.spacing(np.abs(ref)) + 1e-300)
+
+
+def test_reassociated_sums_agree_with_numpy():
+    rng = np.random.default_rng(2)
+    r, x = rng.random(1001), rng.normal(3.0, 2.0, 1001)
+    for m in (0, 1, 7, 8, 33, 1001):
+        a, b = weighted_deviation_sums(r, x, 2.5, m)
+        np.testing.assert_allclose(a, np.sum(r[:m] * (x[:m] - 2.5)), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(b, np.sum(r[:m] * (x[:m] - 2.5) ** 2), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(total(r, m), np.sum(r[:m]), rtol=1e-13, atol=0)
+    assert np.isnan(total(np.array([1.0, np.nan, 2.0]), 3))

@@ -10,7 +10,9 @@ or infinite value in X, or an overflow): the caller then checks X itself, so val
 data is read once.
 
 Rows are handled in blocks transposed to (features, rows), so the per-row work runs
-over contiguous rows and vectorises without reassociating any sum.
+over contiguous rows and vectorises. Sums over the rows of a block are taken in vector
+partial sums (``vmath.total`` and ``vmath.weighted_deviation_sums``, the only
+reassociated code) and added to the outputs once per block.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 import numpy as np
 
 from ._jit import kernel
+from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums
 
 # Rows per block. Not a power of two: rows of a (d, 256) or (d, 512) float64 block
 # fall into two L1 sets, and the transposition into them ran 7x slower at d = 50
@@ -28,59 +31,21 @@ from ._jit import kernel
 FULL_BLOCK = 500
 DIAG_BLOCK = 500
 
-LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01
-LN2_LO = 1.90821492927058770002e-10
-
-
-@kernel
-def _exp_nonpositive(x, out, scale):
-    """out = exp(x) for x <= 0, in a loop LLVM vectorises.
-
-    libm's exp is one call per element (3.2 ns here against 1.4 ns). Cody-Waite
-    reduction and a degree-13 Taylor polynomial, within about 1 ulp of libm; x below
-    -708 (exp under 2^-1022) and NaN give 0. scale is int64 work space of x's length.
-    """
-    n = x.shape[0]
-    for i in range(n):
-        v = x[i]
-        ok = v >= -708.0
-        v = v if ok else 0.0
-        nf = math.floor(v * LOG2E + 0.5)
-        r = (v - nf * LN2_HI) - nf * LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        out[i] = p if ok else 0.0
-        scale[i] = (np.int64(nf) + 1023 if ok else 1023) << 52
-    two_n = scale.view(np.float64)  # 2^nf, built in the exponent bits
-    for i in range(n):
-        out[i] *= two_n[i]
-
 
 @kernel
 def _responsibilities(Q, E, w, m, start):
     """Joint log-densities -> weighted responsibilities, for rows 0..m of a block.
 
     Q (k, B) holds log w_c + log p_c(x) and is overwritten with log w_c p_c(x) - max_c;
-    E (k, B) receives w_i r_ic. Every loop runs over rows, so all of it vectorises but
-    the one log per row. Returns (sum w, sum w log p(x), sum w H(r)).
+    E (k, B) receives w_i r_ic. Every loop runs over rows and vectorises. Returns
+    (sum w, sum w log p(x), sum w H(r)), with H(r) = log s - sum_c r_c q_c for
+    s = sum_c exp(q_c) (the q_c shifted by their maximum, so that s >= 1).
     """
     k = Q.shape[0]
     mx = np.empty(m)
     s = np.zeros(m)
-    h = np.zeros(m)
+    t = np.zeros(m)
+    ls = np.empty(m)
     work = np.empty(m, np.int64)
     for i in range(m):
         mx[i] = Q[0, i]
@@ -93,34 +58,40 @@ def _responsibilities(Q, E, w, m, start):
         e = E[c, :m]
         for i in range(m):
             q[i] -= mx[i]
-        _exp_nonpositive(q, e, work)
+        exp_nonpositive(q, e, work)
         for i in range(m):
             s[i] += e[i]
-    ls = np.empty(m)
+    log_positive(s[:m], ls, work)
     for i in range(m):
-        ls[i] = math.log(s[i])
         s[i] = 1.0 / s[i]
     for c in range(k):
         q = Q[c]
         e = E[c]
         for i in range(m):
             r = e[i] * s[i]
-            h[i] += r * (ls[i] - q[i]) if r > 0.0 else 0.0
+            t[i] += r * q[i] if r > 0.0 else 0.0  # 0 * -inf would be NaN
             e[i] = r * w[start + i]
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
+    unreachable = False  # a row that no component can produce
+    impossible = False  # ... with positive weight
     for i in range(m):
         wi = w[start + i]
+        none = mx[i] == -np.inf
+        unreachable |= none
+        impossible |= none and wi > 0.0
+        ok = wi > 0.0 and not none
         w_sum += wi
-        if mx[i] == -np.inf:  # no component can produce this row
-            for c in range(k):
-                E[c, i] = 0.0
-            if wi > 0.0:
-                ll += -np.inf
-        elif wi > 0.0:
-            ll += wi * (mx[i] + ls[i])
-            ent += wi * h[i]
+        ll += wi * (mx[i] + ls[i]) if ok else 0.0
+        ent += wi * (ls[i] - t[i]) if ok else 0.0
+    if impossible:
+        ll = -np.inf
+    if unreachable:
+        for i in range(m):
+            if mx[i] == -np.inf:
+                for c in range(k):
+                    E[c, i] = 0.0
     return w_sum, ll, ent
 
 
@@ -214,10 +185,7 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
         V = np.empty((k * d1, m))
         for c in range(k):
             r = E[c]
-            rs = 0.0
-            for i in range(m):
-                rs += r[i]
-            resp_sum[c] += rs
+            resp_sum[c] += total(r, m)
             for j in range(d):
                 mu = means[c, j]
                 v = V[c * d1 + j]
@@ -283,21 +251,11 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
         w_sum += a
         ll += b_
         ent += e
-        # Statistics row by row: the loop over features is contiguous in X and in
-        # the outputs, so it vectorises (a reduction over rows would not).
-        for i in range(m):
-            x = X[start + i]
-            for c in range(k):
-                r = E[c, i]
-                if r == 0.0:
-                    continue
-                resp_sum[c] += r
-                mu = means[c]
-                a1 = s1[c]
-                a2 = s2[c]
-                for j in range(d):
-                    z = x[j] - mu[j]
-                    rz = r * z
-                    a1[j] += rz
-                    a2[j] += rz * z
+        for c in range(k):
+            r = E[c]
+            resp_sum[c] += total(r, m)
+            for j in range(d):
+                a1, a2 = weighted_deviation_sums(r, XT[j], means[c, j], m)
+                s1[c, j] += a1
+                s2[c, j] += a2
     return w_sum, ll, ent, math.isfinite(chk)
