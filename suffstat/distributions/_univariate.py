@@ -42,11 +42,10 @@ class _Univariate(Distribution):
     def _sums(w: np.ndarray, *cols: np.ndarray) -> np.ndarray:
         """Return ``[sum w, sum w * c for c in cols]`` through the numba kernel."""
         out = np.zeros(len(cols) + 1)
-        if len(cols) == 1 and cols[0].ndim == 1 and cols[0].flags.c_contiguous:
-            stacked = cols[0].reshape(-1, 1)  # a view: no copy of the data
-        else:
-            stacked = np.ascontiguousarray(np.column_stack(cols)) if cols else np.empty((len(w), 0))
-        weighted_sums(w, stacked, out)
+        if not cols:
+            out[0] = np.sum(w)
+            return out
+        weighted_sums(w, tuple(np.ascontiguousarray(c, dtype=np.float64).reshape(-1) for c in cols), out)
         return out
 
 

@@ -9,18 +9,23 @@ import numpy as np
 from ._jit import kernel
 
 
-@kernel
+@kernel(reassociate=True)
 def weighted_sums(w, cols, out):
-    """Add sum w and sum w * cols[:, j] for every column j.
+    """Add sum w and sum w * cols[j] for every column j, in vector partial sums.
 
-    w: (n,); cols: (n, m); out: (m + 1,), out[0] receiving sum w.
+    w: (n,); cols: a tuple of (n,) arrays; out: (len(cols) + 1,), out[0] receiving sum w.
     """
-    n, m = cols.shape
+    n = w.shape[0]
+    s = 0.0
     for i in range(n):
-        wi = w[i]
-        out[0] += wi
-        for j in range(m):
-            out[j + 1] += wi * cols[i, j]
+        s += w[i]
+    out[0] += s
+    for j in range(len(cols)):
+        col = cols[j]
+        s = 0.0
+        for i in range(n):
+            s += w[i] * col[i]
+        out[j + 1] += s
 
 
 @kernel
