@@ -26,8 +26,9 @@ from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums
 
 # Rows per block. Not a power of two: rows of a (d, 256) or (d, 512) float64 block
 # fall into two L1 sets, and the transposition into them ran 7x slower at d = 50
-# (OpenBLAS products on such blocks ran at a third of their speed). 500 rather than
-# 250 for the diagonal kernel: 8% faster at W1 and k = 16, the same at d = 50.
+# (OpenBLAS products on such blocks ran at a third of their speed). For the diagonal
+# kernel 500 beat 250 and 1000 at W1 (d = 25, k = 4) and at d = 50; 1000 is faster at
+# k = 16 (49 against 58 ms per 557k rows on one core).
 FULL_BLOCK = 500
 DIAG_BLOCK = 500
 
