@@ -26,6 +26,7 @@ scorer (scipy) from each library's fitted parameters.
 from __future__ import annotations
 
 import math
+import os
 import struct
 import sys
 import time
@@ -190,6 +191,7 @@ def main() -> None:
     p.add_argument("--k", default="4,16", help="numbers of components (default 4,16)")
     p.add_argument("--cov", default="full,diag", help="covariance types (default full,diag)")
     p.add_argument("--protopunica", action="store_true", help="also run protopunica (slow)")
+    p.add_argument("--plot", default=None, help="also draw the medians (with min-max bars) to this image")
     args = C.finish_args(p.parse_args())
     n = args.n or (50_000 if args.quick else 557_100)
     C.print_header(f"bench_gmm: W1/W2, n={n}, d=25, {N_ITER} EM iterations from a first-k start", args)
@@ -251,6 +253,46 @@ def main() -> None:
             all_results[label] = results
     C.print_notes()
     C.dump_json(args.json, all_results)
+    if args.plot:
+        plot(all_results, n, args.plot)
+
+
+def plot(all_results: dict, n: int, path: str) -> None:
+    """Horizontal bars per workload: each contender's median s/iter, min-max as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    labels = list(all_results)
+    cols = 2 if len(labels) > 2 else len(labels)
+    rows = -(-len(labels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat[len(labels):]:
+        ax.axis("off")
+    for ax, label in zip(axes.flat, labels):
+        res = [r for r in all_results[label].values() if r.times]
+        names = [r.name.replace(" (own k-means start)", "").replace(" (batch ", "\n(batch ") for r in res]
+        med = np.array([r.median for r in res])
+        err = np.array([med - [r.min for r in res], [r.max for r in res] - med])
+        colors = ["tab:blue" if r.name.startswith("suffstat") else "tab:gray" for r in res]
+        ax.barh(range(len(res)), med, xerr=err, color=colors, capsize=2)
+        ax.set_yticks(range(len(res)), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        for y, m in enumerate(med):
+            ax.text(m + err[1][y], y, f" {C.fmt_time(m)}", va="center", fontsize=7)
+        ax.set_xlim(med.min() / 2, err[1].max() + med.max() * 6)
+        ax.set_xlabel("seconds per EM iteration (log)", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(label, fontsize=9)
+    fig.suptitle(f"n={n:,}, d=25, float64, 2 cores; median and min-max of the rounds", fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
 
 
 if __name__ == "__main__":
