@@ -4,8 +4,8 @@ Breaks one in-memory iteration (``fit(X, max_iter=1, tol=None)``) into: input va
 (check_X: asarray + isfinite), weights, the fused numba kernel, statistics records, the
 M-step (``_propose`` + ``_set_params``) and the rest (driver), then times the kernel with
 scipy's OpenBLAS at 1 and 2 threads (numba's np.dot calls it), the CPU/wall ratio of the
-kernel (whether BLAS threads are used), and the prototype kernels of proto_kernels.py
-against the current ones (with their max relative difference).
+kernel (whether BLAS threads are used) and the arithmetic bound. To time an older kernel
+against the current one, use ``ab_revision.py``.
 
 Usage: python benchmarks/_scratch/profile_w1.py [--n 557100] [--reps 7] [--k 4]
 """
@@ -25,7 +25,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import _common as C  # noqa: E402
-import proto_kernels as P  # noqa: E402
 
 import suffstat as ss  # noqa: E402
 from suffstat._validation import check_weights, check_X  # noqa: E402
@@ -95,7 +94,7 @@ def main():
         t_k, t_kmin, r_k = timeit(lambda: kern(*args, *outs()), a.reps)
         rows.append(("  fused kernel (" + kern.__name__ + ")", t_k, r_k))
         rs, s1, s2 = outs()
-        w_sum, ll, ent = kern(*args, rs, s1, s2)
+        w_sum, ll, ent, _ = kern(*args, rs, s1, s2)
         means = args[3]
 
         def make_stats():
@@ -137,35 +136,6 @@ def main():
                     _ = (Z * Y[:, :1]).T @ Z
             print(f"numpy whole-array GEMM equivalent (k x [Z@U, (rZ)^T Z]): "
                   f"{C.fmt_time(timeit(blas_only, 3)[0])}")
-
-        # prototypes
-        protos = ([("proto full_t (block 512)", P.full_t), ("proto full_t (block 2048)", P.full_t_big),
-                   ("proto full_cat (block 512)", P.full_cat),
-                   ("proto full_cat (block 2048)", P.full_cat_big),
-                   ("library full kernel + fastmath reassoc,contract", P.full_fastmath)]
-                  if ctype == "full" else [("proto diag_ct (params as (d, k))", P.diag_ct),
-                                           ("proto diag_blk (block 256)", P.diag_blk),
-                                           ("proto diag_blk (block 1024)", P.diag_blk_1k),
-                                           ("proto diag_gemm (block 512)", P.diag_gemm),
-                                           ("proto diag_gemm (block 2048)", P.diag_gemm_2k),
-                                           ("library diag kernel + fastmath reassoc,contract",
-                                            P.diag_fastmath)])
-        ref = outs()
-        ref_ret = kern(*args, *ref)
-        for name, fn in protos:
-            got = outs()
-            ret = fn(*args, *got)
-            err = max(float(np.max(np.abs(g - r)) / max(np.max(np.abs(r)), 1e-300))
-                      for g, r in zip(got, ref))
-            err_ll = max(abs(ret[1] - ref_ret[1]) / abs(ref_ret[1]), abs(ret[2] - ref_ret[2]) / abs(ref_ret[2]))
-            bitwise = all(np.array_equal(g, r) for g, r in zip(got, ref)) and ret == ref_ret
-            for nt in (1, 2):
-                with threadpool_limits(nt):
-                    t, tmin, r = timeit(lambda: fn(*args, *outs()), a.reps)
-                print(f"{name} BLAS {nt}: median {C.fmt_time(t)} (min {C.fmt_time(tmin)}), "
-                      f"x{t_k / t:.2f} vs current kernel, cpu/wall {r:.2f}; max rel diff {err:.1e}, "
-                      f"loglik/entropy rel diff {err_ll:.1e}, bitwise {bitwise}")
-
 
 if __name__ == "__main__":
     main()
