@@ -97,6 +97,11 @@ def check_weights(sample_weight, n: int) -> np.ndarray:
     return w
 
 
+def support_error(value: float, row: int, what: str, name: str = "X") -> DataError:
+    """The :class:`DataError` for ``value``, at ``row``, outside the support ``what``."""
+    return DataError(f"{name} must be {what}; got {float(value):g}", row=row)
+
+
 def check_support(bad: np.ndarray, x: np.ndarray, what: str, name: str = "X") -> None:
     """Raise a :class:`DataError` naming the first row where ``bad`` is true."""
     if bad.any():
@@ -104,7 +109,7 @@ def check_support(bad: np.ndarray, x: np.ndarray, what: str, name: str = "X") ->
         value = x[row]
         if np.ndim(value):
             value = value[bad[row]][0]
-        raise DataError(f"{name} must be {what}; got {float(value):g}", row=row)
+        raise support_error(value, row, what, name)
 
 
 # --- parameters -------------------------------------------------------------------------

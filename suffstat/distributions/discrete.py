@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .._validation import check_count, check_probs, check_scalar, check_support
+from .._validation import check_count, check_probs, check_scalar, check_support, support_error
 from ..kernels.univariate import (
     bernoulli_logpmf,
     category_counts,
@@ -26,13 +26,6 @@ def _whole(X: np.ndarray) -> np.ndarray:
 
 #: log j! for j < 1024, the Poisson log-mass of small counts without an lgamma call.
 _LOG_FACTORIALS = special.gammaln(np.arange(1.0, 1025.0))
-
-
-def _at(row: int, X: np.ndarray) -> np.ndarray:
-    """A mask of X's rows true only at ``row`` (to report a row found by a kernel)."""
-    mask = np.zeros(X.shape[0], dtype=bool)
-    mask[row] = True
-    return mask
 
 
 class Poisson(_Univariate):
@@ -74,9 +67,9 @@ class Poisson(_Univariate):
     def _check_support(self, X: np.ndarray) -> None:
         neg, frac = count_violations(X)  # one pass, no temporaries
         if neg >= 0:
-            require(_at(neg, X), X, "non-negative counts for Poisson")
+            raise support_error(X[neg], neg, "non-negative counts for Poisson")
         if frac >= 0:
-            require(_at(frac, X), X, "whole-number counts for Poisson")
+            raise support_error(X[frac], frac, "whole-number counts for Poisson")
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> CountStats:
         w_sum, xw_sum = self._sums(w, X)
@@ -133,7 +126,7 @@ class Bernoulli(_Univariate):
     def _check_support(self, X: np.ndarray) -> None:
         bad = first_not_binary(X)
         if bad >= 0:
-            require(_at(bad, X), X, "0 or 1 for Bernoulli")
+            raise support_error(X[bad], bad, "0 or 1 for Bernoulli")
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> CountStats:
         w_sum, xw_sum = self._sums(w, X)
