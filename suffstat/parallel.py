@@ -139,7 +139,7 @@ PIECE_BYTES = 4 * 2**20
 def _row_bytes(spec: Any) -> int | None:
     """Bytes per row of a file source read as is (float64, not noisy), else None."""
     if isinstance(spec, NpyFile) and np.dtype(spec.dtype) == np.float64:
-        return int(np.prod(spec.shape[1:], dtype=np.int64)) * 8
+        return spec.row_bytes
     return None
 
 

@@ -41,6 +41,11 @@ class NpyFile:
     dtype: str
     inode: tuple[int, int, int] = (0, 0, 0)
 
+    @property
+    def row_bytes(self) -> int:
+        """Bytes per row."""
+        return int(np.prod(self.shape[1:], dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
     def read(self, start: int, stop: int, into: np.ndarray | None = None) -> np.ndarray:
         """Read rows ``start:stop`` into a new array, or into the bytes of ``into``.
 
@@ -48,7 +53,7 @@ class NpyFile:
         then a view of it.
         """
         dtype = np.dtype(self.dtype)
-        row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
+        row = self.row_bytes
         shape = (stop - start, *self.shape[1:])
         if into is None:
             out = np.empty(shape, dtype=dtype)
@@ -67,7 +72,7 @@ class NpyFile:
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Read the rows at the indices ``rows`` (one pread each) into a new array."""
         dtype = np.dtype(self.dtype)
-        row = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
+        row = self.row_bytes
         out = np.empty((len(rows), *self.shape[1:]), dtype=dtype)
         flat = memoryview(out.reshape(-1).view(np.uint8))
         fd = _open_fd(self.path, self.inode)
