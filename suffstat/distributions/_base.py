@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._nested import blend
 from .._validation import check_count, check_fraction, check_random_state, check_weights, check_X
 from ..exceptions import NotFittedError, ParameterError
 from ..statistics import Statistic
@@ -21,17 +22,6 @@ def model_class(name: str) -> type[Distribution]:
         return _MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model class {name!r}") from None
-
-
-def blend(old: Any, new: Any, inertia: float) -> Any:
-    """Return ``inertia * old + (1 - inertia) * new``, recursing into dicts and lists."""
-    if isinstance(new, dict):  # private entries (caches) are recomputed by _check_params
-        return {k: blend(old[k], v, inertia) for k, v in new.items() if not k.startswith("_")}
-    if isinstance(new, (list, tuple)):
-        return [blend(o, v, inertia) for o, v in zip(old, new, strict=True)]
-    if old is None or new is None or isinstance(new, str):
-        return new
-    return inertia * np.asarray(old, dtype=np.float64) + (1.0 - inertia) * np.asarray(new)
 
 
 def _to_plain(value: Any) -> Any:
@@ -58,7 +48,11 @@ class Distribution(ABC):
     ----------
     inertia : float, default=0.0
         Weight of the old parameters in each update:
-        ``new = inertia * old + (1 - inertia) * estimate``.
+        ``new = inertia * old + (1 - inertia) * estimate``. Each parameter is
+        blended once, with one inertia: the fit-wide ``inertia`` given to a
+        mixture's ``fit`` when there is one; else its owner's own ``inertia``; else,
+        when that is 0, the enclosing model's (a mixture's or
+        :class:`IndependentComponents`'). Inertias never compound.
     frozen : bool, default=False
         If True, :meth:`from_summaries` leaves the parameters unchanged.
     """
@@ -221,10 +215,23 @@ class Distribution(ABC):
                     self._pending = None
         return self
 
-    def _propose(self, stats: Statistic) -> dict[str, Any] | None:
+    def _effective_inertia(self, inertia: float | None, inherited: float) -> float:
+        """The one inertia that blends this object's own parameters in an update.
+
+        ``inertia`` (the fit-wide value, when given) overrides every other; else the
+        object's own ``inertia``; else, when that is 0, the enclosing model's
+        (``inherited``). A parameter is blended exactly once: inertias never compound.
+        """
+        if inertia is not None:
+            return inertia
+        return self.inertia if self.inertia > 0 else inherited
+
+    def _propose(self, stats: Statistic, *, inertia: float | None = None,
+                 inherited: float = 0.0) -> dict[str, Any] | None:
         """Compute and validate the updated parameters without changing anything.
 
         Returns None when nothing changes (frozen, or no weight on a fitted model).
+        ``inertia`` and ``inherited`` are as in :meth:`_effective_inertia`.
         """
         if not isinstance(stats, self._stats_type):
             raise TypeError(
@@ -241,9 +248,20 @@ class Distribution(ABC):
                 "weight 0"
             )
         new = self._estimate(stats)
-        if self.inertia > 0 and self._fitted:
-            new = blend(self._get_params(), new, self.inertia)
+        eff = self._effective_inertia(inertia, inherited)
+        if eff > 0 and self._fitted:
+            new = blend(self._get_params(), new, eff)
         return self._check_params(new)
+
+    def _mixture_estep(self) -> Any:
+        """This component's share of a fused mixture E-step, or None (the default).
+
+        A family with a fused kernel returns a
+        :class:`~suffstat.distributions._fused.FusedEStep`; a mixture whose
+        components all give the same key runs that kernel instead of composing
+        the components' ``summarize``.
+        """
+        return None
 
     def _expected_log_probability(self, stats: Statistic) -> float:
         """``sum_i w_i log p(x_i)`` computed from the statistics alone (where possible)."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..exceptions import DataError, ParameterError
 from ..statistics import IndependentStats
-from ._base import Distribution, blend
+from ._base import Distribution
 
 
 class IndependentComponents(Distribution):
@@ -19,8 +19,8 @@ class IndependentComponents(Distribution):
     distributions : sequence of Distribution
         One univariate distribution per column (they are used, not copied).
     inertia : float, default=0.0
-        Weight of the old parameters in each update, applied on top of each
-        component's own inertia.
+        Weight of the old parameters in each update, for the columns whose own
+        ``inertia`` is 0 (a column's own inertia wins; inertias never compound).
     frozen : bool, default=False
         If True, updates leave every component unchanged.
 
@@ -95,19 +95,19 @@ class IndependentComponents(Distribution):
         ]
         return IndependentStats(parts=parts)
 
-    def _propose(self, stats: IndependentStats) -> dict[str, Any] | None:
+    def _propose(self, stats: IndependentStats, *, inertia: float | None = None,
+                 inherited: float = 0.0) -> dict[str, Any] | None:
         if not isinstance(stats, IndependentStats) or len(stats.parts) != self.n_features:
             raise TypeError(
                 f"IndependentComponents needs IndependentStats with {self.n_features} parts"
             )
         if self.frozen:
             return None
+        eff = self._effective_inertia(inertia, inherited)
         proposals = []
         for j, (d, part) in enumerate(zip(self.distributions, stats.parts, strict=True)):
             try:
-                p = d._propose(part)
-                if p is not None and self.inertia > 0 and d._fitted:
-                    p = d._check_params(blend(d._get_params(), p, self.inertia))
+                p = d._propose(part, inertia=inertia, inherited=eff)
             except ParameterError as e:
                 raise ParameterError(f"component {j} ({type(d).__name__}): {e}") from None
             proposals.append(p)

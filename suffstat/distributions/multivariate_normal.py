@@ -19,6 +19,7 @@ from ..kernels.gaussian import (
 )
 from ..statistics import MultivariateNormalStats
 from ._base import Distribution
+from ._fused import FusedEStep, gaussian_diag_estep, gaussian_full_estep
 
 COVARIANCE_TYPES = ("full", "diag", "spherical")
 #: Relative conditional variance below which a covariance is treated as singular.
@@ -186,6 +187,16 @@ class MultivariateNormal(Distribution):
             var = np.broadcast_to(np.asarray(self.cov, dtype=np.float64), (d,))
             self._inv_var = np.ascontiguousarray(1.0 / var)
             self._log_norm = -0.5 * (d * LOG_2PI + float(np.sum(np.log(var))))
+
+    def _mixture_estep(self) -> FusedEStep | None:
+        if type(self) is not MultivariateNormal or not self._fitted:  # a subclass may differ
+            return None
+        key = ("MultivariateNormal", self.covariance_type)
+        if self.covariance_type == "full":
+            arrays = {"mean": self.mean, "prec_chol": self._prec_chol, "log_norm": self._log_norm}
+            return FusedEStep(key, gaussian_full_estep, arrays)
+        arrays = {"mean": self.mean, "inv_var": self._inv_var, "log_norm": self._log_norm}
+        return FusedEStep(key, gaussian_diag_estep, arrays)
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
         d = X.shape[1]

@@ -10,6 +10,7 @@ import numpy as np
 from .._validation import check_scalar
 from ..kernels.gaussian import LOG_2PI, moments_1d, normal_logpdf
 from ..statistics import NormalStats
+from ._fused import FusedEStep, normal_estep
 from ._univariate import _Univariate, estimate_error, require
 
 
@@ -108,6 +109,13 @@ class Normal(_Univariate):
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(self.mean, self.std, size=n)
+
+    def _mixture_estep(self) -> FusedEStep | None:
+        if type(self) is not Normal or not self._fitted:  # a subclass may change the density
+            return None
+        arrays = {"mean": [self.mean], "inv_var": [1.0 / self.std**2],
+                  "log_norm": -0.5 * LOG_2PI - math.log(self.std)}
+        return FusedEStep(("Normal",), normal_estep, arrays)
 
 
 class LogNormal(_Univariate):

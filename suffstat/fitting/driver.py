@@ -1,9 +1,9 @@
-"""The generic EM loop over a stream of batches: full-pass, stepwise and memoized EM.
+"""The fitting engine's pass loop over a stream of batches: full-pass, minibatch,
+stepwise and memoized algorithms, for any learner.
 
-The driver knows the model only through the narrow waist: ``summarize`` (pure, on
-one batch), ``_propose`` (compute and validate an update without changing
-anything), ``_set_params`` (commit), ``_get_params`` / ``_check_params`` and the
-statistics' algebra (``+``, scalar ``*``, ``log_likelihood``, ``w_sum``).
+The engine knows a model only through the learner protocol
+(:mod:`suffstat.fitting.learner`) and the records' algebra (``+``, scalar ``*``,
+``-``, ``weight``): it imports no model class and reads no model field.
 Parameters change only at commit points, so an interrupt or an error in the middle
 of a pass leaves the model as the last completed update left it. Everything a pass
 depends on (parameters, random state, statistics, step counter) is in
@@ -21,23 +21,24 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._nested import blend
 from .._validation import check_count, check_fraction, check_random_state, check_scalar
-from ..distributions._base import blend
 from ..exceptions import ConvergenceWarning, DataError, ParameterError
 from ..parallel import blas_single_thread, effective_n_jobs, ordered_map
 from ..sources import BatchSource, as_source
 from ..statistics import Statistic
 from ..steps import PowerDecay, StepRule
 from .callbacks import Callback, VerboseReporter
+from .convergence import ConvergenceMonitor, _user_stacklevel
 
 ALGORITHMS = ("em", "stepwise", "memoized")
 #: Show a progress bar only for passes with at least this many batches.
 PROGRESS_MIN_BATCHES = 8
 
 
-def summarize_batch(X: np.ndarray, w: np.ndarray | None, model: Any):
-    """Work item: the statistics of one batch (module level, so it pickles)."""
-    return model.summarize(X, w, accumulate=False)
+def summarize_batch(X: np.ndarray, w: np.ndarray | None, learner: Any):
+    """Work item: the local step on one batch (module level, so it pickles)."""
+    return learner.summarize(X, w, accumulate=False)
 
 
 def weight_source(sample_weight: Any, source: BatchSource) -> BatchSource | None:
@@ -57,32 +58,19 @@ def resolve_batch_size(batch_size: Any, source: BatchSource) -> int:
     return check_count("batch_size", batch_size, minimum=1)
 
 
-def apply_update(model: Any, stats: Any, inertia: float) -> None:
-    """Compute, validate, then commit one update (``inertia`` blends every parameter)."""
-    new = model._propose(stats)
-    if new is None:
-        return
-    if inertia > 0:
-        new = model._check_params(blend(model._get_params(), new, inertia))
-    model._set_params(new)
+def apply_update(learner: Any, stats: Any, inertia: float | None) -> None:
+    """Global step: propose (compute and validate), then commit."""
+    proposal = learner.propose(stats, inertia=inertia)
+    if proposal is not None:
+        learner.commit(proposal)
 
 
-def _nonnegative_weights(stats: Statistic) -> bool:
-    for name in ("w_sum", "resp_sum", "counts"):
-        if name in stats._fields and np.any(np.asarray(getattr(stats, name)) < 0):
-            return False
-    parts = getattr(stats, "parts", ())
-    return all(_nonnegative_weights(p) for p in parts)
-
-
-def statistics_valid(model: Any, stats: Statistic) -> bool:
-    """Whether ``stats`` has non-negative weights and gives a valid update of ``model``."""
-    if not _nonnegative_weights(stats):
-        return False
+def statistics_valid(learner: Any, stats: Statistic) -> bool:
+    """Whether ``stats`` gives a valid update of ``learner`` (its proposal validates)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model._propose(stats)
+            learner.propose(stats)
     except (ParameterError, ValueError, np.linalg.LinAlgError, FloatingPointError):
         return False
     return True
@@ -105,14 +93,15 @@ def _stats_from(d: Any) -> Statistic | None:
 
 
 class EMRun:
-    """One fit: settings, resumable state and the pass loop.
+    """One fit of a learner: settings, resumable state and the pass loop.
 
-    Parameters are those of :func:`run_em`.
+    Parameters are those of :func:`run_em`; ``learner`` is any object with the
+    methods of :class:`~suffstat.fitting.learner.Learner`.
     """
 
     def __init__(
         self,
-        model: Any,
+        learner: Any,
         X: Any,
         sample_weight: Any = None,
         *,
@@ -121,7 +110,7 @@ class EMRun:
         batch_size: int | None = None,
         batches_per_epoch: int | None = None,
         n_jobs: int = 1,
-        inertia: float = 0.0,
+        inertia: float | None = None,
         verbose: bool = False,
         callbacks: list[Callback] | None = None,
         random_state: Any = None,
@@ -138,7 +127,7 @@ class EMRun:
             raise ParameterError(f"step must be a suffstat.steps.StepRule; got {step!r}")
         if step is not None and algorithm != "stepwise":
             raise ParameterError("step is only used with algorithm='stepwise'")
-        self.model = model
+        self.learner = learner
         self.algorithm = algorithm
         if algorithm == "stepwise" and step is None:
             step = PowerDecay()
@@ -146,7 +135,7 @@ class EMRun:
         self.average = bool(average)
         self.max_iter = check_count("max_iter", max_iter, minimum=1)
         self.tol = None if tol is None else check_scalar("tol", tol, low=0.0)
-        self.inertia = check_fraction("inertia", inertia)
+        self.inertia = None if inertia is None else check_fraction("inertia", inertia)
         self.n_jobs = effective_n_jobs(n_jobs)
         self.source = as_source(X)
         self.weights = weight_source(sample_weight, self.source)
@@ -154,8 +143,9 @@ class EMRun:
         self.ranges = self.source.ranges(self.batch_size)
         if batches_per_epoch is not None:
             batches_per_epoch = check_count("batches_per_epoch", batches_per_epoch, minimum=1)
-        self.minibatch = batches_per_epoch is not None or algorithm != "em"
         self.group = batches_per_epoch or (len(self.ranges) if algorithm == "em" else 1)
+        # minibatch: more than one update per pass (the batch order then matters)
+        self.minibatch = algorithm != "em" or self.group < len(self.ranges)
         self.shuffle = bool(shuffle)
         self.verbose = verbose
         self.rng = check_random_state(random_state)
@@ -164,12 +154,12 @@ class EMRun:
             self.callbacks.append(VerboseReporter())
         self.checkpoint = checkpoint
         self.n_total = None if n_total is None else check_scalar("n_total", n_total, low=0.0, low_open=True)
+        self.monitor = ConvergenceMonitor(self.tol, batch=not self.minibatch,
+                                          objective_name=learner.objective_name)
         # resumable state
         self.iteration = 0
         self.history: list[dict[str, Any]] = []
-        self.previous: float | None = None
         self.previous_total: float | None = None
-        self.converged = False
         self.t = 0
         self.fallbacks = 0
         self.S: Statistic | None = None
@@ -177,6 +167,16 @@ class EMRun:
         self.stored: list[Statistic | None] = [None] * len(self.ranges)
         self.avg: Any = None
         self.avg_count = 0
+
+    @property
+    def model(self) -> Any:
+        """The learner being fitted (the name snapshots use)."""
+        return self.learner
+
+    @property
+    def converged(self) -> bool:
+        """Whether the convergence criterion has been met."""
+        return self.monitor.converged
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -186,9 +186,8 @@ class EMRun:
             "n_batches": len(self.ranges),
             "iteration": self.iteration,
             "history": [dict(h) for h in self.history],
-            "previous": self.previous,
             "previous_total": self.previous_total,
-            "converged": self.converged,
+            "monitor": self.monitor.state(),
             "rng": self.rng.bit_generator.state,
             "t": self.t,
             "fallbacks": self.fallbacks,
@@ -209,8 +208,12 @@ class EMRun:
             )
         self.iteration = int(state["iteration"])
         self.history = [dict(h) for h in state["history"]]
-        self.previous, self.previous_total = state["previous"], state["previous_total"]
-        self.converged = bool(state["converged"])
+        self.previous_total = state["previous_total"]
+        if "monitor" in state:
+            self.monitor.restore(state["monitor"])
+        else:  # a snapshot written before the monitor existed
+            for h in self.history:
+                self.monitor.report(h["mean_log_likelihood"], h["iteration"])
         self.rng.bit_generator.state = state["rng"]
         self.t, self.fallbacks = int(state["t"]), int(state["fallbacks"])
         self.S, self.velocity = _stats_from(state["S"]), _stats_from(state["velocity"])
@@ -220,34 +223,49 @@ class EMRun:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        """Run passes until convergence or ``max_iter``; return the fit record."""
+        """Run passes until convergence or ``max_iter``; return the fit record.
+
+        The record (``history``, ``n_iter``, ``converged``) is also kept on the run
+        as passes complete, so an interrupted fit still reports its finished passes.
+        """
         for cb in self.callbacks:
-            cb.model = self.model
+            cb.model = self.learner
             cb.on_training_begin()
         logs = self.history[-1] if self.history else None
-        # With n_jobs > 1 the M-steps run at one BLAS thread too: a BLAS thread woken
-        # by a small factorisation spins for a while after it, and took a core from the
-        # next pass's tasks (W1 full: 116 ms per pass instead of 85 ms).
-        with blas_single_thread() if self.n_jobs > 1 else contextlib.nullcontext():
-            while not self.converged and self.iteration < self.max_iter:
-                logs = self._pass(self.iteration + 1)
-                for cb in self.callbacks:
-                    cb.on_epoch_end(logs)
-                finished = self.converged or self.iteration >= self.max_iter
-                if finished and self.average and self.avg is not None:
-                    # the returned model, and so the last snapshot, holds the average
-                    self.model._set_params(self.model._check_params(self.avg))
-                if self.checkpoint is not None:
-                    self.checkpoint(self)
-        for cb in self.callbacks:
-            cb.on_training_end(logs)
+        try:
+            # With n_jobs > 1 the M-steps run at one BLAS thread too: a BLAS thread woken
+            # by a small factorisation spins for a while after it, and took a core from the
+            # next pass's tasks (W1 full: 116 ms per pass instead of 85 ms).
+            with blas_single_thread() if self.n_jobs > 1 else contextlib.nullcontext():
+                while not self.converged and self.iteration < self.max_iter:
+                    logs = self._pass(self.iteration + 1)
+                    for cb in self.callbacks:
+                        cb.on_epoch_end(logs)
+                    finished = self.converged or self.iteration >= self.max_iter
+                    if finished and self.average and self.avg is not None:
+                        # the returned model, and so the last snapshot, holds the average
+                        self.learner.commit(self.learner.validate(self.avg))
+                    if self.checkpoint is not None:
+                        self.checkpoint(self)
+        finally:
+            for cb in self.callbacks:
+                cb.on_training_end(logs)
         if self.tol is not None and not self.converged:
+            best = self.monitor.best()
+            below = "" if not self.minibatch or not self.history or \
+                self.history[-1]["mean_log_likelihood"] >= best - self.tol else (
+                f"; the last pass is below the best one ({best:.6g}): shuffle the batches, "
+                "use a step rule or inertia, or algorithm='memoized'")
             warnings.warn(
                 f"EM did not converge in {self.max_iter} passes (tol={self.tol}): increase "
-                "max_iter or tol, or check the initialization",
+                f"max_iter or tol, or check the initialization{below}",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=_user_stacklevel(),
             )
+        return self.record()
+
+    def record(self) -> dict[str, Any]:
+        """The completed passes: ``history``, ``n_iter`` and ``converged``."""
         return {"history": self.history, "n_iter": len(self.history), "converged": self.converged}
 
     def _total_weight(self) -> float:
@@ -264,7 +282,7 @@ class EMRun:
         if self.minibatch and self.shuffle:
             order = [int(i) for i in self.rng.permutation(len(self.ranges))]
         bar = _progress(len(order), self.verbose, f"pass {iteration}")
-        pass_ll = pass_w = 0.0
+        pass_objective = pass_w = 0.0
         rho = math.nan
         try:
             for g in range(0, len(order), self.group):
@@ -274,59 +292,58 @@ class EMRun:
                 results, group_stats = [], None
                 for s in ordered_map(
                     summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
-                    n_jobs=self.n_jobs, args=(self.model,), indices=idx, additive=True,
+                    n_jobs=self.n_jobs, args=(self.learner,), indices=idx, additive=True,
                 ):
                     group_stats = s if group_stats is None else group_stats + s
                     if self.algorithm == "memoized":
                         results.append(s)
                     if bar is not None:
                         bar.update(1)
-                pass_ll += float(group_stats.log_likelihood)
-                pass_w += float(group_stats.w_sum)
+                pass_objective += float(self.learner.objective(group_stats))
+                pass_w += float(group_stats.weight)
                 if self.algorithm == "em":
-                    apply_update(self.model, group_stats, self.inertia)
+                    apply_update(self.learner, group_stats, self.inertia)
                 elif self.algorithm == "stepwise":
                     rho = self._stepwise(group_stats)
                 else:
                     objective = self._memoized(idx, results, last=g + self.group >= len(order))
                     if objective is not None:
-                        pass_ll = objective
+                        pass_objective = objective
         finally:
             if bar is not None:
                 bar.close()
         if not pass_w > 0:
             raise ParameterError("the data has total weight 0: nothing to fit")
-        mean_ll = pass_ll / pass_w
+        mean = pass_objective / pass_w
         logs = {
             "iteration": iteration,
-            "log_likelihood": pass_ll,
-            "improvement": math.nan if self.previous_total is None else pass_ll - self.previous_total,
+            "log_likelihood": pass_objective,
+            "improvement": math.nan if self.previous_total is None else pass_objective - self.previous_total,
             "time": time.perf_counter() - tic,
-            "mean_log_likelihood": mean_ll,
+            "mean_log_likelihood": mean,
             "weight": pass_w,
         }
-        n_active = getattr(self.model, "n_active", None)
-        if n_active is not None:
-            logs["K"] = n_active
+        if self.learner.objective_name != "log_likelihood":
+            logs[self.learner.objective_name] = pass_objective
+        logs.update(self.learner.trace_values())
         if self.algorithm == "stepwise":
             logs["lrate"] = rho
             logs["fallbacks"] = self.fallbacks
         self.iteration = iteration
         self.history.append(logs)
-        if self.tol is not None and self.previous is not None and mean_ll - self.previous < self.tol:
-            self.converged = True
-        self.previous, self.previous_total = mean_ll, pass_ll
+        self.monitor.report(mean, iteration)
+        self.previous_total = pass_objective
         return logs
 
     def _commit(self, stats: Statistic) -> None:
-        apply_update(self.model, stats, self.inertia)
+        apply_update(self.learner, stats, self.inertia)
         if self.average and self.iteration >= 1:  # average from the second pass on
             self.avg_count += 1
-            params = self.model._get_params()
+            params = self.learner.get_parameters()
             self.avg = params if self.avg is None else blend(self.avg, params, 1.0 - 1.0 / self.avg_count)
 
     def _stepwise(self, s_b: Statistic) -> float:
-        n_b = float(s_b.w_sum)
+        n_b = float(s_b.weight)
         if not n_b > 0:
             return math.nan
         scale = self._total_weight() / n_b
@@ -342,7 +359,7 @@ class EMRun:
             g = target - self.S
             v = rho * g if self.velocity is None else gamma * self.velocity + rho * g
             candidate = self.S + (gamma * v + rho * g if self.step.nesterov else v)
-            if statistics_valid(self.model, candidate):
+            if statistics_valid(self.learner, candidate):
                 self.S, self.velocity = candidate, v
             else:
                 self.S, self.velocity = plain, rho * g
@@ -356,10 +373,11 @@ class EMRun:
         """Swap the batches' records into S, then update; return the pass objective.
 
         At the end of a pass, S is re-aggregated from the stored records in batch
-        order (exact, no drift from subtractions) and the free energy of the stored
-        responsibilities and the current parameters is measured *before* the last
-        update: batch E-steps and M-steps never decrease it, so the pass values are
-        monotone, and with one batch it is the log-likelihood full EM reports.
+        order (exact, no drift from subtractions), the learner may move its
+        structure (remapping S and the stored records), and the objective of the
+        stored local variables under the current parameters is measured *before*
+        the last update: batch local and global steps never decrease it, so the
+        pass values are monotone, and with one batch it is what full EM reports.
         """
         for b, s in zip(idx, results, strict=True):
             old = self.stored[b]
@@ -374,21 +392,21 @@ class EMRun:
         if last:
             kept = [s for s in self.stored if s is not None]
             self.S = sum(kept[1:], kept[0])
-            try:
-                objective = float(self.model._free_energy(self.S))
-            except (NotImplementedError, AttributeError):
-                objective = None  # components without a closed form: the pass total
+            moved = self.learner.end_of_pass(self.S, self.stored)
+            if moved is not None:
+                self.S, self.stored = moved[0], list(moved[1])
+            objective = self.learner.objective(self.S, fresh=False)
         self._commit(self.S)
-        return objective
+        return None if objective is None else float(objective)
 
 
-def run_em(model: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> dict[str, Any]:
+def run_em(learner: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> dict[str, Any]:
     """Fit ``model`` by EM over the batches of ``X``; return the fit record.
 
     Parameters
     ----------
-    model : Distribution
-        A model whose statistics carry ``log_likelihood`` (a mixture).
+    learner : Learner
+        Any model with the methods of :class:`~suffstat.fitting.learner.Learner`.
     X : array-like, numpy.memmap, str or BatchSource
         The data.
     sample_weight : array-like of shape (n_samples,), optional
@@ -403,4 +421,4 @@ def run_em(model: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> dict
     dict
         ``history``, ``n_iter`` and ``converged``.
     """
-    return EMRun(model, X, sample_weight, **kwargs).run()
+    return EMRun(learner, X, sample_weight, **kwargs).run()

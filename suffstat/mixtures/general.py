@@ -1,27 +1,33 @@
-"""GeneralMixtureModel: a mixture of any distributions, itself a distribution."""
+"""GeneralMixtureModel: a mixture of any distributions, itself a distribution and a learner."""
 
 from __future__ import annotations
 
-import math
-import os
 import warnings
 from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import check_count, check_probs, check_random_state, check_scalar, check_weights
-from ..distributions._base import Distribution, blend
+from .._estimator import EstimatorParams
+from .._nested import blend
+from .._validation import check_count, check_probs, check_weights
+from ..distributions._base import Distribution
 from ..distributions.multivariate_normal import MultivariateNormal
-from ..distributions.normal import Normal
-from ..exceptions import DataError, EmptyComponentWarning, ParameterError
-from ..kernels.gaussian import LOG_2PI
-from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
-from ..sources import as_source
-from ..statistics import MixtureStats, MultivariateNormalStats, NormalStats
+from ..exceptions import DataError, EmptyComponentWarning, NotFittedError, ParameterError
+from ..prediction import StreamedPrediction
+from ..prediction import _batch_result as _apply  # noqa: F401 - the CLI streams through it
+from ..statistics import MixtureStats
 
+#: Constructor settings of a fit (each also a keyword of :meth:`GeneralMixtureModel.fit`).
+FIT_SETTINGS = {
+    "max_iter": 100, "tol": 1e-3, "batch_size": None, "batches_per_epoch": None, "n_jobs": 1,
+    "algorithm": "em", "step": None, "init": None, "n_init": 1, "random_state": None,
+    "output_path": None, "verbose": False, "callbacks": None, "shuffle": True, "average": False,
+    "n_total": None, "save_every": 1, "resume": False, "max_kmeans_iter": 10, "samplings": 100,
+    "percentage": 0.02,
+}
 
-class GeneralMixtureModel(Distribution):
+class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
     r"""A finite mixture of distributions, fitted by (streaming) EM.
 
     Parameters
@@ -32,14 +38,25 @@ class GeneralMixtureModel(Distribution):
     weights : array-like of shape (k,), optional
         Mixture weights (non-negative, summing to 1); uniform when None.
     inertia : float, default=0.0
-        Weight of the old parameters in each update (weights and components).
+        Weight of the old parameters in each update: of the weights, and of the
+        parameters of every component whose own ``inertia`` is 0 (a component's own
+        inertia wins; inertias never compound). ``fit(inertia=...)`` overrides both.
     frozen : bool, default=False
         If True, updates leave the model unchanged.
+    max_iter, tol, batch_size, batches_per_epoch, n_jobs, algorithm, step, init, n_init, random_state, output_path, verbose : optional
+        Default settings of :meth:`fit` (see there), in scikit-learn's style: set them
+        here, read and change them with :meth:`get_params` / :meth:`set_params`
+        (so ``sklearn.base.clone``, ``Pipeline`` and ``GridSearchCV`` work); a
+        keyword given to :meth:`fit` overrides them for that call. ``callbacks``,
+        ``shuffle``, ``average``, ``n_total``, ``save_every``, ``resume``,
+        ``max_kmeans_iter``, ``samplings`` and ``percentage`` are accepted too.
 
     Attributes
     ----------
     n_iter_ : int
-        Full passes over the data run by the last :meth:`fit`.
+        Full passes over the data completed by the last :meth:`fit` (also when it
+        was interrupted). Like every attribute ending in ``_``, it exists only after
+        a fit.
     converged_ : bool
         Whether the last :meth:`fit` met ``tol``.
     history_ : list of dict
@@ -76,6 +93,14 @@ class GeneralMixtureModel(Distribution):
     #: Use the fused kernels where the components allow it (tests compare both paths).
     _fused = True
 
+
+    _param_names = ("weights", "distributions")
+    _stats_type = MixtureStats
+    #: Use the fused kernels where the components allow it (tests compare both paths).
+    _fused = True
+    #: The learner protocol's declared objective.
+    objective_name = "log_likelihood"
+
     def __init__(
         self,
         distributions: Any,
@@ -83,9 +108,30 @@ class GeneralMixtureModel(Distribution):
         *,
         inertia: float = 0.0,
         frozen: bool = False,
+        max_iter: int = 100,
+        tol: float | None = 1e-3,
+        batch_size: int | None = None,
+        batches_per_epoch: int | None = None,
+        n_jobs: int = 1,
+        algorithm: str = "em",
+        step: Any = None,
+        init: Any = None,
+        n_init: int = 1,
+        random_state: Any = None,
+        output_path: Any = None,
+        verbose: bool = False,
+        callbacks: Any = None,
+        shuffle: bool = True,
+        average: bool = False,
+        n_total: float | None = None,
+        save_every: int = 1,
+        resume: bool = False,
+        max_kmeans_iter: int = 10,
+        samplings: int = 100,
+        percentage: float = 0.02,
     ) -> None:
         super().__init__(inertia=inertia, frozen=frozen)
-        dists = list(distributions)
+        dists = distributions if isinstance(distributions, list) else list(distributions)
         if not dists:
             raise ParameterError("distributions must hold at least one distribution")
         for j, d in enumerate(dists):
@@ -100,12 +146,28 @@ class GeneralMixtureModel(Distribution):
         self.distributions = dists
         self._ndim = dists[0]._ndim
         k = len(dists)
+        given = weights
         weights = np.full(k, 1.0 / k) if weights is None else weights
         self._set_params(self._check_params({"weights": weights, "distributions": [None] * k}))
+        self._weights_given = given
         self._empty_warned = False
-        self.n_iter_ = 0
-        self.converged_ = False
-        self.history_: list[dict[str, Any]] = []
+        self.max_iter, self.tol, self.batch_size = max_iter, tol, batch_size
+        self.batches_per_epoch, self.n_jobs, self.algorithm, self.step = batches_per_epoch, n_jobs, algorithm, step
+        self.init, self.n_init, self.random_state = init, n_init, random_state
+        self.output_path, self.verbose, self.callbacks = output_path, verbose, callbacks
+        self.shuffle, self.average, self.n_total = shuffle, average, n_total
+        self.save_every, self.resume = save_every, resume
+        self.max_kmeans_iter, self.samplings, self.percentage = max_kmeans_iter, samplings, percentage
+
+    def _get_param_value(self, name: str) -> Any:
+        if name == "weights":  # the constructor's value, not the fitted weights
+            return self._weights_given
+        return getattr(self, name)
+
+    def _set_param_value(self, name: str, value: Any) -> None:
+        if name in ("distributions", "weights", "inertia", "frozen"):
+            raise ValueError(f"{name} is set by the constructor; build a new GeneralMixtureModel")
+        setattr(self, name, value)
 
     # -- parameters -------------------------------------------------------------------
     @property
@@ -165,19 +227,16 @@ class GeneralMixtureModel(Distribution):
         with np.errstate(divide="ignore"):
             self._log_weights = np.log(self.weights)
 
+
     # -- E-step -----------------------------------------------------------------------
-    def _family(self) -> str | None:
-        """'full', 'diag', 'spherical' or 'normal' when a fused kernel applies."""
+    def _fused_estep(self) -> Any:
+        """The components' shared fused E-step (runner and arrays), or None."""
         if not self._fused or not self._fitted:
             return None
-        first = self.distributions[0]
-        if all(type(d) is Normal for d in self.distributions):
-            return "normal"
-        if all(type(d) is MultivariateNormal for d in self.distributions):
-            types = {d.covariance_type for d in self.distributions}
-            if len(types) == 1:
-                return first.covariance_type
-        return None
+        specs = [d._mixture_estep() for d in self.distributions]
+        if any(s is None for s in specs) or len({s.key for s in specs}) != 1:
+            return None
+        return specs[0].run, [s.arrays for s in specs]
 
     def _component_log_probs(self, X: np.ndarray) -> np.ndarray:
         """(n, k) array of log pi_k + log p_k(x)."""
@@ -186,22 +245,30 @@ class GeneralMixtureModel(Distribution):
             out[:, c] = d._log_probability(X)
         return out + self._log_weights
 
+    def _check_support(self, X: np.ndarray) -> None:
+        # A mixture's support is the union of its components': one family's rule
+        # applies when every component is of that family.
+        if len({type(d) for d in self.distributions}) == 1:
+            self.distributions[0]._check_support(X)
+
     def _validated_stats(self, X: Any, sample_weight: Any, allow_empty: bool = True) -> MixtureStats:
-        family = self._family()
-        if family is None:
+        fused = self._fused_estep()
+        if fused is None:
             return super()._validated_stats(X, sample_weight, allow_empty)
         # The fused kernels flag non-finite rows as they go, so valid data is read
         # once; only a flagged batch is checked again, to name the row.
         X = self._check_data(X, allow_empty=allow_empty, finite=False)
-        stats, finite = self._summarize_fused(X, check_weights(sample_weight, X.shape[0]), family)
+        run, arrays = fused
+        stats, finite = run(X, check_weights(sample_weight, X.shape[0]), self._log_weights, arrays)
         if not finite:
             self._check_data(X)  # raises, unless the flag came from an overflow
         return stats
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MixtureStats:
-        family = self._family()
-        if family is not None:
-            return self._summarize_fused(X, w, family)[0]
+        fused = self._fused_estep()
+        if fused is not None:
+            run, arrays = fused
+            return run(X, w, self._log_weights, arrays)[0]
         logp = self._component_log_probs(X)
         lse = logsumexp(logp, axis=1) if X.shape[0] else np.zeros(0)
         with np.errstate(invalid="ignore"):
@@ -222,47 +289,6 @@ class GeneralMixtureModel(Distribution):
             entropy=entropy,
             parts=parts,
         )
-
-    def _summarize_fused(self, X: np.ndarray, w: np.ndarray, family: str) -> tuple[MixtureStats, bool]:
-        """Statistics from the fused kernel, and whether every row was finite."""
-        dists = self.distributions
-        k = len(dists)
-        if family == "normal":
-            X2 = X.reshape(-1, 1)
-            means = np.array([[d.mean] for d in dists])
-            inv_vars = np.array([[1.0 / d.std**2] for d in dists])
-            log_norms = np.array([-0.5 * LOG_2PI - np.log(d.std) for d in dists])
-        else:
-            X2 = X
-            means = np.ascontiguousarray([d.mean for d in dists])
-            log_norms = np.array([d._log_norm for d in dists])
-        d_ = X2.shape[1]
-        resp_sum = np.zeros(k)
-        s1 = np.zeros((k, d_))
-        if family == "full":
-            prec = np.ascontiguousarray([d._prec_chol for d in dists])
-            s2 = np.zeros((k, d_, d_))
-            w_sum, ll, ent, finite = gmm_full_estep(X2, w, self._log_weights, means, prec, log_norms, resp_sum, s1, s2)
-        else:
-            if family != "normal":
-                inv_vars = np.ascontiguousarray([d._inv_var for d in dists])
-            s2 = np.zeros((k, d_))
-            w_sum, ll, ent, finite = gmm_diag_estep(
-                X2, w, self._log_weights, means, inv_vars, log_norms, resp_sum, s1, s2
-            )
-        if family == "normal":
-            parts = [
-                NormalStats(w_sum=resp_sum[c], xw_sum=s1[c, 0], xxw_sum=s2[c, 0], shift=means[c, 0])
-                for c in range(k)
-            ]
-        else:
-            parts = [
-                MultivariateNormalStats(w_sum=resp_sum[c], xw_sum=s1[c], xxw_sum=s2[c], shift=means[c])
-                for c in range(k)
-            ]
-        stats = MixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
-                             parts=parts)
-        return stats, finite
 
     def summarize(self, X: Any, sample_weight: Any = None, *, accumulate: bool = True) -> MixtureStats:
         """Run the E-step on a batch and return its statistics.
@@ -302,19 +328,26 @@ class GeneralMixtureModel(Distribution):
         self._empty_warned = False
         return super().from_summaries(stats)
 
-    def _propose(self, stats: MixtureStats) -> dict[str, Any] | None:
+    def _propose(self, stats: MixtureStats, *, inertia: float | None = None,
+                 inherited: float = 0.0) -> dict[str, Any] | None:
         if not isinstance(stats, MixtureStats) or len(stats.parts) != self.n_components:
             raise TypeError(
                 f"GeneralMixtureModel needs MixtureStats with {self.n_components} parts"
             )
         if self.frozen:
             return None
-        total = float(np.sum(stats.resp_sum))
+        resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
+        if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
+            raise ParameterError(
+                f"the statistics give invalid component weights {resp_sum.tolist()} (they must be "
+                "finite and non-negative): they are not the record of any data"
+            )
+        total = float(np.sum(resp_sum))
         if not total > 0:
             if self._fitted:
                 return None
             raise ParameterError("cannot estimate a mixture from data of total weight 0")
-        empty = [c for c in range(self.n_components) if not stats.resp_sum[c] > 0]
+        empty = [c for c in range(self.n_components) if not resp_sum[c] > 0]
         if empty and not self._empty_warned:
             self._empty_warned = True
             warnings.warn(
@@ -324,17 +357,18 @@ class GeneralMixtureModel(Distribution):
                 EmptyComponentWarning,
                 stacklevel=3,
             )
+        eff = self._effective_inertia(inertia, inherited)
         children = []
         for c, (d, part) in enumerate(zip(self.distributions, stats.parts, strict=True)):
             try:
-                p = d._propose(part)
+                p = d._propose(part, inertia=inertia, inherited=eff)
             except ParameterError as e:
                 raise ParameterError(f"component {c} of the mixture: {e}") from None
             children.append(p)
-        new = {"weights": np.asarray(stats.resp_sum) / total, "distributions": children}
-        if self.inertia > 0 and self._fitted:
-            new = self._check_params(blend(self._get_params(), new, self.inertia))
-        return new
+        weights = resp_sum / total
+        if eff > 0 and self._fitted:
+            weights = blend(self.weights, weights, eff)
+        return self._check_params({"weights": weights, "distributions": children})
 
     def _estimate(self, stats: MixtureStats) -> dict[str, Any]:
         raise NotImplementedError  # _propose is overridden
@@ -372,36 +406,14 @@ class GeneralMixtureModel(Distribution):
         self._last_sample_labels = labels[order]
         return X[order]
 
+
     # -- fitting ------------------------------------------------------------------------
-    def fit(
-        self,
-        X: Any,
-        sample_weight: Any = None,
-        *,
-        max_iter: int = 100,
-        tol: float | None = 1e-3,
-        batch_size: int | None = None,
-        batches_per_epoch: int | None = None,
-        n_jobs: int = 1,
-        inertia: float = 0.0,
-        verbose: bool = False,
-        callbacks: Any = None,
-        random_state: Any = None,
-        init: Any = None,
-        n_init: int = 1,
-        max_kmeans_iter: int = 10,
-        samplings: int = 100,
-        percentage: float = 0.02,
-        algorithm: str = "em",
-        step: Any = None,
-        shuffle: bool = True,
-        n_total: float | None = None,
-        average: bool = False,
-        output_path: Any = None,
-        save_every: int = 1,
-        resume: bool = False,
-    ):
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *, inertia: float | None = None,
+            **settings: Any):
         """Fit the mixture by EM, streaming ``X`` in batches.
+
+        Every setting defaults to the constructor's value (see :meth:`get_params`);
+        a keyword given here overrides it for this call only.
 
         Parameters
         ----------
@@ -411,194 +423,346 @@ class GeneralMixtureModel(Distribution):
             place, never loaded whole), an h5py / zarr dataset or any array-like
             with ``shape``, ``dtype`` and row slicing. float32 is accepted;
             accumulation is float64.
+        y : ignored
+            Accepted and ignored, as in scikit-learn (so a ``Pipeline`` can pass it).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights (may be a memory map too).
-        max_iter : int, default=100
-            Full passes over the data, in every mode.
-        tol : float or None, default=1e-3
-            Stop when the *mean log-likelihood per unit weight* improves by less than
-            ``tol`` between two passes; None runs exactly ``max_iter`` passes.
-        batch_size : int, optional
-            Rows per batch. The result does not depend on it (up to rounding). By
-            default about 8 MiB of float64 rows (at least 1024), in memory or not.
-        batches_per_epoch : int, optional
-            Update the parameters after every this many batches (minibatch EM; for
-            ``'stepwise'`` and ``'memoized'`` the default is 1), visiting the
-            batches of each pass in a shuffled order seeded by ``random_state``.
-            Convergence is still judged once per full pass.
-        n_jobs : int, default=1
-            Batches summarized concurrently by threads running nogil kernels (-1: all
-            cores). Results are added in batch order, so the fit is bitwise identical
-            for every ``n_jobs``. Inside ``joblib.parallel_config(backend="dask")``
-            the batches are summarized on a Dask cluster instead.
-        inertia : float, default=0.0
-            Weight of the old parameters in every update (weights included).
-        verbose : bool, default=False
-            Print ``[i] Improvement: ... Time (s): ...`` per pass, totals at the end,
-            and a progress bar over long passes.
-        callbacks : list of Callback, optional
-            Objects with ``on_training_begin``, ``on_epoch_end(logs)`` and
-            ``on_training_end(logs)``, e.g. :class:`~suffstat.History`,
-            :class:`~suffstat.CSVLogger`.
-        random_state : None, int or numpy.random.Generator, default=None
-            Seeds the initialization and the batch order of minibatch modes.
-        init : str, Distribution, str path or None, default=None
-            ``'kmeans++'``, ``'random'``, ``'first-k'``, ``'kmeans'`` (k-means++ seeds
-            then ``max_kmeans_iter`` Lloyd passes over the stream) or ``'refined'``
-            (Bradley-Fayyad with ``samplings`` and ``percentage``); or a fitted
-            mixture, a saved model file or a snapshot folder to warm-start from.
-            None keeps the current parameters when the components are fitted, and
-            uses ``'kmeans++'`` otherwise.
-        n_init : int, default=1
-            Trials from different seeds (derived from ``random_state``); the one with
-            the highest final log-likelihood is kept and every trial is recorded in
-            ``trials_``. Trial ``i`` is the fit ``random_state=trials_[i]['seed']``.
-        max_kmeans_iter : int, default=10
-            Lloyd passes of ``init='kmeans'``.
-        samplings, percentage : int and float, default=100 and 0.02
-            Subsamples, and the fraction of rows in each, of ``init='refined'``.
-        algorithm : {'em', 'stepwise', 'memoized'}, default='em'
-            Full-pass (or minibatch) EM; stochastic EM blending statistics with a step
-            rule; or memoized (incremental) EM keeping one record per batch.
-        step : suffstat.steps.StepRule, optional
-            Step rule of ``'stepwise'`` (default ``PowerDecay()``).
-        shuffle : bool, default=True
-            Shuffle the batch order of each pass in the minibatch modes.
-        n_total : float, optional
-            Total weight N used to scale stepwise statistics (default: the data's).
-        average : bool, default=False
-            Polyak-Ruppert averaging of the stepwise parameters from the second pass on.
-        output_path : str or os.PathLike, optional
-            Folder for per-lap snapshots ``lap-0003.npz`` and ``trace.csv``.
-        save_every : int, default=1
-            Write a snapshot every this many laps (full passes).
-        resume : bool, default=False
-            Continue from the newest readable snapshot in ``output_path`` (if any):
-            the result is bitwise that of an uninterrupted fit with the same settings.
+        inertia : float, optional
+            Fit-wide inertia: when given, it blends every parameter (weights and
+            components) in every update, in place of the model's and the
+            components' own ``inertia``.
+        **settings
+            Overrides of the constructor's settings for this call:
+
+            max_iter : int, default=100
+                Full passes over the data, in every mode.
+            tol : float or None, default=1e-3
+                Convergence tolerance on the *mean log-likelihood per unit weight*.
+                Batch EM (one update per pass) has converged when it changes by at
+                most ``tol`` between two passes (scikit-learn's rule); a decrease is
+                never convergence and is reported once as a
+                :class:`~suffstat.ConvergenceWarning`. Minibatch, stepwise and
+                memoized modes need the last three changes all within ``tol`` and
+                the pass within ``tol`` of the best pass. None runs exactly
+                ``max_iter`` passes.
+            batch_size : int, optional
+                Rows per batch. The result does not depend on it (up to rounding).
+                By default about 8 MiB of float64 rows (at least 1024).
+            batches_per_epoch : int, optional
+                Update the parameters after every this many batches (minibatch EM;
+                for ``'stepwise'`` and ``'memoized'`` the default is 1), visiting the
+                batches of each pass in a shuffled order seeded by ``random_state``.
+            n_jobs : int, default=1
+                Batches summarized concurrently by threads running nogil kernels (-1:
+                all cores). Results are added in batch order, so the fit is bitwise
+                identical for every ``n_jobs``. Inside
+                ``joblib.parallel_config(backend="dask")`` the batches are
+                summarized on a Dask cluster instead.
+            verbose : bool, default=False
+                Print ``[i] Improvement: ... Time (s): ...`` per pass, totals at the
+                end, and a progress bar over long passes.
+            callbacks : list of Callback, optional
+                Objects with ``on_training_begin``, ``on_epoch_end(logs)`` and
+                ``on_training_end(logs)``, e.g. :class:`~suffstat.History`.
+            random_state : None, int or numpy.random.Generator, default=None
+                Seeds the initialization and the batch order of minibatch modes.
+            init : str, Distribution, str path or None, default=None
+                ``'kmeans++'``, ``'random'``, ``'first-k'``, ``'kmeans'`` (k-means++
+                seeds then ``max_kmeans_iter`` Lloyd passes over the stream) or
+                ``'refined'`` (Bradley-Fayyad with ``samplings`` and ``percentage``);
+                or a fitted mixture, a saved model file or a snapshot folder to
+                warm-start from. None keeps the current parameters when the
+                components are fitted, and uses ``'kmeans++'`` otherwise.
+            n_init : int, default=1
+                Trials from different seeds (derived from ``random_state``), each
+                starting from ``init``; the one with the highest final
+                log-likelihood is kept and every trial is recorded in ``trials_``.
+            algorithm : {'em', 'stepwise', 'memoized'}, default='em'
+                Full-pass (or minibatch) EM; stochastic EM blending statistics with
+                a step rule; or memoized (incremental) EM keeping one record per
+                batch.
+            step : suffstat.steps.StepRule, optional
+                Step rule of ``'stepwise'`` (default ``PowerDecay()``).
+            shuffle : bool, default=True
+                Shuffle the batch order of each pass in the minibatch modes.
+            n_total : float, optional
+                Total weight N used to scale stepwise statistics.
+            average : bool, default=False
+                Polyak-Ruppert averaging of the stepwise parameters.
+            output_path : str or os.PathLike, optional
+                Folder for per-lap snapshots ``lap-0003.npz`` and ``trace.csv``.
+            save_every : int, default=1
+                Write a snapshot every this many laps (full passes).
+            resume : bool, default=False
+                Continue from the newest readable snapshot in ``output_path``.
+            max_kmeans_iter, samplings, percentage : int, int, float
+                Options of ``init='kmeans'`` and ``init='refined'``.
 
         Returns
         -------
         self
-            The fitted mixture, with ``n_iter_``, ``converged_``, ``history_`` and
-            ``trials_``.
+            The fitted mixture, with ``n_iter_``, ``converged_``, ``history_``,
+            ``lower_bound_`` and ``trials_``.
 
         Raises
         ------
         DataError
             For invalid data; the message names the global row. The model then keeps
-            the parameters of its last completed update.
+            the parameters of its last completed update, and the attributes record
+            the completed passes.
         """
-        from ..fitting.driver import EMRun
-        from ..snapshots import clear_snapshots, load_snapshot, snapshot_laps, write_snapshot
+        from ..fitting.fit import INIT_OPTIONS, fit_learner
 
-        n_init = check_count("n_init", n_init, minimum=1)
-        save_every = check_count("save_every", save_every, minimum=1)
-        if (output_path is not None or resume) and n_init > 1:
-            raise ParameterError("output_path and resume work with n_init=1")
-        if resume and output_path is None:
-            raise ParameterError("resume=True needs the output_path of the interrupted fit")
-        rng = check_random_state(random_state)
-        run_kwargs = dict(
-            max_iter=max_iter, tol=tol, batch_size=batch_size, batches_per_epoch=batches_per_epoch,
-            n_jobs=n_jobs, inertia=inertia, verbose=verbose, callbacks=callbacks,
-            algorithm=algorithm, step=step, shuffle=shuffle, n_total=n_total, average=average,
-        )
-        init_kwargs = dict(batch_size=batch_size, n_jobs=n_jobs, max_kmeans_iter=max_kmeans_iter,
-                           samplings=samplings, percentage=percentage)
-
-        if n_init > 1:
-            return self._fit_trials(X, sample_weight, rng, init, n_init, run_kwargs, init_kwargs)
-
-        checkpoint = None
-        if output_path is not None:
-            settings = {k: v for k, v in run_kwargs.items() if k not in ("callbacks", "step")}
-            settings["step"] = None if step is None else step.to_dict()
-
-            def checkpoint(run: Any) -> None:
-                if run.iteration % save_every == 0 or run.converged or run.iteration == run.max_iter:
-                    write_snapshot(output_path, run, settings)
-
-        state = None
-        if resume and snapshot_laps(output_path):
-            _, payload = load_snapshot(output_path)
-            self._adopt(Distribution.from_dict(payload["model"]), "the snapshot")
-            state = payload["state"]
-        else:
-            self._prepare(X, sample_weight, init, rng, init_kwargs)
-            if output_path is not None:  # a new fit: laps of an earlier one would mislead
-                clear_snapshots(output_path)
+        unknown = set(settings) - set(FIT_SETTINGS)
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword argument(s) {sorted(unknown)}")
+        merged = {name: settings.get(name, getattr(self, name, default))
+                  for name, default in FIT_SETTINGS.items()}
+        start = {k: merged.pop(k) for k in ("random_state", "init", "n_init", "output_path",
+                                            "save_every", "resume")}
+        options = {k: merged.pop(k) for k in INIT_OPTIONS}
         self._empty_warned = False
-        run = EMRun(self, X, sample_weight, random_state=rng, checkpoint=checkpoint, **run_kwargs)
-        if state is not None:
-            run.restore(state)
-        record = run.run()
-        self.history_ = record["history"]
-        self.n_iter_ = record["n_iter"]
-        self.converged_ = record["converged"]
-        self.trials_ = [self._trial_record(0, random_state)]
+        try:
+            result = fit_learner(self, X, sample_weight, inertia=inertia, init_options=options,
+                                 **start, **merged)
+        except BaseException as exc:
+            if getattr(exc, "fit_result", None) is not None:
+                self._record_fit(exc.fit_result)
+            raise
+        self._record_fit(result)
         return self
 
-    def _trial_record(self, trial: int, seed: Any) -> dict[str, Any]:
-        last = self.history_[-1] if self.history_ else {}
-        return {
-            "trial": trial,
-            "seed": seed if isinstance(seed, (int, np.integer)) or seed is None else None,
-            "log_likelihood": last.get("log_likelihood", math.nan),
-            "mean_log_likelihood": last.get("mean_log_likelihood", math.nan),
-            "n_iter": self.n_iter_,
-            "converged": self.converged_,
-        }
+    def _record_fit(self, result: Any) -> None:
+        self.history_ = result.history
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.trials_ = result.trials
+        last = result.history[-1] if result.history else None
+        self.lower_bound_ = float("nan") if last is None else last["mean_log_likelihood"]
 
-    def _fit_trials(self, X, sample_weight, rng, init, n_init, run_kwargs, init_kwargs):
-        seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n_init)]
-        template = self.copy()
-        best, trials = None, []
-        for i, seed in enumerate(seeds):
-            candidate = template.copy()
-            candidate.fit(X, sample_weight, random_state=seed, init=init, **run_kwargs,
-                          **{k: v for k, v in init_kwargs.items() if k not in ("batch_size", "n_jobs")})
-            record = candidate._trial_record(i, seed)
-            trials.append(record)
-            if best is None or record["log_likelihood"] > best[1]["log_likelihood"]:
-                best = (candidate, record)
-        winner = best[0]
-        self._set_params(self._check_params(winner._get_params()))
-        self.history_, self.n_iter_, self.converged_ = winner.history_, winner.n_iter_, winner.converged_
-        self.trials_ = trials
-        return self
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, **settings: Any) -> np.ndarray:
+        """Fit the mixture, then return the most probable component of each row.
 
-    def _prepare(self, X, sample_weight, init, rng, init_kwargs) -> None:
-        """Initialize, warm-start, or keep the current parameters."""
-        if init is None:
-            if self._fitted:
-                return
-            init = "kmeans++"
-        if isinstance(init, str) and not os.path.exists(init):
-            from ..fitting.init import INITS
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike
+            The data.
+        y : ignored
+            Accepted for scikit-learn compatibility.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+        **settings
+            Overrides of the fit settings, as in :meth:`fit`.
 
-            if init not in INITS:
-                raise ParameterError(
-                    f"init must be one of {INITS}, a fitted mixture, or a path to a saved model or "
-                    f"snapshot folder; got {init!r} (no such file or folder)"
-                )
-            self._initialize(X, sample_weight, init=init, rng=rng, **init_kwargs)
-            return
-        if isinstance(init, (str, os.PathLike)):
-            from ..io import load
-            from ..snapshots import load_model_at_lap
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Component indices under the fitted parameters.
+        """
+        self.fit(X, y, sample_weight, **settings)
+        return self.predict(X, batch_size=settings.get("batch_size", self.batch_size),
+                            n_jobs=settings.get("n_jobs", self.n_jobs))
 
-            other = load_model_at_lap(init) if os.path.isdir(init) else load(init)
-        elif isinstance(init, Distribution):
-            other = init
-        else:
-            raise ParameterError(
-                "init must be an initialization name, a fitted mixture, or a path to a saved "
-                f"model or snapshot folder; got {init!r}"
-            )
-        self._adopt(other, "init")
+    def n_parameters(self) -> int:
+        """Return the number of free parameters (weights and every component's).
 
-    def _adopt(self, other: Any, what: str) -> None:
-        """Take ``other``'s parameters, refusing another shape of model."""
+        Returns
+        -------
+        int
+            ``k - 1`` for the weights plus each component's count.
+        """
+        return self.n_components - 1 + sum(d._n_parameters() for d in self.distributions)
+
+    def bic(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> float:
+        """Return the Bayesian information criterion on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike
+            The data (streamed like :meth:`log_probability`).
+        batch_size : int, optional
+            Rows per batch when streaming.
+        n_jobs : int, default=1
+            Batches processed concurrently.
+
+        Returns
+        -------
+        float
+            ``-2 log L + p log n``.
+        """
+        ll = self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)
+        return float(-2.0 * ll.sum() + self.n_parameters() * np.log(ll.shape[0]))
+
+    def aic(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> float:
+        """Return the Akaike information criterion on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike
+            The data (streamed like :meth:`log_probability`).
+        batch_size : int, optional
+            Rows per batch when streaming.
+        n_jobs : int, default=1
+            Batches processed concurrently.
+
+        Returns
+        -------
+        float
+            ``-2 log L + 2 p``.
+        """
+        ll = self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)
+        return float(-2.0 * ll.sum() + 2.0 * self.n_parameters())
+
+    # -- the learner protocol (suffstat.fitting.learner) --------------------------------
+    def objective(self, stats: MixtureStats, *, fresh: bool = True) -> float | None:
+        """Return the log-likelihood of a record (the learner protocol's objective).
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            E-step statistics.
+        fresh : bool, default=True
+            True when ``stats`` was summarized under the current parameters: the
+            value is its log-likelihood. False for memoized records: the free
+            energy of their responsibilities under the current parameters, or None
+            when a component cannot score from its statistics.
+
+        Returns
+        -------
+        float or None
+            The objective.
+        """
+        if fresh:
+            return float(stats.log_likelihood)
+        try:
+            return float(self._free_energy(stats))
+        except NotImplementedError:
+            return None
+
+    def propose(self, stats: MixtureStats, *, inertia: float | None = None) -> dict[str, Any] | None:
+        """Compute and validate the M-step for ``stats`` without changing the model.
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            E-step statistics.
+        inertia : float, optional
+            Fit-wide inertia overriding the model's and the components'.
+
+        Returns
+        -------
+        dict or None
+            The validated parameters for :meth:`commit`; None when nothing changes.
+
+        Raises
+        ------
+        ParameterError
+            If the update would be invalid (nothing is changed).
+        """
+        return self._propose(stats, inertia=inertia)
+
+    def commit(self, proposal: dict[str, Any] | None) -> None:
+        """Apply a proposal from :meth:`propose` or :meth:`validate`.
+
+        Parameters
+        ----------
+        proposal : dict or None
+            Validated parameters; None changes nothing.
+        """
+        if proposal is not None:
+            self._set_params(proposal)
+
+    def end_of_pass(self, stats: MixtureStats, stored: list) -> None:
+        """Structure moves at the end of a pass: a finite mixture makes none.
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            The pass's global statistics.
+        stored : list of MixtureStats or None
+            Memoized per-batch records.
+
+        Returns
+        -------
+        None
+            Nothing changes.
+        """
+        return None
+
+    def get_parameters(self) -> dict[str, Any]:
+        """Return the current parameters as a nested dict (weights and components).
+
+        Returns
+        -------
+        dict
+            ``{"weights": ..., "distributions": [...]}``.
+        """
+        return self._get_params()
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate nested parameters (as from :meth:`get_parameters`) into a proposal.
+
+        Parameters
+        ----------
+        params : dict
+            Parameters of this mixture's shape.
+
+        Returns
+        -------
+        dict
+            The validated parameters.
+        """
+        return self._check_params(params)
+
+    def trace_values(self) -> dict[str, Any]:
+        """Return the extra trace columns of a pass: ``K``, the active components.
+
+        Returns
+        -------
+        dict
+            ``{"K": n_active}``.
+        """
+        return {"K": self.n_active}
+
+    def is_fitted(self) -> bool:
+        """Return whether every component has parameters.
+
+        Returns
+        -------
+        bool
+            True when the mixture can summarize.
+        """
+        return self._fitted
+
+    def n_features_in(self) -> int | None:
+        """Return the number of data columns the mixture expects (None if unknown).
+
+        Returns
+        -------
+        int or None
+            :attr:`n_features`.
+        """
+        return self.n_features
+
+    def warm_start(self, other: Any, what: str = "init") -> None:
+        """Take a compatible fitted mixture's parameters.
+
+        Parameters
+        ----------
+        other : GeneralMixtureModel or dict
+            A fitted mixture with as many components of the same families, or its
+            :meth:`to_dict`.
+        what : str, default='init'
+            How ``other`` is named in errors.
+
+        Raises
+        ------
+        ParameterError
+            If ``other`` does not fit this mixture (nothing is changed).
+        """
+        if isinstance(other, dict):
+            other = Distribution.from_dict(other)
+
         if not isinstance(other, GeneralMixtureModel):
             raise ParameterError(f"{what} must be a GeneralMixtureModel; got {type(other).__name__}")
         if other.n_components != self.n_components:
@@ -622,6 +786,7 @@ class GeneralMixtureModel(Distribution):
         if not other._fitted:
             raise ParameterError(f"{what} has no fitted parameters to start from")
         self._set_params(self._check_params(other._get_params()))
+
 
     @classmethod
     def from_model(cls, other: GeneralMixtureModel, *, covariance_type: str | None = None
@@ -659,27 +824,37 @@ class GeneralMixtureModel(Distribution):
                                             reg_covar=d.reg_covar))
         return cls(comps, model.weights, inertia=model.inertia, frozen=model.frozen)
 
-    def _initialize(self, X, sample_weight, *, init, rng, batch_size, n_jobs, max_kmeans_iter=10,
-                    samplings=100, percentage=0.02) -> None:
-        from ..fitting.driver import resolve_batch_size, weight_source
-        from ..fitting.init import hard_assignment_stats, initial_centers
-        from ..parallel import effective_n_jobs
 
-        source = as_source(X)
-        if source.n_features != (self.n_features or source.n_features):
-            raise DataError(
-                f"X must have {self.n_features} features (the model has {self.n_features}); "
-                f"got {source.n_features}"
-            )
-        n_jobs = effective_n_jobs(n_jobs)
-        weights = weight_source(sample_weight, source)
-        ranges = source.ranges(resolve_batch_size(batch_size, source))
-        centers = initial_centers(
-            source, self.n_components, init, rng, weights=weights, ranges=ranges, n_jobs=n_jobs,
-            max_kmeans_iter=check_count("max_kmeans_iter", max_kmeans_iter, minimum=0),
-            samplings=check_count("samplings", samplings, minimum=1),
-            percentage=check_scalar("percentage", percentage, low=0.0, low_open=True, high=1.0),
-        )
+    def initialize(self, source: Any, weights: Any, *, init: str, rng: np.random.Generator,
+                   ranges: list, n_jobs: int, options: dict[str, Any]) -> None:
+        """Start every component from the rows nearest a seed drawn from the whole stream.
+
+        Parameters
+        ----------
+        source : BatchSource
+            The data.
+        weights : BatchSource or None
+            Sample weights aligned with the rows.
+        init : {'kmeans++', 'random', 'first-k', 'kmeans', 'refined'}
+            How the seeds are drawn.
+        rng : numpy.random.Generator
+            Random source.
+        ranges : list of (int, int)
+            The batches' row ranges.
+        n_jobs : int
+            Batches processed concurrently.
+        options : dict
+            ``max_kmeans_iter``, ``samplings`` and ``percentage``.
+
+        Raises
+        ------
+        ParameterError
+            If some seed is nearest to no row even after reseeding (nothing is changed).
+        """
+        from ..fitting.init import hard_assignment_stats, initial_centers
+
+        centers = initial_centers(source, self.n_components, init, rng, weights=weights, ranges=ranges,
+                                  n_jobs=n_jobs, **options)
         # Start every component from scratch: the seeds decide, not older parameters.
         fresh = GeneralMixtureModel.from_dict(_unfitted(self.to_dict()))
         stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
@@ -737,8 +912,6 @@ class GeneralMixtureModel(Distribution):
         GeneralMixtureModel
             The fitted mixture.
         """
-        from .._validation import check_count
-
         k = check_count("n_components", n_components, minimum=1)
         if isinstance(distribution, type):
             if not issubclass(distribution, Distribution):
@@ -754,134 +927,6 @@ class GeneralMixtureModel(Distribution):
             )
         model = cls(components)
         return model.fit(X, init=init, random_state=random_state, **fit_kwargs)
-
-    # -- streamed predictions ---------------------------------------------------------------
-    def _map(self, fn_name: str, X: Any, batch_size: int | None, n_jobs: int) -> np.ndarray:
-        from ..fitting.driver import resolve_batch_size
-        from ..parallel import effective_n_jobs, ordered_map
-
-        self._require_fitted()
-        if isinstance(X, np.ndarray) and not isinstance(X, np.memmap) and batch_size is None:
-            return getattr(self, fn_name)(self._check_data(X))
-        source = as_source(X)
-        ranges = source.ranges(resolve_batch_size(batch_size, source))
-        parts = list(ordered_map(_apply, source, ranges, n_jobs=effective_n_jobs(n_jobs),
-                                 args=(self, fn_name)))
-        return np.concatenate(parts)
-
-    def log_probability(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:
-        """Return the log-density of each row under the mixture.
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike
-            The data; files and memory maps are streamed in batches.
-        batch_size : int, optional
-            Rows per batch when streaming.
-        n_jobs : int, default=1
-            Batches processed concurrently.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            ``log sum_k pi_k p_k(x)``.
-        """
-        return self._map("_log_probability", X, batch_size, n_jobs)
-
-    def score_samples(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:
-        """Alias of :meth:`log_probability` (scikit-learn's name).
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike
-            The data.
-        batch_size : int, optional
-            Rows per batch when streaming.
-        n_jobs : int, default=1
-            Batches processed concurrently.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Per-row log-likelihood.
-        """
-        return self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)
-
-    def score(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> float:
-        """Return the mean per-row log-likelihood (scikit-learn's ``score``).
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike
-            The data.
-        batch_size : int, optional
-            Rows per batch when streaming.
-        n_jobs : int, default=1
-            Batches processed concurrently.
-
-        Returns
-        -------
-        float
-            Mean log-likelihood.
-        """
-        return float(np.mean(self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)))
-
-    def predict_log_proba(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:
-        """Return the log-responsibilities ``log p(k | x)``.
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike
-            The data.
-        batch_size : int, optional
-            Rows per batch when streaming.
-        n_jobs : int, default=1
-            Batches processed concurrently.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            Log posterior probability of each component.
-        """
-        return self._map("_predict_log_proba", X, batch_size, n_jobs)
-
-    def predict_proba(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:
-        """Return the responsibilities ``p(k | x)``.
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike
-            The data.
-        batch_size : int, optional
-            Rows per batch when streaming.
-        n_jobs : int, default=1
-            Batches processed concurrently.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            Posterior probability of each component; rows sum to 1.
-        """
-        return np.exp(self.predict_log_proba(X, batch_size=batch_size, n_jobs=n_jobs))
-
-    def predict(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:
-        """Return the most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like, numpy.memmap, str or os.PathLike
-            The data.
-        batch_size : int, optional
-            Rows per batch when streaming.
-        n_jobs : int, default=1
-            Batches processed concurrently.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Component indices.
-        """
-        return np.argmax(self.predict_log_proba(X, batch_size=batch_size, n_jobs=n_jobs), axis=1)
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -908,6 +953,7 @@ class GeneralMixtureModel(Distribution):
         return f"GeneralMixtureModel([\n  {inner}\n], weights={w})"
 
 
+
 def _unfitted(d: dict[str, Any]) -> dict[str, Any]:
     """A model dict with every component's parameters cleared (options kept)."""
     d = dict(d)
@@ -919,11 +965,6 @@ def _unfitted(d: dict[str, Any]) -> dict[str, Any]:
         for c in d["params"]["distributions"]
     ]
     return d
-
-
-def _apply(X: np.ndarray, w: Any, model: GeneralMixtureModel, fn_name: str) -> np.ndarray:
-    """Work item: a prediction method on one validated batch."""
-    return getattr(model, fn_name)(model._check_data(X))
 
 
 def _not_fitted_error(j: int, d: Distribution) -> Exception:

@@ -1,0 +1,229 @@
+"""Fit orchestration for any learner: initialization, trials, warm starts, snapshots, resume.
+
+:func:`fit_learner` is what an estimator's ``fit`` calls. It decides where the fit
+starts (the learner's current parameters, a named initialization, a fitted model,
+a saved model file or a snapshot folder), runs ``n_init`` trials and keeps the
+best, writes per-lap snapshots and resumes from them, and hands each trial to the
+pass loop (:class:`~suffstat.fitting.driver.EMRun`). Like the loop, it uses only
+the learner protocol (:mod:`suffstat.fitting.learner`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_count, check_random_state, check_scalar
+from ..exceptions import ParameterError
+from ..parallel import effective_n_jobs
+from ..sources import as_source
+from .driver import EMRun, resolve_batch_size, weight_source
+from .init import INITS
+
+#: Settings of the pass loop (passed to EMRun as they are).
+RUN_SETTINGS = ("max_iter", "tol", "batch_size", "batches_per_epoch", "n_jobs", "inertia", "verbose",
+                "callbacks", "algorithm", "step", "shuffle", "n_total", "average")
+#: Options of the named initializations.
+INIT_OPTIONS = ("max_kmeans_iter", "samplings", "percentage")
+
+
+class FitResult:
+    """What a fit leaves on the estimator: the trace and the trials.
+
+    Attributes
+    ----------
+    history : list of dict
+        One entry per completed pass of the kept trial.
+    n_iter : int
+        Completed passes.
+    converged : bool
+        Whether the kept trial met its convergence criterion.
+    trials : list of dict
+        One record per trial (``trial``, ``seed``, ``log_likelihood``,
+        ``mean_log_likelihood``, ``n_iter``, ``converged``).
+    """
+
+    def __init__(self, history: list, converged: bool, trials: list) -> None:
+        self.history = history
+        self.n_iter = len(history)
+        self.converged = converged
+        self.trials = trials
+
+
+def _trial_record(trial: int, seed: Any, history: list, converged: bool) -> dict[str, Any]:
+    last = history[-1] if history else {}
+    return {
+        "trial": trial,
+        "seed": seed if isinstance(seed, (int, np.integer)) or seed is None else None,
+        "log_likelihood": last.get("log_likelihood", math.nan),
+        "mean_log_likelihood": last.get("mean_log_likelihood", math.nan),
+        "n_iter": len(history),
+        "converged": converged,
+    }
+
+
+def prepare(learner: Any, X: Any, sample_weight: Any, init: Any, rng: np.random.Generator,
+            batch_size: Any, n_jobs: Any, init_options: dict[str, Any]) -> None:
+    """Set the learner's starting point: keep, initialize, or warm-start.
+
+    ``init=None`` keeps the current parameters when the learner has them and uses
+    ``'kmeans++'`` otherwise. The learner is changed only once its new starting
+    point is complete and valid.
+    """
+    if init is None:
+        if learner.is_fitted():
+            return
+        init = "kmeans++"
+    if isinstance(init, str) and not os.path.exists(init):
+        if init not in INITS:
+            raise ParameterError(
+                f"init must be one of {INITS}, a fitted model, or a path to a saved model or "
+                f"snapshot folder; got {init!r} (no such file or folder)"
+            )
+        source = as_source(X)
+        n_features = learner.n_features_in()
+        if n_features is not None and source.n_features != n_features:
+            from ..exceptions import DataError
+
+            raise DataError(f"X must have {n_features} features (the model has {n_features}); "
+                            f"got {source.n_features}")
+        options = {
+            "max_kmeans_iter": check_count("max_kmeans_iter", init_options.get("max_kmeans_iter", 10),
+                                           minimum=0),
+            "samplings": check_count("samplings", init_options.get("samplings", 100), minimum=1),
+            "percentage": check_scalar("percentage", init_options.get("percentage", 0.02), low=0.0,
+                                       low_open=True, high=1.0),
+        }
+        learner.initialize(
+            source, weight_source(sample_weight, source), init=init, rng=rng,
+            ranges=source.ranges(resolve_batch_size(batch_size, source)),
+            n_jobs=effective_n_jobs(n_jobs), options=options,
+        )
+        return
+    if isinstance(init, (str, os.PathLike)):
+        from ..io import load
+        from ..snapshots import load_model_at_lap
+
+        other = load_model_at_lap(init) if os.path.isdir(init) else load(init)
+    elif hasattr(init, "to_dict") and hasattr(init, "is_fitted"):
+        other = init
+    else:
+        raise ParameterError(
+            "init must be an initialization name, a fitted model, or a path to a saved "
+            f"model or snapshot folder; got {init!r}"
+        )
+    learner.warm_start(other, "init")
+
+
+def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state: Any = None,
+                init: Any = None, n_init: int = 1, init_options: dict[str, Any] | None = None,
+                output_path: Any = None, save_every: int = 1, resume: bool = False,
+                **settings: Any) -> FitResult:
+    """Fit a learner to ``X``: start, run the passes (``n_init`` times), keep the best.
+
+    Parameters
+    ----------
+    learner : Learner
+        The model to fit (changed in place).
+    X : array-like, numpy.memmap, str or BatchSource
+        The data.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights.
+    random_state : None, int or numpy.random.Generator
+        Seeds the initialization, the trials and the batch order of minibatch modes.
+    init : str, model, path or None
+        Where the fit starts (see :func:`prepare`).
+    n_init : int, default=1
+        Trials from seeds derived from ``random_state``; the highest final objective
+        is kept. Each trial starts from ``init`` (for a warm start, every trial
+        starts from the same parameters and differs only in its batch order).
+    init_options : dict, optional
+        ``max_kmeans_iter``, ``samplings`` and ``percentage`` of the named starts.
+    output_path : str or os.PathLike, optional
+        Snapshot folder (``n_init=1`` only).
+    save_every : int, default=1
+        Snapshot every this many laps.
+    resume : bool, default=False
+        Continue from the newest readable snapshot in ``output_path``.
+    **settings
+        Settings of the pass loop (:data:`RUN_SETTINGS`).
+
+    Returns
+    -------
+    FitResult
+        The kept trial's trace and every trial's record. If the fit is interrupted
+        (an exception, Ctrl-C), the learner holds its last completed update and the
+        exception carries the completed passes as ``exc.fit_result``.
+    """
+    unknown = set(settings) - set(RUN_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown fit setting(s) {sorted(unknown)}")
+    init_options = dict(init_options or {})
+    n_init = check_count("n_init", n_init, minimum=1)
+    save_every = check_count("save_every", save_every, minimum=1)
+    if (output_path is not None or resume) and n_init > 1:
+        raise ParameterError("output_path and resume work with n_init=1")
+    if resume and output_path is None:
+        raise ParameterError("resume=True needs the output_path of the interrupted fit")
+    rng = check_random_state(random_state)
+    if n_init > 1:
+        return _fit_trials(learner, X, sample_weight, rng, init, n_init, init_options, settings)
+
+    checkpoint = None
+    if output_path is not None:
+        from ..snapshots import write_snapshot
+
+        saved = {k: v for k, v in settings.items() if k not in ("callbacks", "step")}
+        step = settings.get("step")
+        saved["step"] = None if step is None else step.to_dict()
+
+        def checkpoint(run: EMRun) -> None:
+            if run.iteration % save_every == 0 or run.converged or run.iteration == run.max_iter:
+                write_snapshot(output_path, run, saved)
+
+    state = None
+    from ..snapshots import clear_snapshots, load_snapshot, snapshot_laps
+
+    if resume and snapshot_laps(output_path):
+        _, payload = load_snapshot(output_path)
+        learner.warm_start(payload["model"], "the snapshot")
+        state = payload["state"]
+    else:
+        prepare(learner, X, sample_weight, init, rng, settings.get("batch_size"),
+                settings.get("n_jobs", 1), init_options)
+        if output_path is not None:  # a new fit: laps of an earlier one would mislead
+            clear_snapshots(output_path)
+    run = EMRun(learner, X, sample_weight, random_state=rng, checkpoint=checkpoint, **settings)
+    if state is not None:
+        run.restore(state)
+    try:
+        record = run.run()
+    except BaseException as exc:  # keep the completed passes for the estimator
+        rec = run.record()
+        exc.fit_result = FitResult(rec["history"], rec["converged"],
+                                   [_trial_record(0, random_state, rec["history"], rec["converged"])])
+        raise
+    return FitResult(record["history"], record["converged"],
+                     [_trial_record(0, random_state, record["history"], record["converged"])])
+
+
+def _fit_trials(learner: Any, X: Any, sample_weight: Any, rng: np.random.Generator, init: Any,
+                n_init: int, init_options: dict[str, Any], settings: dict[str, Any]) -> FitResult:
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n_init)]
+    template = learner.copy()
+    best: tuple[Any, FitResult] | None = None
+    trials = []
+    for i, seed in enumerate(seeds):
+        candidate = template.copy()
+        result = fit_learner(candidate, X, sample_weight, random_state=seed, init=init,
+                             init_options=init_options, **settings)
+        record = dict(result.trials[0], trial=i)
+        trials.append(record)
+        if best is None or record["log_likelihood"] > best[1].trials[0]["log_likelihood"]:
+            best = (candidate, result)
+    winner, result = best
+    learner.commit(learner.validate(winner.get_parameters()))
+    return FitResult(result.history, result.converged, trials)

@@ -1,0 +1,140 @@
+"""The learner protocol: the handful of methods the fitting engine uses, and nothing else.
+
+A *learner* is any model the engine can fit by streaming batches: a mixture fitted
+by EM today; variational and Dirichlet-process mixtures, hidden Markov models and
+Bayes classifiers later. The engine (:mod:`suffstat.fitting.driver`) owns what all
+of them share: sources and batches, threads and Dask, the algorithms (full-pass,
+minibatch, stepwise and memoized), step rules, convergence, callbacks, the trace,
+snapshots and resume; :mod:`suffstat.fitting.fit` owns initialization, trials and
+warm starts. It reads no field of a learner and imports no model class: everything
+it needs goes through the methods below, and the additive records they return
+(``+``, scalar ``*``, ``-`` for memoized algorithms, ``weight``, ``to_dict``).
+
+One pass of the engine, for a group of batches (a whole pass in batch EM)::
+
+    S = learner.summarize(batch_1) + ... + learner.summarize(batch_g)    # local step
+    value = learner.objective(S)                # declared objective of S's local step
+    proposal = learner.propose(S, inertia=...)  # global step: compute and validate ...
+    learner.commit(proposal)                    # ... then commit (never raises)
+    ...                                         # after the pass's last group:
+    moved = learner.end_of_pass(S, stored)      # structure moves (None: no change)
+
+Parameters change only at ``commit``, so an interrupt or an error inside a pass
+leaves the learner as its last completed update left it.
+
+How a variational learner plugs in: its ``summarize`` is the VB local step (the
+E-step with expected log-parameters) returning the data record; ``propose`` adds
+the prior record (pseudo-counts) to ``S`` and computes the posterior in natural
+parameters; ``objective`` is the ELBO of ``S`` under the posterior, so the
+engine's convergence and memoized bookkeeping apply unchanged; a Dirichlet-process
+learner uses ``end_of_pass`` to birth, merge or delete components, returning the
+global record and the memoized per-batch records remapped to the new components.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from ..statistics import Statistic
+
+#: The methods and attributes of the protocol: the only names the engine may use on a learner.
+PROTOCOL = (
+    "objective_name",
+    "summarize",
+    "objective",
+    "propose",
+    "commit",
+    "end_of_pass",
+    "get_parameters",
+    "validate",
+    "trace_values",
+    "is_fitted",
+    "initialize",
+    "warm_start",
+    "copy",
+    "to_dict",
+    "n_features_in",
+)
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """What the fitting engine needs from a model.
+
+    Attributes
+    ----------
+    objective_name : str
+        Name of the declared objective in traces and messages: ``'log_likelihood'``
+        for EM learners, ``'elbo'`` for variational ones.
+    """
+
+    objective_name: ClassVar[str]
+
+    def summarize(self, X: Any, sample_weight: Any = None, *, accumulate: bool = True) -> Statistic:
+        """Local step: the additive record of one batch under the current parameters.
+
+        Pure (with ``accumulate=False``, the only way the engine calls it) and
+        thread-safe: the engine summarizes batches concurrently and adds the
+        records in batch order.
+        """
+
+    def objective(self, stats: Statistic, *, fresh: bool = True) -> float | None:
+        """The declared objective of a record.
+
+        ``fresh=True``: ``stats`` was just summarized under the current parameters
+        (full-pass and minibatch algorithms); the value is what the local step
+        computed (the log-likelihood of the batches for EM). ``fresh=False``: the
+        record holds local variables of earlier parameters (memoized algorithms);
+        the value is the bound of those local variables under the current
+        parameters (Neal and Hinton's free energy for EM), or None when the learner
+        cannot compute it from the record alone.
+        """
+
+    def propose(self, stats: Statistic, *, inertia: float | None = None) -> Any | None:
+        """Global step, part one: the validated update for ``stats``, changing nothing.
+
+        Raises ParameterError (or ValueError) when the update would be invalid;
+        returns None when nothing would change (frozen, no weight). ``inertia``,
+        when given, overrides every inertia of the learner and its parts for this
+        update (the fit-wide setting).
+        """
+
+    def commit(self, proposal: Any) -> None:
+        """Global step, part two: apply a proposal from :meth:`propose` (never raises)."""
+
+    def end_of_pass(self, stats: Statistic, stored: list[Statistic | None]
+                    ) -> tuple[Statistic, list[Statistic | None]] | None:
+        """Structure moves at the end of a full pass: None when nothing changes.
+
+        A learner may add, merge, remove or reorder components here. It then
+        returns the global record and the memoized per-batch records (``stored``,
+        empty outside memoized algorithms) remapped to its new structure.
+        """
+
+    def get_parameters(self) -> Any:
+        """The current parameters as a nested value (for averaging and snapshots)."""
+
+    def validate(self, params: Any) -> Any:
+        """Validate a nested parameter value (as from :meth:`get_parameters`) into a proposal."""
+
+    def trace_values(self) -> dict[str, Any]:
+        """Extra per-pass trace columns (e.g. the number of active components ``K``)."""
+
+    def is_fitted(self) -> bool:
+        """Whether the learner has parameters to summarize under."""
+
+    def initialize(self, source: Any, weights: Any, *, init: str, rng: Any, ranges: list,
+                   n_jobs: int, options: dict[str, Any]) -> None:
+        """Set starting parameters from the stream with a named method (``'kmeans++'``...)."""
+
+    def warm_start(self, other: Any, what: str = "init") -> None:
+        """Take a compatible fitted model's parameters (raise ParameterError otherwise)."""
+
+    def copy(self) -> Learner:
+        """An independent copy of the learner and its parameters."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The learner as plain values and arrays (what snapshots save)."""
+
+    def n_features_in(self) -> int | None:
+        """The number of data columns the learner expects (None when not yet known)."""
