@@ -85,3 +85,15 @@ class EstimatorParams:
 
     def _set_param_value(self, name: str, value: Any) -> None:
         setattr(self, name, value)
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (a density estimator; ``y`` is not required).
+
+        Returns
+        -------
+        sklearn.utils.Tags
+            The tags; only called by scikit-learn, so it is imported here.
+        """
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))

@@ -348,6 +348,10 @@ class Distribution(ABC):
         self._require_fitted()
         return self._sample(n, check_random_state(random_state))
 
+    def _n_parameters(self) -> int:
+        """Number of free parameters (for BIC / AIC): every parameter value counts."""
+        return int(sum(np.size(v) for v in self._get_params().values() if v is not None))
+
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw n samples."""

@@ -256,5 +256,8 @@ class Categorical(Distribution):
         out[ok] = self._logp[X[ok].astype(np.int64)]
         return out
 
+    def _n_parameters(self) -> int:
+        return int(np.size(self.probs)) - 1  # the probabilities sum to 1
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.choice(len(self.probs), size=n, p=self.probs).astype(np.float64)

@@ -122,6 +122,9 @@ class IndependentComponents(Distribution):
             out += d._log_probability(np.ascontiguousarray(X[:, j]))
         return out
 
+    def _n_parameters(self) -> int:
+        return sum(d._n_parameters() for d in self.distributions)
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.column_stack([d._sample(n, rng) for d in self.distributions])
 

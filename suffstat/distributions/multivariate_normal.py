@@ -260,6 +260,11 @@ class MultivariateNormal(Distribution):
             quad = float(np.dot(moved.xxw_sum, self._inv_var))
         return w * self._log_norm - 0.5 * quad
 
+    def _n_parameters(self) -> int:
+        d = self.n_features
+        cov = {"full": d * (d + 1) // 2, "diag": d, "spherical": 1}[self.covariance_type]
+        return d + cov
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         d = self._d
         if self.covariance_type == "full":

@@ -86,7 +86,8 @@ class ConvergenceMonitor:
             elif abs(change) <= self.tol:
                 self.converged = True
             return self.converged
-        changes = [b - a for a, b in zip(self.history[-WINDOW - 1 :], self.history[-WINDOW:])]
+        recent = self.history[-WINDOW - 1 :]
+        changes = [b - a for a, b in zip(recent, recent[1:])]
         best = max(self.history)
         if len(changes) == WINDOW and all(abs(c) <= self.tol for c in changes) and value >= best - self.tol:
             self.converged = True

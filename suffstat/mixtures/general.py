@@ -149,7 +149,8 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         given = weights
         weights = np.full(k, 1.0 / k) if weights is None else weights
         self._set_params(self._check_params({"weights": weights, "distributions": [None] * k}))
-        self._weights_given = given
+        # what the constructor was given, for get_params (sklearn's clone checks identity)
+        self._given = {"weights": given, "inertia": inertia, "frozen": frozen}
         self._empty_warned = False
         self.max_iter, self.tol, self.batch_size = max_iter, tol, batch_size
         self.batches_per_epoch, self.n_jobs, self.algorithm, self.step = batches_per_epoch, n_jobs, algorithm, step
@@ -161,7 +162,9 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
 
     def _get_param_value(self, name: str) -> Any:
         if name == "weights":  # the constructor's value, not the fitted weights
-            return self._weights_given
+            return self._given["weights"]
+        if name in ("inertia", "frozen") and self._given[name] == getattr(self, name):
+            return self._given[name]
         return getattr(self, name)
 
     def _set_param_value(self, name: str, value: Any) -> None:

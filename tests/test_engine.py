@@ -1,0 +1,238 @@
+"""The fitting engine (issue 11): its layering, convergence, the inertia rule, estimator API."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mixture_helpers import blobs, initial_gmm, params
+
+import suffstat as ss
+from suffstat.fitting.learner import PROTOCOL, Learner
+
+PKG = Path(ss.__file__).parent
+ENGINE = [PKG / "fitting" / name for name in ("driver.py", "fit.py", "convergence.py", "learner.py")]
+MODEL_PACKAGES = ("distributions", "mixtures")
+LEARNER_NAMES = {"learner", "model", "candidate", "winner", "other"}
+
+
+def engine_violations(source: str) -> list[str]:
+    """Model imports, and attributes read on a learner that the protocol does not name."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            parts = module.split(".")
+            names = [a.name for a in node.names]
+            top = parts[1] if module.startswith("suffstat.") else parts[0]
+            if node.level == 0 and not module.startswith("suffstat"):
+                continue
+            if top in MODEL_PACKAGES or (not module and any(n in MODEL_PACKAGES for n in names)):
+                bad.append(f"imports {'.' * node.level}{module} {names}")
+        elif isinstance(node, ast.Import):
+            bad += [f"imports {a.name}" for a in node.names
+                    if any(a.name.startswith(f"suffstat.{p}") for p in MODEL_PACKAGES)]
+        elif isinstance(node, ast.Attribute):
+            owner = node.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", None)
+            if name in LEARNER_NAMES and node.attr not in PROTOCOL:
+                bad.append(f"reads {name}.{node.attr}")
+    return bad
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: p.name)
+def test_engine_imports_no_model_and_reads_no_model_field(path):
+    assert engine_violations(path.read_text()) == []
+
+
+@pytest.mark.parametrize("snippet", [
+    "from ..mixtures.general import GeneralMixtureModel",
+    "from .. import distributions",
+    "from suffstat.distributions.normal import Normal",
+    "import suffstat.mixtures.general",
+    "k = self.learner.n_active",
+    "x = learner._free_energy(S)",
+    "w = run.model.weights",
+])
+def test_the_engine_check_catches_a_violation(snippet):
+    """The layering test fails on a driver that imports a model or reads a model field."""
+    assert engine_violations(snippet)
+
+
+def test_a_mixture_is_a_learner():
+    m = initial_gmm()
+    assert isinstance(m, Learner)
+    for name in PROTOCOL:
+        assert hasattr(m, name), name
+
+
+# -- convergence ----------------------------------------------------------------------
+def test_sorted_file_in_single_batch_updates_does_not_converge(tmp_path):
+    """Issue 11: a sorted file with batches_per_epoch=1, shuffle=False used to 'converge'
+    after 2 passes (the objective fell from -9.1 to -26.8) with weights [1, 8e-9]."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "sorted.npy"
+    np.save(path, np.sort(np.concatenate([rng.normal(-3, 1, 5000), rng.normal(3, 1, 5000)])))
+    m = ss.GeneralMixtureModel([ss.Normal(-1.0, 1.0), ss.Normal(1.0, 1.0)])
+    with pytest.warns(ss.ConvergenceWarning, match="below the best one") as record:
+        warnings.simplefilter("ignore", ss.EmptyComponentWarning)
+        m.fit(str(path), batch_size=1000, batches_per_epoch=1, shuffle=False, max_iter=8)
+    assert not m.converged_ and m.n_iter_ == 8
+    assert len([w for w in record if issubclass(w.category, ss.ConvergenceWarning)]) == 1
+
+
+class Drifting(ss.Normal):
+    """A Normal whose update overshoots the mean: EM's objective then decreases."""
+
+    def _estimate(self, stats):
+        new = super()._estimate(stats)
+        return {**new, "mean": new["mean"] + 0.3}
+
+
+def test_batch_em_decrease_is_warned_once_and_never_convergence():
+    x = np.random.default_rng(1).normal(0.0, 1.0, 2000)
+    m = ss.GeneralMixtureModel([Drifting(0.0, 1.0)])
+    with pytest.warns(ss.ConvergenceWarning) as record:
+        m.fit(x, max_iter=6, tol=10.0)
+    texts = [str(w.message) for w in record]
+    drops = [t for t in texts if "decreased at pass" in t]
+    assert len(drops) == 1 and "decreased at pass 2 by" in drops[0]
+    lls = [h["mean_log_likelihood"] for h in m.history_]
+    assert lls[1] < lls[0]
+    # pass 2's drop is within tol=10 but is not convergence; pass 3 (no change) is
+    assert m.converged_ and m.n_iter_ == 3
+
+
+def test_batch_em_converges_on_absolute_change():
+    X = blobs(2000, seed=3)
+    m = initial_gmm().fit(X, max_iter=300, tol=1e-4)
+    lls = [h["mean_log_likelihood"] for h in m.history_]
+    assert m.converged_ and abs(lls[-1] - lls[-2]) <= 1e-4
+    assert all(abs(b - a) > 1e-4 for a, b in zip(lls[:-2], lls[1:-1]))
+    assert m.lower_bound_ == lls[-1]
+
+
+def test_stochastic_modes_need_a_window_of_quiet_passes():
+    X = blobs(3000, seed=4)
+    m = initial_gmm().fit(X, algorithm="memoized", batch_size=500, max_iter=100, tol=1e-3, random_state=0)
+    lls = [h["mean_log_likelihood"] for h in m.history_]
+    assert m.converged_ and len(lls) >= 4
+    assert all(abs(b - a) <= 1e-3 for a, b in zip(lls[-4:], lls[-3:]))
+
+
+# -- inertia --------------------------------------------------------------------------
+def _one_update(mixture_inertia, component_inertia, fit_inertia=None):
+    X = blobs(1000, seed=5)
+    m = initial_gmm()
+    m.inertia = mixture_inertia
+    for d in m.distributions:
+        d.inertia = component_inertia
+    old = [(d.mean.copy(), d.cov.copy()) for d in m.distributions], m.weights.copy()
+    stats = m.summarize(X, accumulate=False)
+    plain = initial_gmm()
+    plain.commit(plain.propose(stats))
+    m.commit(m.propose(stats, inertia=fit_inertia))
+    return m, plain, old
+
+
+@pytest.mark.parametrize("mixture, component, fit, expected", [
+    (0.5, 0.5, None, (0.5, 0.5)),   # both set: each parameter blended once (not 0.75)
+    (0.5, 0.0, None, (0.5, 0.5)),   # a component at 0 inherits the mixture's
+    (0.0, 0.3, None, (0.0, 0.3)),   # a component's own inertia, weights plain
+    (0.5, 0.3, None, (0.5, 0.3)),   # the component's own wins for its parameters
+    (0.5, 0.3, 0.2, (0.2, 0.2)),    # fit(inertia=) overrides every one
+])
+def test_inertia_blends_each_parameter_once(mixture, component, fit, expected):
+    m, plain, (old_comps, old_w) = _one_update(mixture, component, fit)
+    w_in, c_in = expected
+    np.testing.assert_allclose(m.weights, w_in * old_w + (1 - w_in) * plain.weights, rtol=1e-12)
+    for d, p, (mu, cov) in zip(m.distributions, plain.distributions, old_comps):
+        np.testing.assert_allclose(d.mean, c_in * mu + (1 - c_in) * p.mean, rtol=1e-12)
+        np.testing.assert_allclose(d.cov, c_in * cov + (1 - c_in) * p.cov, rtol=1e-12)
+
+
+# -- estimator API --------------------------------------------------------------------
+def test_constructor_settings_and_fit_keywords():
+    X = blobs(1500, seed=6)
+    a = initial_gmm()
+    a.set_params(max_iter=3, tol=None)
+    assert a.get_params()["max_iter"] == 3
+    a.fit(X)
+    assert a.n_iter_ == 3
+    b = initial_gmm().fit(X, max_iter=5, tol=None)  # a fit keyword overrides for that call
+    assert b.n_iter_ == 5 and b.max_iter == 100
+    with pytest.raises(ValueError, match="invalid parameter 'n_clusters'"):
+        a.set_params(n_clusters=3)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        a.fit(X, max_iters=3)
+
+
+def test_positional_y_is_ignored_not_taken_as_weights():
+    X = blobs(1500, seed=7)
+    y = np.arange(len(X)) % 3
+    a = initial_gmm().fit(X, y, max_iter=5, tol=None)
+    b = initial_gmm().fit(X, max_iter=5, tol=None)
+    np.testing.assert_array_equal(params(a), params(b))
+    w = np.ones(len(X))
+    w[:500] = 3.0
+    c = initial_gmm().fit(X, None, w, max_iter=5, tol=None)
+    d = initial_gmm().fit(X, sample_weight=w, max_iter=5, tol=None)
+    np.testing.assert_array_equal(params(c), params(d))
+
+
+def test_fitted_attributes_exist_only_after_fit_and_survive_an_interrupt():
+    X = blobs(3000, seed=8)
+    m = initial_gmm()
+    for name in ("n_iter_", "converged_", "history_", "lower_bound_"):
+        assert not hasattr(m, name)
+
+    class Stop(ss.Callback):
+        def on_epoch_end(self, logs):
+            if logs["iteration"] == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, max_iter=10, tol=None, callbacks=[Stop()])
+    assert m.n_iter_ == 3 and len(m.history_) == 3 and not m.converged_
+    assert m.lower_bound_ == m.history_[-1]["mean_log_likelihood"]
+    # the parameters are those of pass 3: the same as a 3-pass fit
+    np.testing.assert_array_equal(params(m), params(initial_gmm().fit(X, max_iter=3, tol=None)))
+
+
+def test_fit_predict_bic_aic_and_score():
+    X = blobs(1500, seed=9)
+    m = initial_gmm()
+    labels = m.fit_predict(X, max_iter=20)
+    np.testing.assert_array_equal(labels, m.predict(X))
+    ll = m.log_probability(X)
+    p = m.n_parameters()
+    d = X.shape[1]
+    assert p == (m.n_components - 1) + m.n_components * (d + d * (d + 1) // 2)
+    assert m.bic(X) == pytest.approx(-2 * ll.sum() + p * np.log(len(X)), rel=1e-12)
+    assert m.aic(X) == pytest.approx(-2 * ll.sum() + 2 * p, rel=1e-12)
+    assert m.score(X, None) == pytest.approx(ll.mean(), rel=1e-12)
+    with pytest.raises(ss.DataError, match="no rows"):
+        m.score(np.empty((0, d)))
+
+
+def test_sklearn_clone_and_pipeline():
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    m = initial_gmm()
+    m.set_params(max_iter=7)
+    c = clone(m)
+    assert c.get_params()["max_iter"] == 7 and c is not m
+    assert c.distributions is not m.distributions
+    X = blobs(1200, seed=10)
+    pipe = make_pipeline(StandardScaler(), ss.GeneralMixtureModel.from_samples(
+        ss.MultivariateNormal, 3, StandardScaler().fit_transform(X), random_state=0))
+    pipe.fit(X, np.zeros(len(X)))  # y given and ignored
+    assert pipe.predict(X).shape == (len(X),)
+    assert np.isfinite(pipe.score(X))
+    assert sklearn.__version__
