@@ -12,6 +12,7 @@ from mixture_helpers import blobs, initial_gmm, params
 
 import suffstat as ss
 from suffstat.fitting.learner import PROTOCOL, Learner
+from suffstat.snapshots import snapshot_laps
 
 PKG = Path(ss.__file__).parent
 ENGINE = [PKG / "fitting" / name for name in ("driver.py", "fit.py", "convergence.py", "learner.py")]
@@ -236,3 +237,80 @@ def test_sklearn_clone_and_pipeline():
     assert pipe.predict(X).shape == (len(X),)
     assert np.isfinite(pipe.score(X))
     assert sklearn.__version__
+
+
+# -- fit orchestration (issue 12) -------------------------------------------------------
+def test_failed_warm_start_leaves_the_model_as_it_was():
+    """Issue 12 item 10: fit(X_with_nan, init=other) raised but left the warm start's parameters."""
+    X = blobs(1500, seed=11)
+    other = initial_gmm(seed=5).fit(X, max_iter=5, tol=None)
+    m = initial_gmm()
+    before = params(m)
+    bad = X.copy()
+    bad[700, 1] = np.nan
+    with pytest.raises(ss.DataError, match="row 700"):
+        m.fit(bad, init=other, max_iter=5)
+    np.testing.assert_array_equal(params(m), before)
+    assert not hasattr(m, "n_iter_")
+
+
+def test_two_fits_cannot_share_an_output_folder(tmp_path):
+    """Issue 12 item 9: two fits sharing one output_path interleaved their laps."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (out / ".lock").write_text(str(sleeper.pid))
+        with pytest.raises(ss.ParameterError, match=f"another fit \\(process {sleeper.pid}\\)"):
+            initial_gmm().fit(blobs(500), max_iter=2, output_path=out)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # a lock whose process is gone is taken over, and released at the end
+    initial_gmm().fit(blobs(500), max_iter=2, tol=None, output_path=out)
+    assert not (out / ".lock").exists()
+    assert snapshot_laps(out) == [1, 2]
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    """Issue 12 item 9: only the algorithm and batch count were compared on resume."""
+    X = blobs(1200, seed=12)
+    initial_gmm().fit(X, max_iter=2, tol=None, batch_size=300, batches_per_epoch=2, output_path=tmp_path,
+                      random_state=0)
+    with pytest.raises(ss.ParameterError, match="batches_per_epoch=2 in the snapshot, 4 now"):
+        initial_gmm().fit(X, max_iter=4, tol=None, batch_size=300, batches_per_epoch=4,
+                          output_path=tmp_path, resume=True, random_state=0)
+    with pytest.raises(ss.ParameterError, match="data_shape"):
+        initial_gmm().fit(X[:900], max_iter=4, tol=None, batch_size=300, batches_per_epoch=2,
+                          output_path=tmp_path, resume=True, random_state=0)
+    resumed = initial_gmm().fit(X, max_iter=4, tol=None, batch_size=300, batches_per_epoch=2,
+                                output_path=tmp_path, resume=True, random_state=0)
+    assert resumed.n_iter_ == 4
+
+
+def test_a_new_fit_keeps_the_old_laps_until_it_has_its_own(tmp_path):
+    """Issue 12: a fit with output_path and no resume deleted the previous run's laps first."""
+    X = blobs(800, seed=13)
+    initial_gmm().fit(X, max_iter=3, tol=None, output_path=tmp_path)
+    bad = X.copy()
+    bad[5, 0] = np.inf
+    with pytest.raises(ss.DataError):
+        initial_gmm().fit(bad, max_iter=3, tol=None, output_path=tmp_path)
+    assert snapshot_laps(tmp_path) == [1, 2, 3]
+    initial_gmm().fit(X, max_iter=1, tol=None, output_path=tmp_path)
+    assert snapshot_laps(tmp_path) == [1]
+
+
+def test_n_init_callbacks_see_the_kept_trial():
+    """Issue 12: with n_init, History and CSVLogger kept the last trial, not the winner."""
+    X = blobs(1500, seed=14)
+    hist = ss.History()
+    m = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)])
+    m.fit(X, n_init=3, init="random", random_state=1, max_iter=30, callbacks=[hist])
+    best = max(m.trials_, key=lambda t: t["log_likelihood"])
+    assert [h["log_likelihood"] for h in hist.history] == [h["log_likelihood"] for h in m.history_]
+    assert hist.history[-1]["log_likelihood"] == best["log_likelihood"]
+    assert len({t["log_likelihood"] for t in m.trials_}) > 1

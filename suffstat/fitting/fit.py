@@ -10,9 +10,11 @@ the learner protocol (:mod:`suffstat.fitting.learner`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from ..exceptions import ParameterError
 from ..parallel import effective_n_jobs
 from ..sources import as_source
 from .driver import EMRun, resolve_batch_size, weight_source
-from .init import INITS
+from .init import INITS, start_from_seeds
 
 #: Settings of the pass loop (passed to EMRun as they are).
 RUN_SETTINGS = ("max_iter", "tol", "batch_size", "batches_per_epoch", "n_jobs", "inertia", "verbose",
@@ -97,8 +99,8 @@ def prepare(learner: Any, X: Any, sample_weight: Any, init: Any, rng: np.random.
             "percentage": check_scalar("percentage", init_options.get("percentage", 0.02), low=0.0,
                                        low_open=True, high=1.0),
         }
-        learner.initialize(
-            source, weight_source(sample_weight, source), init=init, rng=rng,
+        start_from_seeds(
+            learner, source, weight_source(sample_weight, source), init=init, rng=rng,
             ranges=source.ranges(resolve_batch_size(batch_size, source)),
             n_jobs=effective_n_jobs(n_jobs), options=options,
         )
@@ -173,46 +175,121 @@ def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state
         return _fit_trials(learner, X, sample_weight, rng, init, n_init, init_options, settings)
 
     checkpoint = None
-    if output_path is not None:
-        from ..snapshots import write_snapshot
+    # settings are validated before any initialization work
+    run = EMRun(learner, X, sample_weight, random_state=rng, checkpoint=None, **settings)
+    saved = {k: v for k, v in settings.items() if k not in ("callbacks", "step", "verbose")}
+    saved["step"] = None if settings.get("step") is None else run.step.to_dict()
+    saved["data_shape"] = list(run.source.shape)
+    before = learner.get_parameters()
+    with folder_lock(output_path) if output_path is not None else contextlib.nullcontext():
+        state = None
+        if output_path is not None:
+            from ..snapshots import clear_snapshots, load_snapshot, snapshot_laps, write_snapshot
 
-        saved = {k: v for k, v in settings.items() if k not in ("callbacks", "step")}
-        step = settings.get("step")
-        saved["step"] = None if step is None else step.to_dict()
+            written = []
 
-        def checkpoint(run: EMRun) -> None:
-            if run.iteration % save_every == 0 or run.converged or run.iteration == run.max_iter:
-                write_snapshot(output_path, run, saved)
+            def checkpoint(run: EMRun) -> None:
+                if run.iteration % save_every == 0 or run.converged or run.iteration == run.max_iter:
+                    if not written and not resume:
+                        # a new fit replaces an earlier one's laps when it has one of its own
+                        clear_snapshots(output_path)
+                    write_snapshot(output_path, run, saved)
+                    written.append(run.iteration)
 
-    state = None
-    from ..snapshots import clear_snapshots, load_snapshot, snapshot_laps
-
-    if resume and snapshot_laps(output_path):
-        _, payload = load_snapshot(output_path)
-        learner.warm_start(payload["model"], "the snapshot")
-        state = payload["state"]
-    else:
-        prepare(learner, X, sample_weight, init, rng, settings.get("batch_size"),
-                settings.get("n_jobs", 1), init_options)
-        if output_path is not None:  # a new fit: laps of an earlier one would mislead
-            clear_snapshots(output_path)
-    run = EMRun(learner, X, sample_weight, random_state=rng, checkpoint=checkpoint, **settings)
-    if state is not None:
-        run.restore(state)
-    try:
-        record = run.run()
-    except BaseException as exc:  # keep the completed passes for the estimator
-        rec = run.record()
-        exc.fit_result = FitResult(rec["history"], rec["converged"],
-                                   [_trial_record(0, random_state, rec["history"], rec["converged"])])
-        raise
+            if resume and snapshot_laps(output_path):
+                _, payload = load_snapshot(output_path)
+                check_resumable(payload.get("settings", {}), saved, output_path)
+                state = payload["state"]
+                learner.warm_start(payload["model"], "the snapshot")
+        run.checkpoint = checkpoint
+        try:
+            if state is None:
+                prepare(learner, X, sample_weight, init, rng, settings.get("batch_size"),
+                        settings.get("n_jobs", 1), init_options)
+            else:
+                run.restore(state)
+            record = run.run()
+        except BaseException as exc:
+            rec = run.record()
+            if not rec["history"]:
+                # no pass completed: the model keeps the parameters it had before the fit
+                learner.commit(learner.validate(before))
+            exc.fit_result = FitResult(rec["history"], rec["converged"],
+                                       [_trial_record(0, random_state, rec["history"], rec["converged"])])
+            raise
     return FitResult(record["history"], record["converged"],
                      [_trial_record(0, random_state, record["history"], record["converged"])])
+
+
+#: Settings a resumed fit must share with the snapshot's (they decide the trajectory).
+RESUME_SETTINGS = ("algorithm", "batch_size", "batches_per_epoch", "shuffle", "inertia", "step",
+                   "n_total", "average", "data_shape")
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], folder: Any) -> None:
+    """Refuse to resume a snapshot whose trajectory settings differ from this fit's."""
+    differ = [f"{k}={saved[k]!r} in the snapshot, {current.get(k)!r} now"
+              for k in RESUME_SETTINGS if k in saved and saved[k] != current.get(k)]
+    if differ:
+        raise ParameterError(
+            f"cannot resume the fit in {folder}: its settings differ ({'; '.join(differ)}); "
+            "resume with the same settings and data, or start a new fit without resume=True"
+        )
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Any) -> Iterator[None]:
+    """Hold ``folder/.lock`` for the fit: two fits never write one snapshot folder.
+
+    A lock left by a process that no longer runs (killed) is taken over.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise ParameterError(
+                    f"another fit (process {pid}) is writing to {folder}: use another "
+                    "output_path, or wait for it to finish"
+                ) from None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:
+        raise ParameterError(f"cannot lock {folder} for the fit")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process holds it: another fit in this process (a thread)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fit_trials(learner: Any, X: Any, sample_weight: Any, rng: np.random.Generator, init: Any,
                 n_init: int, init_options: dict[str, Any], settings: dict[str, Any]) -> FitResult:
     seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n_init)]
+    # Callbacks see the kept trial only, replayed once it is chosen.
+    callbacks = list(settings.get("callbacks") or [])
+    settings = {**settings, "callbacks": None}
     template = learner.copy()
     best: tuple[Any, FitResult] | None = None
     trials = []
@@ -226,4 +303,10 @@ def _fit_trials(learner: Any, X: Any, sample_weight: Any, rng: np.random.Generat
             best = (candidate, result)
     winner, result = best
     learner.commit(learner.validate(winner.get_parameters()))
+    for cb in callbacks:
+        cb.model = learner
+        cb.on_training_begin()
+        for logs in result.history:
+            cb.on_epoch_end(logs)
+        cb.on_training_end(result.history[-1] if result.history else None)
     return FitResult(result.history, result.converged, trials)

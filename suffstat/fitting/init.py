@@ -15,7 +15,7 @@ import numpy as np
 from ..exceptions import ParameterError
 from ..parallel import ordered_map
 from ..sources import BatchSource
-from ..statistics import MixtureStats, Statistic
+from ..statistics import Statistic
 
 INITS = ("first-k", "random", "kmeans++", "kmeans", "refined")
 #: Rows drawn from the stream for k-means++ seeding.
@@ -158,32 +158,49 @@ def initial_centers(
     return centers
 
 
-def assign_batch(X: np.ndarray, w: np.ndarray | None, centers: np.ndarray, components: list) -> MixtureStats:
-    """Work item: statistics of each component over the rows nearest its seed."""
-    X2 = _as_2d(X)
-    w = np.ones(X.shape[0]) if w is None else w
-    d2 = _sq_distances(X2, centers)
-    labels = np.argmin(d2, axis=1) if X.shape[0] else np.zeros(0, dtype=int)
-    parts, resp_sum = [], np.zeros(len(components))
-    for c, comp in enumerate(components):
-        wc = np.ascontiguousarray(w * (labels == c))
-        resp_sum[c] = wc.sum()
-        parts.append(comp.summarize(X, wc, accumulate=False))
-    return MixtureStats(w_sum=float(w.sum()), resp_sum=resp_sum, log_likelihood=0.0, entropy=0.0,
-                        parts=parts)
+def seed_batch(X: np.ndarray, w: np.ndarray | None, learner: Any, centers: np.ndarray) -> Statistic:
+    """Work item: the learner's statistics with each row given wholly to its nearest seed."""
+    return learner.seed_statistics(X, w, centers)
 
 
-def hard_assignment_stats(
-    source: BatchSource,
-    weights: BatchSource | None,
-    centers: np.ndarray,
-    components: list,
-    ranges: list[tuple[int, int]],
-    n_jobs: int,
-) -> MixtureStats:
-    """Sum :func:`assign_batch` over the stream, in batch order."""
+def _seed_stats(learner: Any, source: BatchSource, weights: BatchSource | None, centers: np.ndarray,
+                ranges: list[tuple[int, int]], n_jobs: int) -> Statistic:
     total = None
-    for s in ordered_map(assign_batch, source, ranges, weights=weights, n_jobs=n_jobs,
-                         args=(centers, components), additive=True):
+    for s in ordered_map(seed_batch, source, ranges, weights=weights, n_jobs=n_jobs,
+                         args=(learner, centers), additive=True):
         total = s if total is None else total + s
     return total
+
+
+def start_from_seeds(learner: Any, source: BatchSource, weights: BatchSource | None, *, init: str,
+                     rng: np.random.Generator, ranges: list[tuple[int, int]], n_jobs: int,
+                     options: dict[str, Any]) -> None:
+    """Start a learner from seeds drawn from the whole stream (one streamed pass).
+
+    Every seed's component is fitted from scratch (on a parameter-free copy of the
+    learner, so older parameters play no part) to the rows nearest that seed. A seed
+    nearest to no row (a centroid between clusters) is replaced by a random row, up
+    to five times. The learner changes only once the whole start is valid.
+    """
+    blank = learner.blank()
+    k = blank.seed_count()
+    centers = initial_centers(source, k, init, rng, weights=weights, ranges=ranges, n_jobs=n_jobs,
+                              **options)
+    stats = _seed_stats(blank, source, weights, centers, ranges, n_jobs)
+    for _ in range(5):
+        empty = blank.empty_seeds(stats)
+        if not empty:
+            break
+        rows = np.sort(rng.choice(source.n_rows, size=len(empty), replace=False))
+        centers = centers.copy()
+        centers[empty] = source.take(rows).reshape(len(empty), -1)
+        stats = _seed_stats(blank, source, weights, centers, ranges, n_jobs)
+    empty = blank.empty_seeds(stats)
+    if empty:
+        raise ParameterError(
+            f"cannot initialize {k} components: seeds of components {list(empty)} are nearest "
+            "to no row even after reseeding (does the data have fewer distinct rows than "
+            "components?)"
+        )
+    proposal = blank.propose(stats)
+    learner.commit(learner.validate(blank.get_parameters() if proposal is None else proposal))

@@ -49,7 +49,10 @@ PROTOCOL = (
     "validate",
     "trace_values",
     "is_fitted",
-    "initialize",
+    "seed_count",
+    "blank",
+    "seed_statistics",
+    "empty_seeds",
     "warm_start",
     "copy",
     "to_dict",
@@ -123,9 +126,17 @@ class Learner(Protocol):
     def is_fitted(self) -> bool:
         """Whether the learner has parameters to summarize under."""
 
-    def initialize(self, source: Any, weights: Any, *, init: str, rng: Any, ranges: list,
-                   n_jobs: int, options: dict[str, Any]) -> None:
-        """Set starting parameters from the stream with a named method (``'kmeans++'``...)."""
+    def seed_count(self) -> int:
+        """How many seeds a named initialization draws (the number of components)."""
+
+    def blank(self) -> Learner:
+        """A copy with the same structure and options but no parameters (to start from seeds)."""
+
+    def seed_statistics(self, X: Any, sample_weight: Any, centers: Any) -> Statistic:
+        """Local step of a start: each row given wholly to its nearest seed (pure, additive)."""
+
+    def empty_seeds(self, stats: Statistic) -> list[int]:
+        """The seeds of a start record that received no row."""
 
     def warm_start(self, other: Any, what: str = "init") -> None:
         """Take a compatible fitted model's parameters (raise ParameterError otherwise)."""

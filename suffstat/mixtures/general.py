@@ -529,8 +529,9 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
             result = fit_learner(self, X, sample_weight, inertia=inertia, init_options=options,
                                  **start, **merged)
         except BaseException as exc:
-            if getattr(exc, "fit_result", None) is not None:
-                self._record_fit(exc.fit_result)
+            partial = getattr(exc, "fit_result", None)
+            if partial is not None and partial.history:  # else the model is as it was
+                self._record_fit(partial)
             raise
         self._record_fit(result)
         return self
@@ -828,56 +829,69 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         return cls(comps, model.weights, inertia=model.inertia, frozen=model.frozen)
 
 
-    def initialize(self, source: Any, weights: Any, *, init: str, rng: np.random.Generator,
-                   ranges: list, n_jobs: int, options: dict[str, Any]) -> None:
-        """Start every component from the rows nearest a seed drawn from the whole stream.
+    def seed_count(self) -> int:
+        """Return how many seeds a named initialization draws: one per component.
+
+        Returns
+        -------
+        int
+            :attr:`n_components`.
+        """
+        return self.n_components
+
+    def blank(self) -> GeneralMixtureModel:
+        """Return a copy whose components have no parameters (options kept).
+
+        Returns
+        -------
+        GeneralMixtureModel
+            The copy, to be started from seeds.
+        """
+        return GeneralMixtureModel.from_dict(_unfitted(self.to_dict()))
+
+    def seed_statistics(self, X: Any, sample_weight: Any, centers: np.ndarray) -> MixtureStats:
+        """Return the statistics of each component over the rows nearest its seed.
 
         Parameters
         ----------
-        source : BatchSource
-            The data.
-        weights : BatchSource or None
-            Sample weights aligned with the rows.
-        init : {'kmeans++', 'random', 'first-k', 'kmeans', 'refined'}
-            How the seeds are drawn.
-        rng : numpy.random.Generator
-            Random source.
-        ranges : list of (int, int)
-            The batches' row ranges.
-        n_jobs : int
-            Batches processed concurrently.
-        options : dict
-            ``max_kmeans_iter``, ``samplings`` and ``percentage``.
+        X : ndarray of shape (n_samples,) or (n_samples, n_features)
+            A batch.
+        sample_weight : ndarray of shape (n_samples,) or None
+            Non-negative weights.
+        centers : ndarray of shape (n_components, n_features)
+            The seeds.
 
-        Raises
-        ------
-        ParameterError
-            If some seed is nearest to no row even after reseeding (nothing is changed).
+        Returns
+        -------
+        MixtureStats
+            Hard-assignment statistics (log-likelihood and entropy 0).
         """
-        from ..fitting.init import hard_assignment_stats, initial_centers
+        X2 = X.reshape(X.shape[0], -1)
+        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        d2 = (X2 * X2).sum(1)[:, None] - 2.0 * X2 @ centers.T + (centers * centers).sum(1)[None, :]
+        labels = np.argmin(d2, axis=1) if X.shape[0] else np.zeros(0, dtype=int)
+        parts, resp_sum = [], np.zeros(self.n_components)
+        for c, comp in enumerate(self.distributions):
+            wc = np.ascontiguousarray(w * (labels == c))
+            resp_sum[c] = wc.sum()
+            parts.append(comp.summarize(X, wc, accumulate=False))
+        return MixtureStats(w_sum=float(w.sum()), resp_sum=resp_sum, log_likelihood=0.0, entropy=0.0,
+                            parts=parts)
 
-        centers = initial_centers(source, self.n_components, init, rng, weights=weights, ranges=ranges,
-                                  n_jobs=n_jobs, **options)
-        # Start every component from scratch: the seeds decide, not older parameters.
-        fresh = GeneralMixtureModel.from_dict(_unfitted(self.to_dict()))
-        stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
-        for _ in range(5):  # a seed nearest to no row (a centroid between clusters): reseed it
-            empty = np.flatnonzero(~(np.asarray(stats.resp_sum) > 0))
-            if not len(empty):
-                break
-            rows = np.sort(rng.choice(source.n_rows, size=len(empty), replace=False))
-            centers = centers.copy()
-            centers[empty] = source.take(rows).reshape(len(empty), -1)
-            stats = hard_assignment_stats(source, weights, centers, fresh.distributions, ranges, n_jobs)
-        empty = np.flatnonzero(~(np.asarray(stats.resp_sum) > 0))
-        if len(empty):
-            raise ParameterError(
-                f"cannot initialize {self.n_components} components: seeds of components "
-                f"{empty.tolist()} are nearest to no row even after reseeding (does the data "
-                "have fewer distinct rows than components?)"
-            )
-        new = fresh._propose(stats)
-        self._set_params(self._check_params(fresh._get_params() if new is None else new))
+    def empty_seeds(self, stats: MixtureStats) -> list[int]:
+        """Return the components of a start record that received no row.
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            From :meth:`seed_statistics`.
+
+        Returns
+        -------
+        list of int
+            Component indices.
+        """
+        return np.flatnonzero(~(np.asarray(stats.resp_sum) > 0)).tolist()
 
     @classmethod
     def from_samples(
