@@ -299,6 +299,20 @@ class GaussianMixture(EstimatorParams):
         self.output_path = output_path
         self.resume = resume
 
+    def __sklearn_tags__(self) -> Any:
+        """Return scikit-learn's estimator tags (a density estimator; scikit-learn >= 1.6).
+
+        Returns
+        -------
+        sklearn.utils.Tags
+            scikit-learn's default tags with ``estimator_type='density_estimator'``.
+        """
+        from sklearn.base import BaseEstimator  # only scikit-learn calls this
+
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = "density_estimator"
+        return tags
+
     # -- checks -----------------------------------------------------------------------
     def _check_settings(self) -> None:
         k = self.n_components
