@@ -179,7 +179,10 @@ class GaussianMixture(EstimatorParams):
         Seeds the initializations, the minibatch batch order and :meth:`sample`.
     warm_start : bool, default=False
         Start each :meth:`fit` from the previous fit's parameters (``n_init`` is then
-        ignored), as scikit-learn does.
+        ignored), as scikit-learn does. One difference: scikit-learn compares the
+        first pass of a warm-started fit with the previous fit's ``lower_bound_``, so
+        it may stop after one pass; here convergence is judged within the fit, so a
+        warm-started fit runs at least two passes (unless ``max_iter=1``).
     verbose : int, default=0
         Print one line per pass when positive.
     verbose_interval : int, default=10
