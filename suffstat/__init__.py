@@ -30,7 +30,7 @@ from .exceptions import (
 from .fitting import Callback, CSVLogger, History
 from . import steps
 from .io import load, save
-from .mixtures import GeneralMixtureModel
+from .mixtures import GaussianMixture, GeneralMixtureModel
 from .snapshots import load_model_at_lap
 from .statistics import (
     BetaStats,
@@ -51,6 +51,7 @@ __all__ = [
     "CSVLogger",
     "Callback",
     "EmptyComponentWarning",
+    "GaussianMixture",
     "GeneralMixtureModel",
     "History",
     "BetaStats",

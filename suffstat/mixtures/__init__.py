@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .gaussian import GaussianMixture
 from .general import GeneralMixtureModel
 
-__all__ = ["GeneralMixtureModel"]
+__all__ = ["GaussianMixture", "GeneralMixtureModel"]
