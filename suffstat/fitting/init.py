@@ -203,4 +203,4 @@ def start_from_seeds(learner: Any, source: BatchSource, weights: BatchSource | N
             "components?)"
         )
     proposal = blank.propose(stats)
-    learner.commit(learner.validate(blank.get_parameters() if proposal is None else proposal))
+    learner.commit(learner.seeded(blank.get_parameters() if proposal is None else proposal))

@@ -53,6 +53,7 @@ PROTOCOL = (
     "blank",
     "seed_statistics",
     "empty_seeds",
+    "seeded",
     "warm_start",
     "copy",
     "to_dict",
@@ -137,6 +138,12 @@ class Learner(Protocol):
 
     def empty_seeds(self, stats: Statistic) -> list[int]:
         """The seeds of a start record that received no row."""
+
+    def seeded(self, params: Any) -> Any:
+        """The proposal to commit for the parameters a named start found (validated).
+
+        A learner may adjust them here, e.g. replace some by user-given initial values.
+        """
 
     def warm_start(self, other: Any, what: str = "init") -> None:
         """Take a compatible fitted model's parameters (raise ParameterError otherwise)."""

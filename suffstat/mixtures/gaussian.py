@@ -92,42 +92,37 @@ class _GaussianLearner(GeneralMixtureModel):
         except ParameterError as e:
             raise ParameterError(f"the tied covariance: {e}") from None
 
-    def initialize(self, source: Any, weights: Any, *, init: str, rng: np.random.Generator,
-                   ranges: list, n_jobs: int, options: dict[str, Any]) -> None:
-        """Run a named initialization, tie the covariances, then apply the overrides.
+    def blank(self) -> _GaussianLearner:
+        """Return a copy without parameters that keeps the tied flag (its start pools too).
+
+        Returns
+        -------
+        _GaussianLearner
+            The copy, to be started from seeds.
+        """
+        plain = super().blank()
+        return _GaussianLearner(plain.distributions, plain.weights, tied=self._tied)
+
+    def seeded(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Apply the ``*_init`` overrides to the parameters a named start found.
 
         Parameters
         ----------
-        source : BatchSource
-            The data.
-        weights : BatchSource or None
-            Sample weights aligned with the rows.
-        init : str
-            A name of :data:`suffstat.fitting.init.INITS`.
-        rng : numpy.random.Generator
-            Random source.
-        ranges : list of (int, int)
-            The batches' row ranges.
-        n_jobs : int
-            Batches processed concurrently.
-        options : dict
-            Options of the named initializations.
+        params : dict
+            Parameters of the start (with the tied covariance already pooled).
+
+        Returns
+        -------
+        dict
+            The validated starting parameters.
         """
-        trial = self.copy()
-        GeneralMixtureModel.initialize(trial, source, weights, init=init, rng=rng, ranges=ranges,
-                                       n_jobs=n_jobs, options=options)
-        w = trial.weights
-        means = [d.mean for d in trial.distributions]
-        covs = [d.cov for d in trial.distributions]
-        if self._tied:  # the pooled scatter of the hard assignment, as scikit-learn's start
-            covs = [p["cov"] for p in self._pooled(means, covs, w)]
         o = self._overrides
-        w = o.get("weights", w)
-        means = list(o.get("means", means))
-        covs = list(o.get("covs", covs))
-        self._set_params(self._check_params({
+        w = o.get("weights", params["weights"])
+        means = list(o.get("means", [p["mean"] for p in params["distributions"]]))
+        covs = list(o.get("covs", [p["cov"] for p in params["distributions"]]))
+        return self._check_params({
             "weights": w, "distributions": [{"mean": m, "cov": c} for m, c in zip(means, covs, strict=True)],
-        }))
+        })
 
 
 class GaussianMixture(EstimatorParams):

@@ -878,6 +878,21 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         return MixtureStats(w_sum=float(w.sum()), resp_sum=resp_sum, log_likelihood=0.0, entropy=0.0,
                             parts=parts)
 
+    def seeded(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate the parameters a named start found into the starting proposal.
+
+        Parameters
+        ----------
+        params : dict
+            Parameters of this mixture's shape.
+
+        Returns
+        -------
+        dict
+            The validated parameters.
+        """
+        return self._check_params(params)
+
     def empty_seeds(self, stats: MixtureStats) -> list[int]:
         """Return the components of a start record that received no row.
 
