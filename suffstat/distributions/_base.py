@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import types
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -22,6 +24,53 @@ def model_class(name: str) -> type[Distribution]:
         return _MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model class {name!r}") from None
+
+
+#: Deepest nesting of a model's JSON (a mixture of IndependentComponents is about 8).
+MAX_JSON_DEPTH = 64
+
+
+def _read_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return types.MappingProxyType({k: _read_only(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_read_only(v) for v in value)
+    if isinstance(value, np.ndarray):
+        view = value.view()
+        view.flags.writeable = False
+        return view
+    return value
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": value.dtype.str, "shape": list(value.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _from_json_ready(value: Any, depth: int) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            dtype = np.dtype(value.get("dtype", "<f8"))
+            if dtype.kind not in "fiub":
+                raise ValueError(f"unsupported array dtype {dtype} in the JSON")
+            arr = np.array(value["__ndarray__"], dtype=dtype)
+            if list(arr.shape) != list(value.get("shape", arr.shape)):
+                raise ValueError(f"an array's shape {list(arr.shape)} differs from its declared "
+                                 f"{value['shape']}")
+            return arr
+        return {k: _from_json_ready(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json_ready(v, depth + 1) for v in value]
+    return value
 
 
 def _to_plain(value: Any) -> Any:
@@ -419,6 +468,105 @@ class Distribution(ABC):
         from ..io import save
 
         save(self, path)
+
+    # -- pomegranate's names -----------------------------------------------------------------
+    @classmethod
+    def from_samples(cls, X: Any, sample_weight: Any = None, **kwargs: Any):
+        """Build a distribution of this class and fit it to ``X`` (pomegranate's name).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+            The data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+        **kwargs
+            Constructor options (e.g. ``covariance_type='diag'``, ``min_std=0.1``).
+
+        Returns
+        -------
+        Distribution
+            The fitted distribution.
+
+        Examples
+        --------
+        >>> import suffstat as ss
+        >>> ss.Poisson.from_samples([1, 2, 3]).rate
+        2.0
+        """
+        return cls(**kwargs).fit(X, sample_weight)
+
+    def freeze(self):
+        """Freeze the parameters: later updates leave them unchanged.
+
+        Returns
+        -------
+        self
+            The distribution, with ``frozen=True``.
+        """
+        self.frozen = True
+        return self
+
+    def thaw(self):
+        """Let updates change the parameters again (undo :meth:`freeze`).
+
+        Returns
+        -------
+        self
+            The distribution, with ``frozen=False``.
+        """
+        self.frozen = False
+        return self
+
+    @property
+    def parameters(self) -> Any:
+        """A read-only view of the parameters (pomegranate's name).
+
+        Arrays are read-only views, dicts are read-only mappings and lists are tuples,
+        so the view cannot change the model; use the constructor, ``fit`` or
+        ``from_summaries`` for that.
+        """
+        return _read_only(self._get_params())
+
+    def to_json(self) -> str:
+        """Return the model as JSON text: arrays as lists, no code, no pickle.
+
+        Returns
+        -------
+        str
+            JSON that :meth:`from_json` turns back into an equal model (exactly: floats
+            are written with all their digits).
+        """
+        return json.dumps(_json_ready(self.to_dict()))
+
+    @classmethod
+    def from_json(cls, text: str) -> Distribution:
+        """Rebuild a model from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        Distribution
+            The model.
+
+        Raises
+        ------
+        ValueError
+            If the text is not a model's JSON (bad JSON, unknown class, invalid values).
+        """
+        try:
+            d = _from_json_ready(json.loads(text), 0)
+        except RecursionError:
+            raise ValueError("the JSON nests too deeply to be a model") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"not JSON: {e}") from None
+        if not isinstance(d, dict) or not isinstance(d.get("class"), str) or "params" not in d:
+            raise ValueError("the JSON does not describe a model (no 'class' and 'params')")
+        return cls.from_dict(d)
 
     def __repr__(self) -> str:
         def fmt(v: Any) -> str:

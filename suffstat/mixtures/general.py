@@ -950,8 +950,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
                 raise ParameterError(f"distribution must be a Distribution class; got {distribution!r}")
             components = [distribution() for _ in range(k)]
         elif isinstance(distribution, Distribution):
-            template = distribution.to_dict()
-            template["params"] = {n: None for n in template["params"]}
+            template = _unfitted_component(distribution.to_dict())
             components = [Distribution.from_dict(template) for _ in range(k)]
         else:
             raise ParameterError(
@@ -986,17 +985,18 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
 
 
 
+def _unfitted_component(d: dict[str, Any]) -> dict[str, Any]:
+    """A component's dict with its parameters cleared, nested components' too (options kept)."""
+    nested = d["params"].get("distributions")
+    if isinstance(nested, list):
+        return {**d, "params": {**d["params"], "distributions": [_unfitted_component(c) for c in nested]}}
+    return {**d, "params": {k: None for k in d["params"]}}
+
+
 def _unfitted(d: dict[str, Any]) -> dict[str, Any]:
-    """A model dict with every component's parameters cleared (options kept)."""
-    d = dict(d)
-    d["params"] = dict(d["params"])
-    d["params"]["distributions"] = [
-        {**c, "params": {k: None for k in c["params"]}} if c["class"] != "IndependentComponents"
-        else {**c, "params": {"distributions": [
-            {**g, "params": {k: None for k in g["params"]}} for g in c["params"]["distributions"]]}}
-        for c in d["params"]["distributions"]
-    ]
-    return d
+    """A mixture's dict with every component's parameters cleared (options kept)."""
+    return {**d, "params": {**d["params"],
+                            "distributions": [_unfitted_component(c) for c in d["params"]["distributions"]]}}
 
 
 def _not_fitted_error(j: int, d: Distribution) -> Exception:
