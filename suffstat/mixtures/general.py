@@ -193,10 +193,11 @@ class GeneralMixtureModel(Distribution):
         # The fused kernels flag non-finite rows as they go, so valid data is read
         # once; only a flagged batch is checked again, to name the row.
         X = self._check_data(X, allow_empty=allow_empty, finite=False)
-        stats, finite = self._summarize_fused(X, check_weights(sample_weight, X.shape[0]), family)
+        w = check_weights(sample_weight, X.shape[0])
+        stats, finite = self._summarize_fused(X, w, family)
         if not finite:
             self._check_data(X)  # raises, unless the flag came from an overflow
-        return stats
+        return self._check_stats(stats, X, w)  # raises for an overflow
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MixtureStats:
         family = self._family()
@@ -823,8 +824,16 @@ class GeneralMixtureModel(Distribution):
         -------
         float
             Mean log-likelihood.
+
+        Raises
+        ------
+        DataError
+            If ``X`` has no rows (the mean of nothing is undefined).
         """
-        return float(np.mean(self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)))
+        logp = self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)
+        if not logp.shape[0]:
+            raise DataError("X is empty: score needs at least one row")
+        return float(np.mean(logp))
 
     def predict_log_proba(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:
         """Return the log-responsibilities ``log p(k | x)``.
