@@ -184,7 +184,7 @@ class Statistic:
         return TypeError(
             f"{name} records{inner} cannot be {what}: their minimum / maximum fields "
             f"({fields}) cannot forget the data they came from. Add up the records to keep "
-            "instead"
+            "instead (step rules with momentum cannot use such records)"
         )
 
     def __neg__(self) -> Statistic:

@@ -352,6 +352,10 @@ def test_memoized_em_with_a_uniform_component_uses_exact_statistics():
     m = _uniform_mixture().fit(x, batch_size=100, max_iter=5, tol=None, algorithm="memoized",
                                random_state=0)
     assert 0.0 <= m.distributions[0].low < m.distributions[0].high <= 1.5
+    # momentum steps take differences of records: refused with the reason
+    with pytest.raises(TypeError, match="step rules with momentum cannot use such records"):
+        _uniform_mixture().fit(x, batch_size=100, max_iter=2, tol=None, algorithm="stepwise",
+                               step=ss.steps.Momentum(0.5), random_state=0)
 
 
 # -- 5. Complex input is refused, not cast -------------------------------------------------
@@ -427,6 +431,17 @@ def test_overflowing_statistics_are_refused_naming_the_row(make, X, row, field):
     before = snapshot(d)
     with pytest.raises(ss.DataError, match="Rescale the data"):
         d.fit(np.asarray(X))
+    assert_unchanged(d, before)
+
+
+def test_pending_statistics_that_would_overflow_are_refused():
+    """Issue 12: two finite batch records could add up to an infinite pending record."""
+    d = ss.Exponential(1.0)
+    d.summarize([1e308])
+    before = snapshot(d)
+    with pytest.raises(ss.DataError, match=re.escape(
+            "adding the batch's statistics to the pending ones overflows float64 (xw_sum is not finite)")):
+        d.summarize([1e308])
     assert_unchanged(d, before)
 
 

@@ -164,12 +164,23 @@ class Distribution(ABC):
         Raises
         ------
         DataError
-            If ``X`` or ``sample_weight`` is invalid; the message names the row.
+            If ``X`` or ``sample_weight`` is invalid, or if the batch's statistics
+            overflow float64 (alone, or added to the pending ones); the message names
+            the row where it can. Nothing is accumulated then.
         """
         stats = self._validated_stats(X, sample_weight)
         if accumulate:
             with self._lock:
-                self._pending = stats if self._pending is None else self._pending + stats
+                with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                    total = stats if self._pending is None else self._pending + stats
+                field = total.nonfinite_field()
+                if field is not None:  # each record is finite; their sum overflowed
+                    raise DataError(
+                        f"adding the batch's statistics to the pending ones overflows float64 "
+                        f"({field} is not finite); the pending statistics are unchanged",
+                        hint="Rescale the data so that its sums stay below 1.8e308",
+                    )
+                self._pending = total
         return stats
 
     def _validated_stats(self, X: Any, sample_weight: Any, allow_empty: bool = True) -> Statistic:
