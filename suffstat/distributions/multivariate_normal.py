@@ -91,7 +91,7 @@ class MultivariateNormal(Distribution):
     Statistics are shifted moments about :math:`K` (the current mean):
     :math:`\sum w`, :math:`\sum w(x-K)` and :math:`\sum w(x-K)(x-K)^\top` (only its
     diagonal for ``'diag'`` and ``'spherical'``). A feature whose batch mean lies more
-    than about :math:`10^4` standard deviations from :math:`K_j` (a start far from the
+    than about :math:`10^3` standard deviations from :math:`K_j` (a start far from the
     data, or a constant column) is summarized again about its value nearest its mean,
     so the estimate does not depend on the starting parameters. The update is the
     weighted mean and covariance plus ``reg_covar`` on the diagonal; a spherical

@@ -14,11 +14,11 @@ from ._univariate import _Univariate, estimate_error, require
 
 
 #: A batch whose variance about its mean is below this fraction of its mean square
-#: about the reference point K (its mean more than 1e4 standard deviations from K, as
+#: about the reference point K (its mean more than 1e3 standard deviations from K, as
 #: with a start far from the data, or constant data) is summarized again about its
 #: value nearest its mean: a stale K then costs no precision, and constant data has
 #: exactly zero scatter whatever K was.
-RECENTRE_RATIO = 1e-8
+RECENTRE_RATIO = 1e-6
 
 
 def far_from_reference(w_sum, s1, s2) -> np.ndarray:
@@ -112,7 +112,7 @@ class Normal(_Univariate):
     The statistics are shifted moments about :math:`K` (the current mean):
     :math:`\sum w`, :math:`\sum w (x-K)`, :math:`\sum w (x-K)^2`, which keep full
     precision on data far from zero. A batch whose mean lies more than about
-    :math:`10^4` standard deviations from :math:`K` (a start far from the data, or
+    :math:`10^3` standard deviations from :math:`K` (a start far from the data, or
     constant data) is summarized again about its value nearest its mean
     (``RECENTRE_RATIO``), so the estimate does not depend on the starting parameters.
 
