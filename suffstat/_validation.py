@@ -81,6 +81,8 @@ def check_weights(sample_weight, n: int) -> np.ndarray:
     w = np.asarray(sample_weight)
     if w.dtype == object or not (np.issubdtype(w.dtype, np.number) or w.dtype == np.bool_):
         raise DataError(f"sample_weight must have a numeric dtype; got {w.dtype}")
+    if np.iscomplexobj(w):
+        raise DataError(f"sample_weight must be real; got complex dtype {w.dtype}")
     if w.ndim == 2 and w.shape[1] == 1:
         w = w[:, 0]
     if w.shape != (n,):
@@ -95,6 +97,24 @@ def check_weights(sample_weight, n: int) -> np.ndarray:
         row = _first_true(neg)
         raise DataError(f"sample_weight must be non-negative; got {w[row]}", row=row)
     return w
+
+
+def first_failing_prefix(n: int, fails) -> int:
+    """Return the row ``i`` such that ``fails(i + 1)`` but not ``fails(i)``, by bisection.
+
+    ``fails(m)`` tells whether the first ``m`` rows of a batch fail (e.g. their
+    statistics overflow); ``fails(0)`` is taken as False and ``fails(n)`` as True, and
+    the predicate is assumed monotone (a sum that overflowed stays non-finite). Costs
+    about ``log2(n)`` calls: meant for error paths.
+    """
+    lo, hi = 0, n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi - 1
 
 
 def support_error(value: float, row: int, what: str, name: str = "X") -> DataError:
@@ -126,6 +146,8 @@ def check_scalar(name: str, value, *, low=None, high=None, low_open=False, high_
     """Return ``value`` as a float, checking it is finite and in range."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
         raise ParameterError(f"{name} must be a real number; got {value!r}")
+    if np.iscomplexobj(value):
+        raise ParameterError(f"{name} must be a real number; got {value!r}")
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim != 0:
         raise ParameterError(f"{name} must be a scalar; got {_describe(value)}")
@@ -149,6 +171,8 @@ def check_vector(name: str, value, *, length: int | None = None, low=None, low_o
                  high=None, high_open=False) -> np.ndarray:
     """Return ``value`` as a finite float64 vector, checking its length and range."""
     try:
+        if np.iscomplexobj(value):
+            raise TypeError("complex")
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a vector of real numbers; got {value!r}") from None

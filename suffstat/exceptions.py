@@ -5,6 +5,9 @@ Every error subclasses a builtin so that ``except ValueError`` keeps working.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 __all__ = [
     "ConvergenceWarning",
     "DataError",
@@ -106,3 +109,18 @@ class ConvergenceWarning(UserWarning):
 
 class EmptyComponentWarning(UserWarning):
     """Warned (once per fit) when a mixture component receives no responsibility."""
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """Warn ``message``, attributed to the first caller outside suffstat.
+
+    A fixed ``stacklevel`` points into the library whenever the call chain differs
+    (``fit`` -> ``from_summaries`` -> ..., or a mixture's M-step): this walks up to the
+    user's line, so the warning names it and its ``filterwarnings`` rules apply.
+    """
+    frame = sys._getframe(1)
+    level = 2  # stacklevel of warn_at_caller's caller
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "suffstat":
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

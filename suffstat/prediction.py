@@ -109,7 +109,7 @@ class StreamedPrediction:
         """
         ll = self.log_probability(X, batch_size=batch_size, n_jobs=n_jobs)
         if ll.shape[0] == 0:
-            raise DataError("X has no rows: the mean log-likelihood of no data is undefined")
+            raise DataError("X is empty: score needs at least one row")
         return float(np.mean(ll))
 
     def predict_log_proba(self, X: Any, *, batch_size: int | None = None, n_jobs: int = 1) -> np.ndarray:

@@ -184,6 +184,8 @@ class BatchSource:
             )
         if self.dtype == object or not (np.issubdtype(self.dtype, np.number) or self.dtype == bool):
             raise DataError(f"X must have a numeric dtype; got {self.dtype}")
+        if np.issubdtype(self.dtype, np.complexfloating):  # the float64 reads would drop .imag
+            raise DataError(f"X must be real; got complex dtype {self.dtype}")
         self.n_rows = int(self.shape[0])
 
     @property

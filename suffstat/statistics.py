@@ -3,7 +3,9 @@
 A record is an immutable bundle of named float64 arrays (and, for composite models,
 child records). Records of the same type add up: ``summarize(A) + summarize(B)``
 equals ``summarize(concat(A, B))`` up to rounding, ``0 + a`` is ``a`` (so ``sum``
-works), and ``c * a`` scales every sum (used by stochastic EM).
+works), and ``c * a`` scales every sum (used by stochastic EM). ``a - b`` removes
+``b``'s data (memoized EM) from every record that is :attr:`Statistic.subtractable`,
+and raises TypeError for the others (minimum / maximum fields cannot forget data).
 
 Gaussian records keep *shifted* sums about a reference point ``shift`` (K):
 ``w_sum = sum w``, ``xw_sum = sum w (x - K)``, ``xxw_sum = sum w (x - K)(x - K)^T``.
@@ -35,6 +37,8 @@ _REGISTRY: dict[str, type[Statistic]] = {}
 
 
 def _frozen(value) -> np.ndarray:
+    if np.iscomplexobj(value):
+        raise TypeError(f"statistic fields must be real; got {np.asarray(value).dtype}")
     arr = np.array(value, dtype=np.float64)
     arr.flags.writeable = False
     return arr
@@ -144,22 +148,87 @@ class Statistic:
             return NotImplemented
         if not np.isfinite(c):
             raise ValueError(f"a statistic can only be scaled by a finite number; got {c}")
+        if c == 0:  # no data left: min / max fields return to their identity too
+            return self.zeros_like()
+        if c < 0 and not self.subtractable:
+            raise self._not_subtractable("scaled by a negative number")
         return type(self)(**self._scaled(float(c)))
 
     __rmul__ = __mul__
 
-    def __neg__(self) -> Statistic:
+    @property
+    def subtractable(self) -> bool:
+        """Whether data can be removed from this record (``-``, negative scaling).
+
+        False when the record or one of its parts has minimum or maximum fields
+        (:class:`UniformStats`): a minimum cannot forget the row it came from. Such
+        records are re-aggregated from their parts instead (memoized EM does).
+        """
         if self._min_fields or self._max_fields:
-            raise TypeError(f"{type(self).__name__} records cannot be negated (min/max fields)")
+            return False
+        parts = getattr(self, self._parts_field) if self._parts_field is not None else ()
+        return all(p.subtractable for p in parts)
+
+    def _not_subtractable(self, what: str) -> TypeError:
+        culprit = self if (self._min_fields or self._max_fields) else None
+        stack = list(getattr(self, self._parts_field)) if self._parts_field is not None else []
+        while culprit is None and stack:
+            p = stack.pop(0)
+            if p._min_fields or p._max_fields:
+                culprit = p
+            elif p._parts_field is not None:
+                stack.extend(getattr(p, p._parts_field))
+        name = type(self).__name__
+        inner = "" if culprit is self else f" with {type(culprit).__name__} parts"
+        fields = ", ".join(culprit._min_fields + culprit._max_fields)
+        return TypeError(
+            f"{name} records{inner} cannot be {what}: their minimum / maximum fields "
+            f"({fields}) cannot forget the data they came from. Add up the records to keep "
+            "instead (step rules with momentum cannot use such records)"
+        )
+
+    def __neg__(self) -> Statistic:
+        if not self.subtractable:
+            raise self._not_subtractable("negated")
         return self * -1.0
 
     def __sub__(self, other: Any) -> Statistic:
-        """Remove ``other``'s data (memoized EM): ``a - b == a + (-1) * b``."""
+        """Remove ``other``'s data (memoized EM): ``a - b == a + (-1) * b``.
+
+        Raises TypeError for records that are not :attr:`subtractable`.
+        """
         if isinstance(other, numbers.Number) and other == 0:
             return self
         if not isinstance(other, Statistic):
             return NotImplemented
+        for r in (self, other):
+            if not r.subtractable:
+                raise r._not_subtractable("subtracted")
         return self + (-other)
+
+    def nonfinite_field(self) -> str | None:
+        """Name the first field holding a NaN or an infinity (``None`` if there is none).
+
+        Minimum and maximum fields are skipped (their identity is infinite); a part's
+        field is named ``parts[j].field``. A record summarised from finite rows with
+        such a field has overflowed.
+
+        Returns
+        -------
+        str or None
+            The field's name.
+        """
+        for name in self._fields:
+            if name in self._min_fields or name in self._max_fields:
+                continue
+            if not np.isfinite(getattr(self, name)).all():
+                return name
+        if self._parts_field is not None:
+            for j, p in enumerate(getattr(self, self._parts_field)):
+                inner = p.nonfinite_field()
+                if inner is not None:
+                    return f"{self._parts_field}[{j}].{inner}"
+        return None
 
     def zeros_like(self) -> Statistic:
         """Return the record of the same type and shapes describing no data.
@@ -444,7 +513,10 @@ class UniformStats(Statistic):
     """Weight, minimum and maximum of the rows with positive weight.
 
     ``low`` and ``high`` combine by ``min`` and ``max`` (the empty record holds
-    +inf and -inf); scaling by a constant leaves them as they are.
+    +inf and -inf); scaling by a positive constant leaves them as they are, scaling by
+    0 gives the empty record. The records cannot be subtracted (a minimum cannot forget
+    the row it came from): ``-``, negation and negative scaling raise TypeError, here
+    and in any record with a Uniform part (see :attr:`Statistic.subtractable`).
 
     Parameters
     ----------

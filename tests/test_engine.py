@@ -215,7 +215,7 @@ def test_fit_predict_bic_aic_and_score():
     assert m.bic(X) == pytest.approx(-2 * ll.sum() + p * np.log(len(X)), rel=1e-12)
     assert m.aic(X) == pytest.approx(-2 * ll.sum() + 2 * p, rel=1e-12)
     assert m.score(X, None) == pytest.approx(ll.mean(), rel=1e-12)
-    with pytest.raises(ss.DataError, match="no rows"):
+    with pytest.raises(ss.DataError, match="X is empty"):
         m.score(np.empty((0, d)))
 
 

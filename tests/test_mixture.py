@@ -57,14 +57,19 @@ def test_fused_e_step_names_a_non_finite_row_even_at_zero_weight(ctype, bad):
     assert model.pending is None
 
 
-def test_fused_e_step_accepts_finite_rows_that_overflow():
+def test_fused_e_step_refuses_finite_rows_that_overflow():
+    """Issue 12: a finite row whose Mahalanobis distance overflows has density 0 under
+    every component; its -inf log-likelihood poisoned the accumulated record (the row
+    was silently dropped). Both E-step paths now refuse it, naming the row."""
     X = blobs(600)
     X[5] = 1e200  # finite, but its Mahalanobis distance overflows to inf
     model = initial_gmm("full")
-    fused = model.summarize(X, accumulate=False)
+    with pytest.raises(ss.DataError, match=re.escape("zero density under every component (log-likelihood -inf) at row 5")):
+        model.summarize(X, accumulate=False)
     model._fused = False
-    generic = model.summarize(X, accumulate=False)
-    assert fused.allclose(generic, rtol=1e-12, atol=1e-12 * len(X))
+    with pytest.raises(ss.DataError, match=re.escape("at row 5")):
+        model.summarize(X, accumulate=False)
+    assert model.pending is None
 
 
 def test_fused_normal_mixture_equals_generic():

@@ -11,8 +11,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._nested import blend
-from .._validation import check_count, check_fraction, check_random_state, check_weights, check_X
-from ..exceptions import NotFittedError, ParameterError
+from .._validation import (
+    check_count,
+    check_fraction,
+    check_random_state,
+    check_weights,
+    check_X,
+    first_failing_prefix,
+)
+from ..exceptions import DataError, NotFittedError, ParameterError
 from ..statistics import Statistic
 
 _MODELS: dict[str, type[Distribution]] = {}
@@ -200,18 +207,55 @@ class Distribution(ABC):
         Raises
         ------
         DataError
-            If ``X`` or ``sample_weight`` is invalid; the message names the row.
+            If ``X`` or ``sample_weight`` is invalid, or if the batch's statistics
+            overflow float64 (alone, or added to the pending ones); the message names
+            the row where it can. Nothing is accumulated then.
         """
         stats = self._validated_stats(X, sample_weight)
         if accumulate:
             with self._lock:
-                self._pending = stats if self._pending is None else self._pending + stats
+                with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                    total = stats if self._pending is None else self._pending + stats
+                field = total.nonfinite_field()
+                if field is not None:  # each record is finite; their sum overflowed
+                    raise DataError(
+                        f"adding the batch's statistics to the pending ones overflows float64 "
+                        f"({field} is not finite); the pending statistics are unchanged",
+                        hint="Rescale the data so that its sums stay below 1.8e308",
+                    )
+                self._pending = total
         return stats
 
     def _validated_stats(self, X: Any, sample_weight: Any, allow_empty: bool = True) -> Statistic:
         X = self._check_data(X, allow_empty=allow_empty)
         self._check_support(X)
-        return self._summarize(X, check_weights(sample_weight, X.shape[0]))
+        w = check_weights(sample_weight, X.shape[0])
+        return self._check_stats(self._summarize(X, w), X, w)
+
+    def _check_stats(self, stats: Statistic, X: np.ndarray, w: np.ndarray) -> Statistic:
+        """Return ``stats`` of the finite rows ``X``, or raise if a sum is not finite.
+
+        Finite rows can still overflow float64 (squares of 1e200); a record holding
+        infinity or NaN would poison every record it is added to. The DataError names
+        the first row at which the batch's statistics stop being finite.
+        """
+        field = stats.nonfinite_field()
+        if field is None:
+            return stats
+        row = first_failing_prefix(
+            X.shape[0], lambda m: self._summarize(X[:m], w[:m]).nonfinite_field() is not None
+        )
+        if field == "log_likelihood":  # a mixture: the row has density 0 under every component
+            raise DataError(
+                "X has zero density under every component (log-likelihood -inf)", row=row,
+                hint="The row lies outside every component's support, or so far from them "
+                "that its squared distance overflows float64",
+            )
+        raise DataError(
+            f"the statistics of X overflow float64 ({field} is not finite)", row=row,
+            hint="Rescale the data (e.g. divide it by a constant) so that squares and sums "
+            "of its values stay below 1.8e308",
+        )
 
     @abstractmethod
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> Statistic:
@@ -338,9 +382,17 @@ class Distribution(ABC):
         Raises
         ------
         DataError
-            If ``X`` is empty or invalid (the message names the row).
+            If ``X`` is empty or invalid (the message names the row), or if
+            ``sample_weight`` sums to 0 (there is nothing to fit). The model is then
+            unchanged.
         """
-        return self.from_summaries(self._validated_stats(X, sample_weight, allow_empty=False))
+        stats = self._validated_stats(X, sample_weight, allow_empty=False)
+        if not stats.weight > 0:
+            raise DataError(
+                f"sample_weight sums to 0: {type(self).__name__}.fit has no data to fit",
+                hint="Give some row a positive weight",
+            )
+        return self.from_summaries(stats)
 
     # -- densities and sampling ---------------------------------------------------------
     def log_probability(self, X: Any) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_scalar, check_support
 from ..exceptions import ParameterError
-from ..kernels.univariate import weighted_sums
+from ..kernels.univariate import compensated_sums, weighted_sums
 from ._base import Distribution
 
 
@@ -39,13 +39,18 @@ class _Univariate(Distribution):
         """Checks that involve several parameters (none by default)."""
 
     @staticmethod
-    def _sums(w: np.ndarray, *cols: np.ndarray) -> np.ndarray:
-        """Return ``[sum w, sum w * c for c in cols]`` through the numba kernel."""
+    def _sums(w: np.ndarray, *cols: np.ndarray, compensated: bool = False) -> np.ndarray:
+        """Return ``[sum w, sum w * c for c in cols]`` through the numba kernel.
+
+        ``compensated`` sums accurately to a few roundings whatever the number of rows
+        (for estimates that take differences of nearly equal means).
+        """
         out = np.zeros(len(cols) + 1)
         if not cols:
             out[0] = np.sum(w)
             return out
-        weighted_sums(w, tuple(np.ascontiguousarray(c, dtype=np.float64).reshape(-1) for c in cols), out)
+        kernel = compensated_sums if compensated else weighted_sums
+        kernel(w, tuple(np.ascontiguousarray(c, dtype=np.float64).reshape(-1) for c in cols), out)
         return out
 
 

@@ -8,24 +8,46 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from ..exceptions import ConvergenceWarning, warn_at_caller
 from ..statistics import BetaStats
 from ._univariate import _Univariate, estimate_error, require
 
 
-def beta_mle(mlx: float, ml1mx: float, tol: float = 1e-14, max_iter: int = 200) -> tuple[float, float]:
+#: Newton iterations of the solver before it stops with a ConvergenceWarning.
+MAX_ITER = 200
+#: Relative step of both parameters below which the solver stops.
+TOL = 1e-14
+#: The data count as constant when the Jensen gap ``1 - G(x) - G(1 - x)`` (G the
+#: weighted geometric mean) is at most this.
+CONSTANT_TOL = 1e-12
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def beta_mle(mlx: float, ml1mx: float, tol: float | None = None, max_iter: int | None = None
+             ) -> tuple[float, float, bool]:
     r"""Solve :math:`\psi(a) - \psi(a+b) = m_1`, :math:`\psi(b) - \psi(a+b) = m_2`.
 
     ``m1`` and ``m2`` are the mean of ``log x`` and of ``log(1 - x)``. Newton's method
     in two dimensions with step halving to stay in the positive quadrant, started
-    from the geometric-mean approximation of Johnson and Kotz.
+    from the geometric-mean approximation of Johnson and Kotz. Returns ``a``, ``b`` and
+    whether the solver converged within ``max_iter`` iterations (default
+    ``MAX_ITER``): both steps fell below ``tol`` (relative, default ``TOL``), or both
+    equations hold to the rounding of their terms (the digamma differences lose
+    digits to cancellation when ``a`` and ``b`` are far apart).
     """
+    tol = TOL if tol is None else tol
+    max_iter = MAX_ITER if max_iter is None else max_iter
     g1, g2 = math.exp(mlx), math.exp(ml1mx)
     denom = max(1.0 - g1 - g2, 1e-12)
     a, b = 0.5 + g1 / (2.0 * denom), 0.5 + g2 / (2.0 * denom)
     for _ in range(max_iter):
-        psab = special.digamma(a + b)
-        f1 = special.digamma(a) - psab - mlx
-        f2 = special.digamma(b) - psab - ml1mx
+        psa, psb, psab = special.digamma(a), special.digamma(b), special.digamma(a + b)
+        f1 = psa - psab - mlx
+        f2 = psb - psab - ml1mx
+        if (abs(f1) <= 4.0 * _EPS * (abs(psa) + abs(psab) + abs(mlx))
+                and abs(f2) <= 4.0 * _EPS * (abs(psb) + abs(psab) + abs(ml1mx))):
+            return a, b, True
         tab = special.polygamma(1, a + b)
         j11 = special.polygamma(1, a) - tab
         j22 = special.polygamma(1, b) - tab
@@ -39,8 +61,8 @@ def beta_mle(mlx: float, ml1mx: float, tol: float = 1e-14, max_iter: int = 200) 
         done = abs(a_new - a) <= tol * a and abs(b_new - b) <= tol * b
         a, b = a_new, b_new
         if done:
-            break
-    return a, b
+            return a, b, True
+    return a, b, False
 
 
 class Beta(_Univariate):
@@ -65,9 +87,14 @@ class Beta(_Univariate):
     -----
     .. math:: \log p(x) = (\alpha-1)\log x + (\beta-1)\log(1-x) - \log B(\alpha, \beta)
 
-    Statistics :math:`(\sum w, \sum w\log x, \sum w \log(1-x))`; the MLE solves
-    :math:`\psi(\alpha)-\psi(\alpha+\beta) = \overline{\log x}` and
-    :math:`\psi(\beta)-\psi(\alpha+\beta) = \overline{\log(1-x)}` by Newton's method.
+    Statistics :math:`(\sum w, \sum w\log x, \sum w \log(1-x))`, in compensated
+    sums; the MLE solves :math:`\psi(\alpha)-\psi(\alpha+\beta) = \overline{\log x}`
+    and :math:`\psi(\beta)-\psi(\alpha+\beta) = \overline{\log(1-x)}` by Newton's
+    method, which warns a :class:`~suffstat.ConvergenceWarning` if it has not converged
+    after ``MAX_ITER`` iterations.
+
+    Constant data (the Jensen gap :math:`1 - G(x) - G(1-x)` of the geometric means at
+    most ``CONSTANT_TOL`` = 1e-12) raises :class:`~suffstat.ParameterError`.
 
     Examples
     --------
@@ -96,18 +123,24 @@ class Beta(_Univariate):
         require((X <= 0) | (X >= 1), X, "strictly between 0 and 1 for Beta")
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> BetaStats:
-        w_sum, lx, l1mx = self._sums(w, np.log(X), np.log1p(-X))
+        w_sum, lx, l1mx = self._sums(w, np.log(X), np.log1p(-X), compensated=True)
         return BetaStats(w_sum=w_sum, logxw_sum=lx, log1mxw_sum=l1mx)
 
     def _estimate(self, stats: BetaStats) -> dict[str, Any]:
         mlx = float(stats.logxw_sum / stats.w_sum)
         ml1mx = float(stats.log1mxw_sum / stats.w_sum)
         # Jensen: exp(mlx) + exp(ml1mx) <= 1, with equality only for a point mass.
-        if not math.exp(mlx) + math.exp(ml1mx) < 1.0 - 1e-12:
+        if not math.exp(mlx) + math.exp(ml1mx) < 1.0 - CONSTANT_TOL:
             raise estimate_error(
                 "Beta", "all values with positive weight are equal", "Use more varied data"
             )
-        a, b = beta_mle(mlx, ml1mx)
+        a, b, converged = beta_mle(mlx, ml1mx)
+        if not converged:
+            warn_at_caller(
+                f"the Beta solver stopped after {MAX_ITER} Newton iterations without "
+                f"converging (alpha {a:.6g}, beta {b:.6g}); the estimate may be inaccurate",
+                ConvergenceWarning,
+            )
         return {"alpha": a, "beta": b}
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:

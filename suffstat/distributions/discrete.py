@@ -7,17 +7,24 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .._validation import check_count, check_probs, check_scalar, check_support, support_error
+from .._validation import check_count, check_probs, check_scalar, support_error
+from ..exceptions import DataError
 from ..kernels.univariate import (
     bernoulli_logpmf,
     category_counts,
     count_violations,
+    first_at_least,
     first_not_binary,
     poisson_logpmf,
 )
 from ..statistics import CategoricalStats, CountStats
 from ._base import Distribution
-from ._univariate import _Univariate, require
+from ._univariate import _Univariate
+
+#: Largest number of categories a Categorical infers from the codes it sees (when
+#: neither probs nor n_categories declares it): a larger code is refused before any
+#: count array is allocated (a code of 2e8 would allocate gigabytes).
+MAX_CATEGORIES = 2**20
 
 
 def _whole(X: np.ndarray) -> np.ndarray:
@@ -151,7 +158,8 @@ class Categorical(Distribution):
     ----------
     probs : array-like of shape (K,), optional
         Probability of each code (non-negative, summing to 1). When None, K is
-        ``n_categories`` or, failing that, one more than the largest code seen.
+        ``n_categories`` or, failing that, one more than the largest code seen (codes
+        must then be below ``MAX_CATEGORIES`` = 2**20).
     n_categories : int, optional
         Number of codes K when ``probs`` is None.
     pseudocount : float, default=0.0
@@ -169,6 +177,11 @@ class Categorical(Distribution):
     -----
     Statistics: the weighted count :math:`c_k` of each code; the update is
     :math:`p_k = (c_k + a) / (\sum_j c_j + K a)` with pseudocount :math:`a`.
+
+    Codes are validated before they index the counts: whole numbers, non-negative,
+    below K when it is known (``probs`` or ``n_categories``) and below
+    ``suffstat.distributions.discrete.MAX_CATEGORIES`` (2**20) otherwise; anything else
+    raises :class:`~suffstat.DataError` naming the row and the value.
 
     Examples
     --------
@@ -219,22 +232,34 @@ class Categorical(Distribution):
             self._logp = None if p is None else np.log(p)
 
     def _check_support(self, X: np.ndarray) -> None:
-        require(X < 0, X, "non-negative integer codes for Categorical")
-        require(~_whole(X), X, "whole-number codes for Categorical")
+        neg, frac = count_violations(X)  # one pass, no temporaries
+        if neg >= 0:
+            raise support_error(X[neg], neg, "non-negative integer codes for Categorical")
+        if frac >= 0:
+            raise support_error(X[frac], frac, "whole-number codes for Categorical")
         k = self._k
+        bound = MAX_CATEGORIES if k is None else k
+        big = first_at_least(X, float(bound))
+        if big < 0:
+            return
         if k is not None:
-            check_support(X >= k, X, f"a code below {k} (the number of categories)")
+            raise support_error(X[big], big, f"a code below {k} (the number of categories)")
+        raise DataError(
+            f"X must be a code below MAX_CATEGORIES = {MAX_CATEGORIES} when the number of "
+            f"categories is not declared; got {X[big]:g}", row=big,
+            hint="Pass n_categories (or probs) to use larger codes",
+        )
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> CategoricalStats:
-        codes = X.astype(np.int64)
         k = self._k
-        if k is None:
+        if k is None:  # validated codes are below MAX_CATEGORIES; a bad one fails below
             positive = w > 0
-            k = int(codes[positive].max()) + 1 if positive.any() else 1
-            keep = positive
-            codes, w = np.ascontiguousarray(codes[keep]), np.ascontiguousarray(w[keep])
+            top = X[positive].max() if positive.any() else 0.0
+            k = int(top) + 1 if 0.0 <= top < MAX_CATEGORIES else MAX_CATEGORIES
         counts = np.zeros(k)
-        category_counts(codes, w, counts)
+        bad = category_counts(X, w, counts)  # bounds-checked: never writes outside counts
+        if bad >= 0:
+            raise support_error(X[bad], bad, f"a whole-number code in 0..{k - 1} for Categorical")
         return CategoricalStats(counts=counts)
 
     def _estimate(self, stats: CategoricalStats) -> dict[str, Any]:

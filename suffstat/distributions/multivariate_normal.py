@@ -20,6 +20,7 @@ from ..kernels.gaussian import (
 from ..statistics import MultivariateNormalStats
 from ._base import Distribution
 from ._fused import FusedEStep, gaussian_diag_estep, gaussian_full_estep
+from .normal import recentred_shift
 
 COVARIANCE_TYPES = ("full", "diag", "spherical")
 #: Relative conditional variance below which a covariance is treated as singular.
@@ -90,9 +91,16 @@ class MultivariateNormal(Distribution):
 
     Statistics are shifted moments about :math:`K` (the current mean):
     :math:`\sum w`, :math:`\sum w(x-K)` and :math:`\sum w(x-K)(x-K)^\top` (only its
-    diagonal for ``'diag'`` and ``'spherical'``). The update is the weighted mean and
-    covariance plus ``reg_covar`` on the diagonal; a spherical variance is the mean of
-    the diagonal variances.
+    diagonal for ``'diag'`` and ``'spherical'``). A feature whose batch mean lies more
+    than about :math:`10^3` standard deviations from :math:`K_j` (a start far from the
+    data, or a constant column) is summarized again about its value nearest its mean,
+    so the estimate does not depend on the starting parameters. The update is the
+    weighted mean and covariance plus ``reg_covar`` on the diagonal; a spherical
+    variance is the mean of the diagonal variances.
+
+    ``reg_covar`` is the floor of the variances: a constant column gets variance
+    ``reg_covar`` (and zero covariances), whatever the starting parameters; with
+    ``reg_covar=0`` it raises :class:`~suffstat.ParameterError`.
 
     Examples
     --------
@@ -153,6 +161,8 @@ class MultivariateNormal(Distribution):
             var = check_vector("cov", cov, length=d, low=0.0, low_open=True)
             return var, None
         try:
+            if np.iscomplexobj(cov):
+                raise TypeError("complex")
             c = np.array(cov, dtype=np.float64)
         except (TypeError, ValueError):
             raise ParameterError(f"cov must be a matrix of real numbers; got {cov!r}") from None
@@ -206,13 +216,17 @@ class MultivariateNormal(Distribution):
             shift = self.mean
         else:
             shift = X[0].copy() if X.shape[0] else np.zeros(d)
-        s1 = np.zeros(d)
-        if self.covariance_type == "full":
-            s2 = np.zeros((d, d))
-            w_sum = moments_full(X, w, shift, s1, s2)
-        else:
-            s2 = np.zeros(d)
-            w_sum = moments_diag(X, w, shift, s1, s2)
+        full = self.covariance_type == "full"
+        moments = moments_full if full else moments_diag
+        s1, s2 = np.zeros(d), np.zeros((d, d) if full else d)
+        w_sum = moments(X, w, shift, s1, s2)
+        # Features whose batch mean is far from the reference point (a stale start,
+        # or a constant column) are summarized again about their value nearest it.
+        moved = recentred_shift(X, w, shift, w_sum, s1, np.diag(s2) if full else s2)
+        if moved is not None:
+            shift = moved
+            s1, s2 = np.zeros(d), np.zeros((d, d) if full else d)
+            w_sum = moments(X, w, shift, s1, s2)
         return MultivariateNormalStats(w_sum=w_sum, xw_sum=s1, xxw_sum=s2, shift=shift)
 
     def _estimate(self, stats: MultivariateNormalStats) -> dict[str, Any]:

@@ -8,10 +8,54 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_scalar
-from ..kernels.gaussian import LOG_2PI, moments_1d, normal_logpdf
+from ..kernels.gaussian import LOG_2PI, moments_1d, nearest_values, normal_logpdf
 from ..statistics import NormalStats
 from ._fused import FusedEStep, normal_estep
 from ._univariate import _Univariate, estimate_error, require
+
+
+#: A batch whose variance about its mean is below this fraction of its mean square
+#: about the reference point K (its mean more than 1e3 standard deviations from K, as
+#: with a start far from the data, or constant data) is summarized again about its
+#: value nearest its mean: a stale K then costs no precision, and constant data has
+#: exactly zero scatter whatever K was.
+RECENTRE_RATIO = 1e-6
+
+
+def far_from_reference(w_sum, s1, s2) -> np.ndarray:
+    """Which features of shifted moments are too far from their reference point.
+
+    ``s1`` and ``s2`` are the first moments and the diagonal second moments about K
+    (scalars or (d,) arrays) of a record of weight ``w_sum > 0``. A feature is far
+    when its moments overflowed or its variance is at most ``RECENTRE_RATIO`` times
+    its mean square about K (while that is positive).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        m2 = np.asarray(s2, dtype=np.float64) / w_sum
+        d = np.asarray(s1, dtype=np.float64) / w_sum
+        var = m2 - d * d
+        return ~(np.isfinite(m2) & np.isfinite(var)) | ((m2 > 0) & (var <= RECENTRE_RATIO * m2))
+
+
+def recentred_shift(X: np.ndarray, w: np.ndarray, shift, w_sum, s1, s2) -> np.ndarray | None:
+    """The reference point to summarize ``X`` (n, d) about again, or None if ``shift`` is fine.
+
+    Each far feature (see :func:`far_from_reference`) moves to its value nearest the
+    batch's mean (to its first row of positive weight when the moments overflowed).
+    """
+    if not w_sum > 0:
+        return None
+    far = np.atleast_1d(far_from_reference(w_sum, s1, s2))
+    if not far.any():
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        target = np.atleast_1d(np.asarray(shift, dtype=np.float64) + np.asarray(s1) / w_sum)
+    rows = np.empty(X.shape[1], dtype=np.int64)
+    nearest_values(X, w, np.ascontiguousarray(target), rows)
+    new = np.array(shift, dtype=np.float64, ndmin=1)
+    cols = np.flatnonzero(far)
+    new[cols] = X[rows[cols], cols]
+    return new
 
 
 def _shifted_stats(x: np.ndarray, w: np.ndarray, shift: float | None) -> NormalStats:
@@ -20,10 +64,16 @@ def _shifted_stats(x: np.ndarray, w: np.ndarray, shift: float | None) -> NormalS
         # constant sample then gives exactly zero scatter.
         shift = float(x[0]) if x.shape[0] else 0.0
     w_sum, s1, s2 = moments_1d(x, w, shift)
+    moved = recentred_shift(x.reshape(-1, 1), w, shift, w_sum, s1, s2)
+    if moved is not None:
+        shift = float(moved[0])
+        w_sum, s1, s2 = moments_1d(x, w, shift)
     return NormalStats(w_sum=w_sum, xw_sum=s1, xxw_sum=s2, shift=shift)
 
 
-def _normal_estimate(stats: NormalStats, min_std: float, family: str) -> tuple[float, float]:
+def _normal_estimate(
+    stats: NormalStats, min_std: float, family: str, floor: str = "min_std"
+) -> tuple[float, float]:
     mean = float(stats.mean())
     var = max(float(stats.scatter()), 0.0)
     std = max(math.sqrt(var), min_std)
@@ -31,7 +81,7 @@ def _normal_estimate(stats: NormalStats, min_std: float, family: str) -> tuple[f
         raise estimate_error(
             family,
             "the data has zero variance (all values with positive weight are equal)",
-            "Set min_std to a positive floor",
+            f"Set {floor} to a positive floor",
         )
     return mean, std
 
@@ -62,7 +112,14 @@ class Normal(_Univariate):
 
     The statistics are shifted moments about :math:`K` (the current mean):
     :math:`\sum w`, :math:`\sum w (x-K)`, :math:`\sum w (x-K)^2`, which keep full
-    precision on data far from zero.
+    precision on data far from zero. A batch whose mean lies more than about
+    :math:`10^3` standard deviations from :math:`K` (a start far from the data, or
+    constant data) is summarized again about its value nearest its mean
+    (``RECENTRE_RATIO``), so the estimate does not depend on the starting parameters.
+
+    Zero variance (all values of positive weight equal) raises
+    :class:`~suffstat.ParameterError` whatever the starting parameters, unless
+    ``min_std`` is positive: the standard deviation is then ``min_std``.
 
     Examples
     --------
@@ -143,7 +200,9 @@ class LogNormal(_Univariate):
     .. math:: \log p(x) = -\log x - \tfrac12 \log(2\pi\sigma^2) - \frac{(\log x-\mu)^2}{2\sigma^2},
               \quad x > 0
 
-    The statistics are those of :class:`Normal` on :math:`\log x`.
+    The statistics are those of :class:`Normal` on :math:`\log x`. Zero variance of
+    :math:`\log x` raises :class:`~suffstat.ParameterError` whatever the starting
+    parameters, unless ``min_sigma`` is positive: ``sigma`` is then ``min_sigma``.
 
     Examples
     --------
@@ -178,7 +237,7 @@ class LogNormal(_Univariate):
         return _shifted_stats(np.log(X), w, self.mu)
 
     def _estimate(self, stats: NormalStats) -> dict[str, Any]:
-        mu, sigma = _normal_estimate(stats, self.min_sigma, "LogNormal")
+        mu, sigma = _normal_estimate(stats, self.min_sigma, "LogNormal", "min_sigma")
         return {"mu": mu, "sigma": sigma}
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:

@@ -385,8 +385,11 @@ class EMRun:
                 self.S = s
             elif old is None:
                 self.S = self.S + s
-            else:
+            elif self.S.subtractable:
                 self.S = self.S - old + s
+            else:  # min / max fields cannot forget old: add the kept records up again
+                kept = [r for r in self.stored[:b] + [s] + self.stored[b + 1 :] if r is not None]
+                self.S = sum(kept[1:], kept[0])
             self.stored[b] = s
         objective = None
         if last:

@@ -79,6 +79,27 @@ def moments_full(X, w, shift, s1, s2):
 
 
 @kernel
+def nearest_values(X, w, target, out):
+    """For each column j, the row of X[:, j] nearest to target[j] among the rows of
+    positive weight, into out[j] (-1 if no row has positive weight).
+
+    X: (n, d) C-contiguous; w: (n,); target: (d,); out: (d,) int64. Ties go to the
+    first row.
+    """
+    n, d = X.shape
+    gap = np.full(d, np.inf)
+    for j in range(d):
+        out[j] = -1
+    for i in range(n):
+        if w[i] > 0.0:
+            for j in range(d):
+                g = abs(X[i, j] - target[j])
+                if out[j] < 0 or g < gap[j]:
+                    out[j] = i
+                    gap[j] = g
+
+
+@kernel
 def normal_logpdf(x, mean, std, out):
     """Univariate normal log-density of each x into out (both (n,))."""
     c = -math.log(std) - 0.5 * LOG_2PI

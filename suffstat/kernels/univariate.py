@@ -29,10 +29,68 @@ def weighted_sums(w, cols, out):
 
 
 @kernel
-def category_counts(codes, w, counts):
-    """Add each row's weight to counts[code]. codes: (n,) int64; counts: (K,)."""
-    for i in range(codes.shape[0]):
-        counts[codes[i]] += w[i]
+def compensated_sums(w, cols, out):
+    """Add sum w and sum w * cols[j] for every column j, in compensated (Neumaier) sums.
+
+    The same contract as :func:`weighted_sums`, but each sum is accurate to a few
+    rounding errors whatever the number of rows (plain summation errs by up to n of
+    them). The Gamma and Beta estimates take a difference of two nearly equal means,
+    which must be exactly 0 for constant data: their statistics are summed this way.
+    Not reassociated (reassociation would cancel the compensation).
+    """
+    n = w.shape[0]
+    s = 0.0
+    c = 0.0
+    for i in range(n):
+        v = w[i]
+        t = s + v
+        c += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
+        s = t
+    out[0] += s + c
+    for j in range(len(cols)):
+        col = cols[j]
+        s = 0.0
+        c = 0.0
+        for i in range(n):
+            v = w[i] * col[i]
+            t = s + v
+            c += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
+            s = t
+        out[j + 1] += s + c
+
+
+@kernel
+def category_counts(x, w, counts):
+    """Add each row's weight to counts[x]; return the first row whose code is invalid.
+
+    x: (n,) float64 codes; w: (n,); counts: (K,). Rows of weight 0 are skipped. Every
+    other row's code is checked before it is used as an index (a whole number in
+    0..K-1, NaN excluded), so no call writes outside counts, whatever the data: the
+    first invalid row's index is returned (counts then holds the rows before it),
+    -1 when every row was counted.
+    """
+    k = counts.shape[0]
+    for i in range(x.shape[0]):
+        if w[i] == 0.0:
+            continue
+        v = x[i]
+        if not (v >= 0.0 and v < k and v == math.floor(v)):
+            return i
+        counts[int(v)] += w[i]
+    return -1
+
+
+@kernel
+def first_at_least(x, bound):
+    """First row of x that is >= bound (-1 if none); a branch-free scan first."""
+    bad = False
+    for i in range(x.shape[0]):
+        bad |= x[i] >= bound
+    if bad:
+        for i in range(x.shape[0]):
+            if x[i] >= bound:
+                return i
+    return -1
 
 
 @kernel

@@ -262,10 +262,11 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         # once; only a flagged batch is checked again, to name the row.
         X = self._check_data(X, allow_empty=allow_empty, finite=False)
         run, arrays = fused
-        stats, finite = run(X, check_weights(sample_weight, X.shape[0]), self._log_weights, arrays)
+        w = check_weights(sample_weight, X.shape[0])
+        stats, finite = run(X, w, self._log_weights, arrays)
         if not finite:
             self._check_data(X)  # raises, unless the flag came from an overflow
-        return stats
+        return self._check_stats(stats, X, w)  # raises for an overflow
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MixtureStats:
         fused = self._fused_estep()
