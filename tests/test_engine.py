@@ -314,3 +314,19 @@ def test_n_init_callbacks_see_the_kept_trial():
     assert [h["log_likelihood"] for h in hist.history] == [h["log_likelihood"] for h in m.history_]
     assert hist.history[-1]["log_likelihood"] == best["log_likelihood"]
     assert len({t["log_likelihood"] for t in m.trials_}) > 1
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "random", "first-k", "refined", "kmeans"])
+@pytest.mark.parametrize("value, text", [(np.inf, "X contains infinity at row 3"),
+                                         (np.nan, "X contains NaN at row 3"),
+                                         (1e200, "too large to seed from .* at row 3")])
+def test_starts_name_the_row_that_cannot_seed(init, value, text):
+    """Issue 12: kmeans++ on data with inf said 'Probabilities contain NaN'; 'refined' with
+    NaN raised AttributeError."""
+    X = blobs(60, seed=15)
+    X[3, 1] = value
+    m = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)])
+    with pytest.raises(ss.DataError, match=text) as e:
+        m.fit(X, init=init, random_state=0, samplings=5, percentage=1.0)
+    assert e.value.row == 3
+    assert not m.is_fitted()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import ParameterError
+from ..exceptions import DataError, ParameterError
 from ..parallel import ordered_map
 from ..sources import BatchSource
 from ..statistics import Statistic
@@ -24,6 +24,27 @@ KMEANSPP_SAMPLE = 20_000
 
 def _as_2d(X: np.ndarray) -> np.ndarray:
     return X.reshape(X.shape[0], -1)
+
+
+def _checked(block: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The seed candidates as (m, d), refusing a row that is not finite or too large to seed.
+
+    Squared distances of rows beyond ~1e154 overflow, which would make k-means++'s
+    probabilities NaN; such a row gets a DataError naming it (its global index).
+    """
+    X = _as_2d(block)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "NaN" if np.isnan(X[i]).any() else "infinity"  # check_X's words
+        raise DataError(f"X contains {kind}", row=int(rows[i]))
+    with np.errstate(over="ignore"):
+        huge = ~np.isfinite((X * X).sum(axis=1) * 4.0)
+    if huge.any():
+        i = int(np.flatnonzero(huge)[0])
+        raise DataError("X has a row too large to seed from (its squared norm overflows)",
+                        row=int(rows[i]), hint="rescale the data")
+    return X
 
 
 def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,7 +132,8 @@ def refined_start(source: BatchSource, k: int, rng: np.random.Generator, samplin
     m = min(n, max(k, int(round(percentage * n))))
     found = []
     for _ in range(samplings):
-        sample = _as_2d(source.take(np.sort(rng.choice(n, size=m, replace=False))))
+        rows = np.sort(rng.choice(n, size=m, replace=False))
+        sample = _checked(source.take(rows), rows)
         # k-means++ seeding of each subsample (mlpack starts from a random partition);
         # better subsample solutions make a better pool of centroids.
         found.append(lloyd(sample, kmeans_plusplus(sample, k, rng))[0])
@@ -144,14 +166,15 @@ def initial_centers(
     if n < k:
         raise ParameterError(f"cannot initialize {k} components from {n} rows")
     if init == "first-k":
-        return _as_2d(source.read(0, k))
+        return _checked(source.read(0, k), np.arange(k))
     if init == "random":
-        return _as_2d(source.take(np.sort(rng.choice(n, size=k, replace=False))))
+        rows = np.sort(rng.choice(n, size=k, replace=False))
+        return _checked(source.take(rows), rows)
     if init == "refined":
         return refined_start(source, k, rng, samplings, percentage)
     m = min(n, max(KMEANSPP_SAMPLE, 50 * k))
     rows = np.arange(n) if m == n else np.sort(rng.choice(n, size=m, replace=False))
-    centers = kmeans_plusplus(_as_2d(source.take(rows)), k, rng)
+    centers = kmeans_plusplus(_checked(source.take(rows), rows), k, rng)
     if init == "kmeans":
         centers = kmeans_stream(source, weights, centers, ranges or source.ranges(n),
                                 n_jobs, max_kmeans_iter)

@@ -867,9 +867,15 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         MixtureStats
             Hard-assignment statistics (log-likelihood and entropy 0).
         """
+        X = self._check_data(X)
         X2 = X.reshape(X.shape[0], -1)
         w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        d2 = (X2 * X2).sum(1)[:, None] - 2.0 * X2 @ centers.T + (centers * centers).sum(1)[None, :]
+        with np.errstate(over="ignore", invalid="ignore"):
+            d2 = (X2 * X2).sum(1)[:, None] - 2.0 * X2 @ centers.T + (centers * centers).sum(1)[None, :]
+        huge = ~np.isfinite(d2).all(axis=1)
+        if huge.any():
+            raise DataError("X has a row too large to seed from (its squared norm overflows)",
+                            row=int(np.flatnonzero(huge)[0]), hint="rescale the data")
         labels = np.argmin(d2, axis=1) if X.shape[0] else np.zeros(0, dtype=int)
         parts, resp_sum = [], np.zeros(self.n_components)
         for c, comp in enumerate(self.distributions):
