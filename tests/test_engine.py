@@ -330,3 +330,25 @@ def test_starts_name_the_row_that_cannot_seed(init, value, text):
         m.fit(X, init=init, random_state=0, samplings=5, percentage=1.0)
     assert e.value.row == 3
     assert not m.is_fitted()
+
+
+def test_propose_has_no_side_effect_and_commit_warns_once():
+    """Issue 12: _propose set the once-per-fit warning flag (the momentum guard probes it)."""
+    X = blobs(600, seed=16)
+    m = initial_gmm()
+    far = m.copy()
+    far.distributions[2]._set_params(far.distributions[2]._check_params(
+        {"mean": np.full(3, 1e3), "cov": np.eye(3)}))
+    stats = far.summarize(X, accumulate=False)
+    assert stats.resp_sum[2] == 0
+    before = params(m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proposal = m.propose(stats)
+        m.propose(stats)
+    np.testing.assert_array_equal(params(m), before)
+    with pytest.warns(ss.EmptyComponentWarning, match=r"component\(s\) \[2\]") as record:
+        m.commit(proposal)
+        m.commit(m.propose(stats))
+    assert len(record) == 1
+    assert record[0].filename == __file__  # attributed to the caller, not the library

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, warn_at_caller
 
 #: Passes whose changes must all be within ``tol`` before a stochastic fit is converged.
 WINDOW = 3
@@ -74,14 +73,13 @@ class ConvergenceMonitor:
             if -change > ROUNDING * max(1.0, abs(previous)):
                 if not self._warned:
                     self._warned = True
-                    warnings.warn(
+                    warn_at_caller(
                         f"the mean {self.objective_name} decreased at pass {iteration} by "
                         f"{-change:.6g} (from {previous:.10g} to {value:.10g}); batch EM never "
                         "decreases it, so this is numerical trouble (a near-singular "
                         "covariance: raise reg_covar) or a component update that is not "
                         "a maximization",
                         ConvergenceWarning,
-                        stacklevel=_user_stacklevel(),
                     )
             elif abs(change) <= self.tol:
                 self.converged = True
@@ -106,13 +104,3 @@ class ConvergenceMonitor:
     def best(self) -> float:
         """The best mean objective seen (nan before the first pass)."""
         return max(self.history) if self.history else math.nan
-
-
-def _user_stacklevel() -> int:
-    """The stack level of the first frame outside the library (warnings point at the user)."""
-    import sys
-
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("suffstat"):
-        frame, level = frame.f_back, level + 1
-    return level

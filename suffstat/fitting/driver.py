@@ -23,13 +23,13 @@ import numpy as np
 
 from .._nested import blend
 from .._validation import check_count, check_fraction, check_random_state, check_scalar
-from ..exceptions import ConvergenceWarning, DataError, ParameterError
+from ..exceptions import ConvergenceWarning, DataError, ParameterError, warn_at_caller
 from ..parallel import blas_single_thread, effective_n_jobs, ordered_map
 from ..sources import BatchSource, as_source
 from ..statistics import Statistic
 from ..steps import PowerDecay, StepRule
 from .callbacks import Callback, VerboseReporter
-from .convergence import ConvergenceMonitor, _user_stacklevel
+from .convergence import ConvergenceMonitor
 
 ALGORITHMS = ("em", "stepwise", "memoized")
 #: Show a progress bar only for passes with at least this many batches.
@@ -256,11 +256,10 @@ class EMRun:
                 self.history[-1]["mean_log_likelihood"] >= best - self.tol else (
                 f"; the last pass is below the best one ({best:.6g}): shuffle the batches, "
                 "use a step rule or inertia, or algorithm='memoized'")
-            warnings.warn(
+            warn_at_caller(
                 f"EM did not converge in {self.max_iter} passes (tol={self.tol}): increase "
                 f"max_iter or tol, or check the initialization{below}",
                 ConvergenceWarning,
-                stacklevel=_user_stacklevel(),
             )
         return self.record()
 

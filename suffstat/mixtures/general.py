@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,13 @@ from .._nested import blend
 from .._validation import check_count, check_probs, check_weights
 from ..distributions._base import Distribution
 from ..distributions.multivariate_normal import MultivariateNormal
-from ..exceptions import DataError, EmptyComponentWarning, NotFittedError, ParameterError
+from ..exceptions import (
+    DataError,
+    EmptyComponentWarning,
+    NotFittedError,
+    ParameterError,
+    warn_at_caller,
+)
 from ..prediction import StreamedPrediction
 from ..prediction import _batch_result as _apply  # noqa: F401 - the CLI streams through it
 from ..statistics import MixtureStats
@@ -229,6 +234,15 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         self.weights = params["weights"]
         with np.errstate(divide="ignore"):
             self._log_weights = np.log(self.weights)
+        empty = params.get("_empty")
+        if empty and not getattr(self, "_empty_warned", False):
+            self._empty_warned = True
+            warn_at_caller(
+                f"mixture component(s) {empty} received no responsibility: they keep their "
+                "parameters and get weight 0. Consider fewer components or another "
+                "initialization.",
+                EmptyComponentWarning,
+            )
 
 
     # -- E-step -----------------------------------------------------------------------
@@ -352,15 +366,6 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
                 return None
             raise ParameterError("cannot estimate a mixture from data of total weight 0")
         empty = [c for c in range(self.n_components) if not resp_sum[c] > 0]
-        if empty and not self._empty_warned:
-            self._empty_warned = True
-            warnings.warn(
-                f"mixture component(s) {empty} received no responsibility: they keep their "
-                "parameters and get weight 0. Consider fewer components or another "
-                "initialization.",
-                EmptyComponentWarning,
-                stacklevel=3,
-            )
         eff = self._effective_inertia(inertia, inherited)
         children = []
         for c, (d, part) in enumerate(zip(self.distributions, stats.parts, strict=True)):
@@ -372,7 +377,12 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         weights = resp_sum / total
         if eff > 0 and self._fitted:
             weights = blend(self.weights, weights, eff)
-        return self._check_params({"weights": weights, "distributions": children})
+        proposal = self._check_params({"weights": weights, "distributions": children})
+        # Empty components are warned about when the proposal is committed: a proposal
+        # that is only probed (the momentum guard) changes nothing, not even a flag.
+        if empty:
+            proposal["_empty"] = empty
+        return proposal
 
     def _estimate(self, stats: MixtureStats) -> dict[str, Any]:
         raise NotImplementedError  # _propose is overridden
