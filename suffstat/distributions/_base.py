@@ -9,18 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import check_count, check_fraction, check_random_state, check_weights, check_X
+from .._registry import model_class, register
 from ..exceptions import NotFittedError, ParameterError
+from ..io import save as _save
 from ..statistics import Statistic
-
-_MODELS: dict[str, type[Distribution]] = {}
-
-
-def model_class(name: str) -> type[Distribution]:
-    """Return the registered model class called ``name`` (used by loading)."""
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model class {name!r}") from None
 
 
 def blend(old: Any, new: Any, inertia: float) -> Any:
@@ -74,7 +66,7 @@ class Distribution(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
-            _MODELS[cls.__name__] = cls
+            register(cls)
 
     def __init__(self, *, inertia: float = 0.0, frozen: bool = False) -> None:
         self.inertia = check_fraction("inertia", inertia)
@@ -394,9 +386,7 @@ class Distribution(ABC):
         path : str or os.PathLike
             Destination file.
         """
-        from ..io import save
-
-        save(self, path)
+        _save(self, path)
 
     def __repr__(self) -> str:
         def fmt(v: Any) -> str:
