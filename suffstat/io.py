@@ -147,7 +147,7 @@ def atomic_open(path: Any, mode: str = "wb") -> Iterator[IO[Any]]:
             continue
     try:
         if keep is not None:
-            os.fchmod(fd, keep)
+            os.chmod(tmp, keep)
         with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as fh:
             yield fh
             fh.flush()

@@ -222,3 +222,22 @@ def test_corrupt_cache_entries_are_dropped_and_recompiled(tmp_path):
         assert out.returncode == 0, out.stderr
         assert out.stdout.split()[:2] == ["1", "0"], out.stdout  # and cached again
         assert out.stderr == ""
+
+
+def test_kernels_in_this_process_cache_outside_the_package():
+    """Issue 12: the kernels' cache object is suffstat's (numba's internals as expected),
+    and its folder is not inside the package."""
+    import numpy as np
+
+    from suffstat.kernels import _jit, gaussian
+
+    ss_pkg = Path(suffstat.__file__).parent
+    gaussian.moments_1d(np.ones(3), np.ones(3), 0.0)
+    path = gaussian.moments_1d.stats.cache_path
+    if path is None:  # nothing writable here: then the warning was the fallback
+        assert _jit._cache_warned
+        return
+    assert isinstance(gaussian.moments_1d._cache, _jit._KernelCache)
+    assert not Path(path).resolve().is_relative_to(ss_pkg.resolve()), path
+    expected = os.environ.get("NUMBA_CACHE_DIR") or _jit.cache_dir()
+    assert Path(path).resolve().is_relative_to(Path(expected).resolve()), path

@@ -70,33 +70,39 @@ def cache_dir() -> str:
     return os.path.join(base, "suffstat", "numba")
 
 
-class _UserCacheLocator(caching.UserProvidedCacheLocator):
-    """numba's ``NUMBA_CACHE_DIR`` locator, pointed at :func:`cache_dir` instead."""
+# numba's own locator of NUMBA_CACHE_DIR (with a leading underscore in older numba).
+_NumbaDirLocator = getattr(caching, "UserProvidedCacheLocator", None) or getattr(
+    caching, "_UserProvidedCacheLocator", None
+)
+_FunctionCache: type | None = None
 
-    def __init__(self, py_func, py_file):
-        super().__init__(py_func, py_file)
-        self._cache_path = os.path.join(cache_dir(), self.get_suitable_cache_subpath(py_file))
+if _NumbaDirLocator is not None and hasattr(caching, "CompileResultCacheImpl"):
 
-    def ensure_cache_path(self):
-        # The entries are pickles that numba loads: keep the folders private.
-        os.makedirs(cache_dir(), mode=0o700, exist_ok=True)
-        os.makedirs(self._cache_path, mode=0o700, exist_ok=True)
-        super().ensure_cache_path()
+    class _UserCacheLocator(_NumbaDirLocator):
+        """numba's ``NUMBA_CACHE_DIR`` locator, pointed at :func:`cache_dir` instead."""
 
-    @classmethod
-    def from_function(cls, py_func, py_file):
-        # Skip UserProvidedCacheLocator's "is NUMBA_CACHE_DIR set" test.
-        return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+        def __init__(self, py_func, py_file):
+            super().__init__(py_func, py_file)
+            self._cache_path = os.path.join(cache_dir(), self.get_suitable_cache_subpath(py_file))
 
+        def ensure_cache_path(self):
+            # The entries are pickles that numba loads: keep the folders private.
+            os.makedirs(cache_dir(), mode=0o700, exist_ok=True)
+            os.makedirs(self._cache_path, mode=0o700, exist_ok=True)
+            super().ensure_cache_path()
 
-class _CacheImpl(caching.CompileResultCacheImpl):
-    # NUMBA_CACHE_DIR first (numba's variable), then the per-user folder. Never the
-    # package folder (InTreeCacheLocator), which is numba's first choice.
-    _locator_classes = [caching.UserProvidedCacheLocator, _UserCacheLocator]
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            # Skip the parent's "is NUMBA_CACHE_DIR set" test.
+            return super(_NumbaDirLocator, cls).from_function(py_func, py_file)
 
+    class _CacheImpl(caching.CompileResultCacheImpl):
+        # NUMBA_CACHE_DIR first (numba's variable), then the per-user folder. Never the
+        # package folder (the in-tree locator), which is numba's first choice.
+        _locator_classes = [_NumbaDirLocator, _UserCacheLocator]
 
-class _FunctionCache(caching.FunctionCache):
-    _impl_class = _CacheImpl
+    class _FunctionCache(caching.FunctionCache):
+        _impl_class = _CacheImpl
 
 
 def _warn_no_cache(reason: object) -> None:
@@ -128,6 +134,9 @@ class _KernelCache:
     def _get(self) -> caching.FunctionCache | None:
         if not self._resolved:
             self._resolved = True
+            if _FunctionCache is None:
+                _warn_no_cache(f"numba {numba.__version__} has no cache locator suffstat knows")
+                return None
             try:
                 self._cache = _FunctionCache(self._py_func)
             except RuntimeError as exc:  # "no locator available": nothing writable
