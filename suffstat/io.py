@@ -44,7 +44,7 @@ FORMAT = "suffstat"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 _HEADER = "__header__"
-_KEY = re.compile(r"^a[0-9]{1,9}$")
+_KEY = re.compile(r"a[0-9]{1,9}")
 
 #: Largest JSON header read (bytes). A header holds no array data: a mixture of 10,000
 #: components has a header of a few MB.
@@ -55,6 +55,7 @@ MAX_DEPTH = 64
 #: A compressed member may expand at most this many times (suffstat itself never
 #: compresses; zeros deflate about 1000-fold, which is how a small file asks for GBs).
 MAX_EXPANSION = 64
+_SLACK = 2**20  # bytes allowed beyond MAX_EXPANSION times the file, for tiny files
 #: dtype kinds an array of a model file may have: bool, integers, floats, complex,
 #: bytes, text, dates and durations (never objects or structured records).
 _KINDS = set("biufcSUmM")
@@ -174,7 +175,7 @@ def _references(value: Any, version: int, found: dict[str, Any], depth: int = 0)
         if "__array__" in value:
             key = value["__array__"]
             allowed = {"__array__"} if version == 1 else {"__array__", "dtype", "shape"}
-            if set(value) != allowed or not isinstance(key, str) or not _KEY.match(key):
+            if set(value) != allowed or not isinstance(key, str) or not _KEY.fullmatch(key):
                 raise _Refusal(f"the header holds a malformed array reference {_short(value)}")
             if version > 1:
                 declared = (_declared_dtype(value["dtype"], key), _declared_shape(value["shape"], key))
@@ -222,8 +223,11 @@ def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 
 def _read_member(zf: zipfile.ZipFile, name: str, disk_bytes: int,
                  declared: tuple[np.dtype, tuple[int, ...]] | None,
-                 max_bytes: int | None = None) -> np.ndarray:
-    """Read the array stored as ``name + ".npy"``, allocating only what it really holds."""
+                 limit: tuple[int, str] | None = None) -> np.ndarray:
+    """Read the array stored as ``name + ".npy"``, allocating only what it really holds.
+
+    ``limit`` is ``(bytes, why)``: a larger array is refused before it is allocated.
+    """
     try:
         info = zf.getinfo(name + ".npy")
     except KeyError:
@@ -267,8 +271,8 @@ def _read_member(zf: zipfile.ZipFile, name: str, disk_bytes: int,
                 f"array {name!r} declares shape {tuple(shape)} of {dtype} ({want} bytes) but "
                 f"holds {held} bytes"
             )
-        if max_bytes is not None and want > max_bytes:
-            raise _Refusal(f"array {name!r} is larger than {max_bytes} bytes")
+        if limit is not None and want > limit[0]:
+            raise _Refusal(f"array {name!r} holds {want} bytes, more than {limit[1]}")
         out = np.empty(tuple(reversed(shape)) if fortran else shape, dtype=dtype)
         view = memoryview(out.reshape(-1).view(np.uint8)) if want else memoryview(b"")
         got = 0
@@ -326,7 +330,8 @@ def load_payload(path: Any) -> dict[str, Any]:
             with zipfile.ZipFile(raw) as zf:
                 if _HEADER + ".npy" not in zf.namelist():
                     raise _Refusal("not a suffstat model file (no header)")
-                blob = _read_member(zf, _HEADER, disk_bytes, None, max_bytes=MAX_HEADER_BYTES)
+                blob = _read_member(zf, _HEADER, disk_bytes, None,
+                                    (MAX_HEADER_BYTES, f"the {MAX_HEADER_BYTES} a header may hold"))
                 if blob.dtype != np.uint8 or blob.ndim != 1:
                     raise _Refusal("the header is corrupt (not a byte string)")
                 try:
@@ -348,12 +353,20 @@ def load_payload(path: Any) -> dict[str, Any]:
                     raise _Refusal("the header holds no payload")
                 refs: dict[str, Any] = {}
                 _references(payload, version, refs)
+                # All arrays together may take at most MAX_EXPANSION times the file
+                # (members could share their compressed bytes in a forged archive).
+                budget = MAX_EXPANSION * disk_bytes + _SLACK
                 declared = sum(_nbytes(d[1], d[0]) for d in refs.values() if d is not None)
-                if declared > MAX_EXPANSION * disk_bytes + 2**20:
+                if declared > budget:
                     raise _Refusal(
                         f"the header declares {declared} bytes of arrays in a file of {disk_bytes}"
                     )
-                arrays = {key: _read_member(zf, key, disk_bytes, d) for key, d in refs.items()}
+                arrays = {}
+                for key, d in refs.items():
+                    why = (f"the {budget} left for all arrays (at most {MAX_EXPANSION} times "
+                           "the file's size, plus 1 MiB)")
+                    arrays[key] = _read_member(zf, key, disk_bytes, d, (budget, why))
+                    budget -= arrays[key].nbytes
     except _Refusal as e:
         raise ModelFileError(f"{path}: {e}") from None
     except MemoryError:

@@ -339,3 +339,22 @@ def test_missing_array_and_mangled_descriptions(tmp_path, model_file):
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(ss.ModelFileError, match="m.npz: not a readable .npz model file"):
         ss.load(path)
+
+
+def test_all_arrays_together_are_bounded(tmp_path, model_file, monkeypatch):
+    """Issue 12: besides each member's own bound, all the arrays read together may not
+    take more than 64 times the file (plus 1 MiB): a defence should a forged archive get
+    members to share compressed bytes. Shown here with the factor set to 0, so that the
+    1 MiB alone is left for 40 stored arrays of 64 KiB."""
+    header, arrays = _parts(model_file)
+    members = {f"a{i}": np.zeros(8192) for i in range(40)}
+    header = {**header, "format_version": 1,
+              "payload": {"model": [{"__array__": k} for k in members]}}
+    path = tmp_path / "many.npz"
+    _write_archive(path, header, members)
+    monkeypatch.setattr(ss.io, "MAX_EXPANSION", 0)
+    with pytest.raises(ss.ModelFileError, match=re.escape(
+        "array 'a16' holds 65536 bytes, more than the 0 left for all arrays (at most 0 times the "
+        "file's size, plus 1 MiB)"
+    )):
+        ss.load(path)
