@@ -288,9 +288,9 @@ class BatchSource:
     Parameters
     ----------
     obj : array-like, numpy.memmap, str or os.PathLike
-        An in-memory array, a memory map, a path to a ``.npy`` file (read in place),
-        an h5py or zarr dataset, a dask array, or any object with ``shape``,
-        ``dtype`` and row slicing.
+        An in-memory array, a memory map or any view of one (read from its file), a
+        path to a ``.npy`` file (read in place), an h5py or zarr dataset, a dask array,
+        or any object with ``shape``, ``dtype`` and row slicing.
 
     Attributes
     ----------
@@ -299,7 +299,14 @@ class BatchSource:
     n_rows : int
         Number of rows.
     in_memory : bool
-        True for a plain in-memory numpy array.
+        True for a plain in-memory numpy array (also a copy-on-write memmap, which
+        may differ from its file).
+
+    Raises
+    ------
+    DataError
+        If a file is missing, empty, truncated or not a ``.npy`` array, or the data
+        is not 1-D or 2-D and numeric.
     """
 
     def __init__(self, obj: Any) -> None:
