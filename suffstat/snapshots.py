@@ -178,6 +178,13 @@ def load_model_at_lap(folder: Any, lap: int | None = None) -> Any:
     Distribution
         The model, with ``lap_`` set to the lap it was saved at.
 
+    Raises
+    ------
+    ModelFileError
+        If no readable snapshot exists at or before ``lap``. A snapshot that cannot be
+        read (damaged or forged) is skipped with a ``RuntimeWarning`` naming the file
+        and the problem, and the newest readable one before it is used.
+
     Examples
     --------
     >>> import numpy as np, suffstat as ss, tempfile
