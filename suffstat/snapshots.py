@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ._registry import model_from_dict
 from .exceptions import ModelFileError
 from .io import atomic_open, load_payload, save_payload
 
@@ -95,8 +96,47 @@ def clear_snapshots(folder: Any) -> None:
         trace.unlink()
 
 
+def _read_snapshot(path: Path) -> tuple[dict, Any]:
+    """Read one snapshot file and rebuild its model: ``(payload, model)``.
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be read (see :func:`suffstat.io.load_payload`), or does not
+        hold a model and a driver state, or its model cannot be rebuilt.
+    """
+    payload = load_payload(path)
+    if not isinstance(payload.get("model"), dict) or not isinstance(payload.get("state"), dict):
+        raise ModelFileError(f"{path}: not a snapshot (no model and driver state)")
+    try:
+        model = model_from_dict(payload["model"])
+    except Exception as e:  # noqa: BLE001 - any invalid description of a registered class
+        raise ModelFileError(f"{path}: the model description is invalid ({e or type(e).__name__})") from None
+    return payload, model
+
+
+def _newest_readable(folder: Any, lap: int | None, skip_damaged: bool) -> tuple[int, dict, Any]:
+    laps = snapshot_laps(folder)
+    candidates = [x for x in laps if lap is None or x <= lap]
+    if not candidates:
+        where = "" if lap is None else f" at or before lap {lap}"
+        raise ModelFileError(f"{folder}: no snapshot{where} (found laps {laps})")
+    for x in reversed(candidates):
+        try:
+            return (x, *_read_snapshot(snapshot_path(folder, x)))
+        except ModelFileError as e:
+            if not skip_damaged:
+                raise
+            warnings.warn(f"skipping damaged snapshot: {e}", RuntimeWarning, stacklevel=3)
+    raise ModelFileError(f"{folder}: every snapshot{'' if lap is None else f' up to lap {lap}'} is damaged")
+
+
 def load_snapshot(folder: Any, lap: int | None = None, *, skip_damaged: bool = True) -> tuple[int, dict]:
     """Return ``(lap, payload)`` of the newest readable snapshot at or before ``lap``.
+
+    A snapshot is readable when :func:`suffstat.io.load_payload` accepts the file (no
+    pickle, arrays as declared, bounded nesting) and it holds a model that can be
+    rebuilt and a driver state.
 
     Parameters
     ----------
@@ -105,7 +145,8 @@ def load_snapshot(folder: Any, lap: int | None = None, *, skip_damaged: bool = T
     lap : int, optional
         The lap wanted; the newest when None.
     skip_damaged : bool, default=True
-        Fall back to the previous snapshot (with a warning) when one cannot be read.
+        Fall back to the previous snapshot (with a ``RuntimeWarning`` naming the file
+        and the problem) when one cannot be read.
 
     Returns
     -------
@@ -117,19 +158,8 @@ def load_snapshot(folder: Any, lap: int | None = None, *, skip_damaged: bool = T
     ModelFileError
         If no readable snapshot exists at or before ``lap``.
     """
-    laps = snapshot_laps(folder)
-    candidates = [x for x in laps if lap is None or x <= lap]
-    if not candidates:
-        where = "" if lap is None else f" at or before lap {lap}"
-        raise ModelFileError(f"{folder}: no snapshot{where} (found laps {laps})")
-    for x in reversed(candidates):
-        try:
-            return x, load_payload(snapshot_path(folder, x))
-        except ModelFileError as e:
-            if not skip_damaged:
-                raise
-            warnings.warn(f"skipping damaged snapshot: {e}", RuntimeWarning, stacklevel=2)
-    raise ModelFileError(f"{folder}: every snapshot{'' if lap is None else f' up to lap {lap}'} is damaged")
+    found, payload, _ = _newest_readable(folder, lap, skip_damaged)
+    return found, payload
 
 
 def load_model_at_lap(folder: Any, lap: int | None = None) -> Any:
@@ -148,6 +178,13 @@ def load_model_at_lap(folder: Any, lap: int | None = None) -> Any:
     Distribution
         The model, with ``lap_`` set to the lap it was saved at.
 
+    Raises
+    ------
+    ModelFileError
+        If no readable snapshot exists at or before ``lap``. A snapshot that cannot be
+        read (damaged or forged) is skipped with a ``RuntimeWarning`` naming the file
+        and the problem, and the newest readable one before it is used.
+
     Examples
     --------
     >>> import numpy as np, suffstat as ss, tempfile
@@ -158,12 +195,9 @@ def load_model_at_lap(folder: Any, lap: int | None = None) -> Any:
     >>> ss.load_model_at_lap(out).lap_
     3
     """
-    from .distributions._base import Distribution
-
-    found, payload = load_snapshot(folder, lap)
+    found, _, model = _newest_readable(folder, lap, skip_damaged=True)
     if lap is not None and found != lap:
         warnings.warn(f"no snapshot at lap {lap} in {folder}; loaded lap {found}", UserWarning,
                       stacklevel=2)
-    model = Distribution.from_dict(payload["model"])
     model.lap_ = found
     return model

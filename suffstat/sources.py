@@ -2,17 +2,23 @@
 
 A source is described by a small picklable *spec* and reopened wherever a batch is
 read (a thread, or a Dask worker in another process). Reading a ``.npy`` file or an
-``np.memmap`` goes through ``os.pread`` into a fresh buffer rather than through a
-memory map, so the pages of consumed batches never count in the process's resident
-memory: streaming a file keeps RSS at O(batch_size x d x n_jobs).
+``np.memmap`` (also a strided view such as ``mm[:, :16]`` or ``mm[::2]``) goes
+through ``os.pread`` into a fresh buffer rather than through a memory map, so the
+pages of consumed batches never count in the process's resident memory: streaming a
+file keeps RSS at O(batch_size x d x n_jobs).
+
+Every read opens the file, checks that it is still the file the source was made from
+(device, inode, size and modification time, recorded when the source was opened), reads,
+checks again, and closes it (issue 12): a file rewritten or replaced during a fit is an
+error naming the file, never mixed in, and no descriptor outlives a read.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,26 +31,90 @@ __all__ = ["BatchSource", "as_source", "DEFAULT_BATCH_BYTES"]
 
 #: Batch size picked for files when the user gives none: about 8 MiB of float64 rows.
 DEFAULT_BATCH_BYTES = 8 * 2**20
+#: A strided file view is read in spans of about this many bytes.
+STRIDED_READ_BYTES = 4 * 2**20
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """``(st_dev, st_ino, st_size, st_mtime_ns)``: what must not change while a file is read."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _describe_change(old: tuple[int, ...], new: tuple[int, ...]) -> str:
+    if old[:2] != new[:2]:
+        return "it was replaced by another file"
+    if old[2] != new[2]:
+        return f"its size changed from {old[2]} to {new[2]} bytes"
+    return "it was modified"
 
 
 @dataclass(frozen=True)
 class NpyFile:
-    """A C-ordered array stored in a file at a byte offset (a .npy file or a memmap).
+    """An array stored in a file at a byte offset (a .npy file, a memmap or a view of one).
 
-    ``inode`` identifies the file's content when the source was opened: a file
-    replaced at the same path afterwards is read through a new descriptor.
+    Parameters
+    ----------
+    path : str
+        Absolute path of the file.
+    offset : int
+        File offset of the first element (``[0]`` or ``[0, 0]``).
+    shape : tuple of int
+        Shape of the array.
+    dtype : str
+        Its dtype (``numpy.dtype.str``).
+    identity : tuple of int
+        :func:`file_identity` of the file when the source was opened; every read
+        checks it.
+    strides : tuple of int, optional
+        Byte strides of a non-contiguous view (any sign); None for C order.
     """
 
     path: str
     offset: int
     shape: tuple[int, ...]
     dtype: str
-    inode: tuple[int, int, int] = (0, 0, 0)
+    identity: tuple[int, int, int, int]
+    strides: tuple[int, ...] | None = None
 
     @property
     def row_bytes(self) -> int:
-        """Bytes per row."""
+        """Bytes per row (of the rows returned; a strided view spans more in the file)."""
         return int(np.prod(self.shape[1:], dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    @contextmanager
+    def _opened(self) -> Iterator[int]:
+        """A descriptor of the file, checked before and after use, closed on exit."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise DataError(
+                f"{self.path} was deleted or moved while it was being read; keep the file "
+                "in place until the call that reads it returns"
+            ) from None
+        try:
+            self._check(fd)
+            yield fd
+            self._check(fd)  # a write during the read may have mixed old and new rows
+        finally:
+            os.close(fd)
+
+    def _check(self, fd: int) -> None:
+        now = file_identity(os.fstat(fd))
+        if now != self.identity:
+            raise DataError(
+                f"{self.path} changed on disk while it was being read "
+                f"({_describe_change(self.identity, now)}); a streamed file must stay "
+                "unchanged until the call that reads it returns. Write new data to a new "
+                "file, or replace the file between calls"
+            )
+
+    def _pread(self, fd: int, view: memoryview, pos: int) -> None:
+        got = 0
+        while got < len(view):
+            n = os.preadv(fd, [view[got:]], pos + got)
+            if n <= 0:
+                raise DataError(f"{self.path} is shorter than its header says (truncated file)")
+            got += n
 
     def read(self, start: int, stop: int, into: np.ndarray | None = None) -> np.ndarray:
         """Read rows ``start:stop`` into a new array, or into the bytes of ``into``.
@@ -59,76 +129,157 @@ class NpyFile:
             out = np.empty(shape, dtype=dtype)
         else:
             out = into[: (stop - start) * row].view(dtype).reshape(shape)
-        view = memoryview(out.reshape(-1).view(np.uint8))
-        fd = _open_fd(self.path, self.inode)
-        pos, want, got = self.offset + start * row, (stop - start) * row, 0
-        while got < want:
-            n = os.preadv(fd, [view[got:]], pos + got)
-            if n <= 0:
-                raise DataError(f"{self.path} is shorter than its header says (truncated file)")
-            got += n
+        if stop <= start:
+            return out
+        with self._opened() as fd:
+            if self.strides is None:
+                self._pread(fd, memoryview(out.reshape(-1).view(np.uint8)), self.offset + start * row)
+            else:
+                self._read_strided(fd, start, stop, _as_2d(out))
         return out
 
     def take(self, rows: np.ndarray) -> np.ndarray:
-        """Read the rows at the indices ``rows`` (one pread each) into a new array."""
+        """Read the rows at the indices ``rows`` into a new array."""
         dtype = np.dtype(self.dtype)
         row = self.row_bytes
         out = np.empty((len(rows), *self.shape[1:]), dtype=dtype)
-        flat = memoryview(out.reshape(-1).view(np.uint8))
-        fd = _open_fd(self.path, self.inode)
-        for i, r in enumerate(rows):
-            if os.preadv(fd, [flat[i * row : (i + 1) * row]], self.offset + int(r) * row) != row:
-                raise DataError(f"{self.path} is shorter than its header says (truncated file)")
+        if not len(rows):
+            return out
+        with self._opened() as fd:
+            if self.strides is None:
+                flat = memoryview(out.reshape(-1).view(np.uint8))
+                for i, r in enumerate(rows):
+                    self._pread(fd, flat[i * row : (i + 1) * row], self.offset + int(r) * row)
+            else:
+                out2 = _as_2d(out)
+                for i, r in enumerate(rows):
+                    self._read_strided(fd, int(r), int(r) + 1, out2[i : i + 1])
         return out
 
+    def _read_strided(self, fd: int, start: int, stop: int, out: np.ndarray) -> None:
+        """Fill ``out`` (rows x columns) with rows ``start:stop`` of a strided view.
 
-_fds: dict[tuple, int] = {}
-_fd_lock = threading.Lock()
+        Rows are read in spans of about :data:`STRIDED_READ_BYTES`: one read per span
+        when the view's elements are dense enough in it (``mm[::2]``,
+        ``mm[:, :16]``), else one read per row (elements close within a row) or per
+        column (close within a column, as in Fortran order), so neither the memory nor
+        the bytes read grow with the file.
+        """
+        dtype = np.dtype(self.dtype)
+        size = dtype.itemsize
+        rs = self.strides[0]
+        cs = self.strides[1] if len(self.strides) > 1 else size
+        d = out.shape[1]
+        if d == 0 or stop <= start:
+            return
+        row_extent = (d - 1) * abs(cs) + size  # the bytes one row spans
+        per_span = max(1, STRIDED_READ_BYTES // max(abs(rs), row_extent, 1))
+        buf = np.empty(0, dtype=np.uint8)
+
+        def span(first: int, count: int, stride: int, extent: int) -> tuple[int, int]:
+            lo = first + min(0, (count - 1) * stride)
+            return lo, (count - 1) * abs(stride) + extent
+
+        def fetch(lo: int, nbytes: int) -> np.ndarray:
+            nonlocal buf
+            if buf.size < nbytes:
+                buf = np.empty(nbytes, dtype=np.uint8)
+            self._pread(fd, memoryview(buf)[:nbytes], lo)
+            return buf
+
+        for a in range(start, stop, per_span):
+            m = min(per_span, stop - a)
+            first = self.offset + a * rs  # element [a, 0]
+            row_lo = min(0, (d - 1) * cs)  # the lowest byte of a row, from its element 0
+            lo, nbytes = span(first + row_lo, m, rs, row_extent)
+            target = out[a - start : a - start + m]
+            if nbytes <= 2 * m * d * size + 65536:  # dense enough: one read
+                data = fetch(lo, nbytes)
+                target[...] = np.ndarray((m, d), dtype, buffer=data, offset=first - lo,
+                                         strides=(rs, cs))
+            elif abs(cs) <= abs(rs):  # one read per row
+                for i in range(m):
+                    lo = first + i * rs + row_lo
+                    data = fetch(lo, row_extent)
+                    target[i] = np.ndarray((d,), dtype, buffer=data, offset=-row_lo, strides=(cs,))
+            else:  # one read per column
+                for j in range(d):
+                    lo, nbytes = span(first + j * cs, m, rs, size)
+                    data = fetch(lo, nbytes)
+                    target[:, j] = np.ndarray((m,), dtype, buffer=data,
+                                              offset=first + j * cs - lo, strides=(rs,))
 
 
-def _identity(path: str) -> tuple[int, int, int]:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_mtime_ns)
-
-
-def _open_fd(path: str, inode: tuple[int, int, int]) -> int:
-    # One descriptor per (process, file content), shared by threads: pread needs no seek.
-    key = (os.getpid(), path, inode)
-    with _fd_lock:
-        fd = _fds.get(key)
-        if fd is None:
-            fd = os.open(path, os.O_RDONLY)
-            if _identity(path) != inode:
-                os.close(fd)
-                raise DataError(f"{path} changed on disk while it was being read")
-            _fds[key] = fd
-        return fd
+def _as_2d(a: np.ndarray) -> np.ndarray:
+    return a if a.ndim == 2 else a[:, None]
 
 
 def _memmap_offset(mm: np.memmap) -> int | None:
-    """File offset of ``mm``'s first byte (also for a slice of a memmap), or None."""
+    """File offset of ``mm``'s first element (also for a view of a memmap), or None."""
     base = getattr(mm, "_mmap", None)
-    if base is None:
+    if base is None or base.closed:
         return None
     start = mm.offset - mm.offset % mmap.ALLOCATIONGRANULARITY
     base_address = np.frombuffer(base, dtype=np.uint8).ctypes.data
     return start + (mm.ctypes.data - base_address)
 
 
-def _npy_spec(path: str) -> NpyFile:
+def _memmap_spec(mm: np.memmap) -> NpyFile | None:
+    """Describe a memmap, or a view of one, as a file to read; None if it is not one.
+
+    A copy-on-write memmap (mode ``"c"``) may hold changes that are not in the file:
+    it is read as an array.
+    """
+    if not mm.filename or getattr(mm, "mode", None) == "c" or mm.ndim not in (1, 2):
+        return None
+    offset = _memmap_offset(mm)
+    if offset is None:
+        return None
+    name = str(mm.filename)
     try:
-        mm = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise DataError(f"{path} is not a valid .npy file ({e})") from None
-    if not isinstance(mm, np.memmap):
-        raise DataError(f"{path} is not a plain .npy array")
+        identity = file_identity(os.stat(name))
+    except OSError:
+        return None
+    strides = None if mm.flags.c_contiguous else tuple(int(s) for s in mm.strides)
+    return NpyFile(name, offset, tuple(mm.shape), mm.dtype.str, identity, strides)
+
+
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _npy_spec(path: str) -> NpyFile:
+    """Read the header of a ``.npy`` file (no data, no memory map) and describe it."""
     full = str(Path(path).resolve())
-    spec = NpyFile(full, int(mm.offset), tuple(mm.shape), mm.dtype.str, _identity(full))
-    fortran = mm.ndim > 1 and not mm.flags.c_contiguous
-    del mm  # only the header was read: no data page was touched
-    if fortran:
+    try:
+        with open(full, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size == 0:
+                raise DataError(f"{path} is empty (0 bytes), not a .npy file")
+            try:
+                version = np.lib.format.read_magic(fh)
+                if version not in _NPY_HEADERS:
+                    raise ValueError(f"unsupported .npy format version {version}")
+                shape, fortran, dtype = _NPY_HEADERS[version](fh)
+            except (ValueError, EOFError) as e:
+                reason = str(e) or type(e).__name__
+                raise DataError(f"{path} is not a valid .npy file ({reason})") from None
+            offset = fh.tell()
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    if dtype.hasobject:
+        raise DataError(f"{path} holds Python objects (dtype {dtype}); only numeric arrays can be streamed")
+    if fortran and len(shape) > 1:
         raise DataError(f"{path} is stored in Fortran order; save it in C order to stream it")
-    return spec
+    need = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if st.st_size < need:
+        raise DataError(
+            f"{path} is shorter than its header says (truncated file: {st.st_size} bytes, "
+            f"the header needs {need})"
+        )
+    return NpyFile(full, offset, tuple(shape), dtype.str, file_identity(st))
 
 
 class BatchSource:
@@ -137,9 +288,9 @@ class BatchSource:
     Parameters
     ----------
     obj : array-like, numpy.memmap, str or os.PathLike
-        An in-memory array, a memory map, a path to a ``.npy`` file (read in place),
-        an h5py or zarr dataset, a dask array, or any object with ``shape``,
-        ``dtype`` and row slicing.
+        An in-memory array, a memory map or any view of one (read from its file), a
+        path to a ``.npy`` file (read in place), an h5py or zarr dataset, a dask array,
+        or any object with ``shape``, ``dtype`` and row slicing.
 
     Attributes
     ----------
@@ -148,7 +299,14 @@ class BatchSource:
     n_rows : int
         Number of rows.
     in_memory : bool
-        True for a plain in-memory numpy array.
+        True for a plain in-memory numpy array (also a copy-on-write memmap, which
+        may differ from its file).
+
+    Raises
+    ------
+    DataError
+        If a file is missing, empty, truncated or not a ``.npy`` array, or the data
+        is not 1-D or 2-D and numeric.
     """
 
     def __init__(self, obj: Any) -> None:
@@ -162,13 +320,9 @@ class BatchSource:
             self.spec: Any = _npy_spec(path)
             self.shape = self.spec.shape
             self.dtype = np.dtype(self.spec.dtype)
-        elif (
-            isinstance(obj, np.memmap) and obj.filename and obj.flags.c_contiguous
-            and _memmap_offset(obj) is not None
-        ):
-            name = str(obj.filename)
-            self.spec = NpyFile(name, _memmap_offset(obj), tuple(obj.shape), obj.dtype.str,
-                                _identity(name))
+        elif isinstance(obj, np.memmap) and (spec := _memmap_spec(obj)) is not None:
+            # also a strided view (mm[:, :16], mm[::2]): read from the file, batch by batch
+            self.spec = spec
             self.shape, self.dtype = tuple(obj.shape), obj.dtype
         elif isinstance(obj, np.ndarray) or not hasattr(obj, "shape"):
             arr = np.asarray(obj)

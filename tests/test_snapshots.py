@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -140,3 +141,69 @@ def test_bad_init_names_and_too_few_distinct_rows():
     X = np.repeat(blobs(2), 50, axis=0)  # two distinct rows
     with pytest.raises(ss.ParameterError, match="cannot initialize 3 components"):
         m.fit(X)
+
+
+def _rewrite(path, mutate):
+    """Rewrite the snapshot ``path`` with its JSON header changed by ``mutate``."""
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    header = json.loads(arrays.pop("__header__").tobytes())
+    text = mutate(header, arrays)
+    arrays["__header__"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+def _first_ref(value):
+    if isinstance(value, dict):
+        if "__array__" in value:
+            return value
+        value = list(value.values())
+    for v in value if isinstance(value, list) else ():
+        found = _first_ref(v)
+        if found:
+            return found
+    return None
+
+
+CRAFTED = {
+    "deep nesting": (
+        lambda h, a: json.dumps(h).replace('"frozen": false', '"frozen": ' + "[" * 900 + "]" * 900, 1),
+        "nested more than 64 levels deep",
+    ),
+    "list for an array": (
+        lambda h, a: json.dumps(h).replace('{"__array__": "a0"', '{"__array__": [0]', 1),
+        "malformed array reference",
+    ),
+    "wrong declared shape": (
+        lambda h, a: (a.update(a0=np.zeros(2**16)), json.dumps(h))[1],
+        "'a0' is float64 of shape (65536,), but the header declares",
+    ),
+    "no state": (
+        lambda h, a: (h["payload"].pop("state"), json.dumps(h))[1],
+        "not a snapshot (no model and driver state)",
+    ),
+    "unknown class": (
+        lambda h, a: json.dumps(h).replace('"class": "GeneralMixtureModel"', '"class": "os.system"', 1),
+        "unknown model class 'os.system'",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_crafted_snapshots_are_skipped_with_a_warning(fitted_run, kind):
+    """Issue 12: a snapshot with a forged header (deep nesting, a list where an array
+    reference belongs, an array other than declared, no driver state, an unknown
+    class) raised RecursionError, TypeError or KeyError at resume. It is skipped with
+    a warning naming the file and the problem, and the newest readable one is used."""
+    X, out, m = fitted_run
+    mutate, problem = CRAFTED[kind]
+    newest = out / "lap-0007.npz"
+    _rewrite(newest, mutate)
+    with pytest.warns(RuntimeWarning, match=re.escape(f"skipping damaged snapshot: {newest}: ") + ".*"
+                      + re.escape(problem)):
+        assert ss.load_model_at_lap(out).lap_ == 6
+    resumed = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)])
+    with pytest.warns(RuntimeWarning, match=re.escape(problem)):
+        resumed.fit(X, max_iter=7, tol=None, random_state=0, output_path=out, save_every=2, resume=True)
+    np.testing.assert_array_equal(params(resumed), params(m))
+    assert len(resumed.history_) == 7

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._nested import blend
+from .._registry import model_class, register
 from .._validation import (
     check_count,
     check_fraction,
@@ -20,17 +21,8 @@ from .._validation import (
     first_failing_prefix,
 )
 from ..exceptions import DataError, NotFittedError, ParameterError
+from ..io import save as _save
 from ..statistics import Statistic
-
-_MODELS: dict[str, type[Distribution]] = {}
-
-
-def model_class(name: str) -> type[Distribution]:
-    """Return the registered model class called ``name`` (used by loading)."""
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model class {name!r}") from None
 
 
 #: Deepest nesting of a model's JSON (a mixture of IndependentComponents is about 8).
@@ -124,7 +116,7 @@ class Distribution(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
-            _MODELS[cls.__name__] = cls
+            register(cls)
 
     def __init__(self, *, inertia: float = 0.0, frozen: bool = False) -> None:
         self.inertia = check_fraction("inertia", inertia)
@@ -517,9 +509,7 @@ class Distribution(ABC):
         path : str or os.PathLike
             Destination file.
         """
-        from ..io import save
-
-        save(self, path)
+        _save(self, path)
 
     # -- pomegranate's names -----------------------------------------------------------------
     @classmethod
