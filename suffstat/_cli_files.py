@@ -96,6 +96,10 @@ def _loadtxt(lines: list[str], delimiter: str | None) -> np.ndarray:
                           quotechar=None if delimiter is None else '"', encoding=None)
 
 
+def _columns(n: int) -> str:
+    return f"{n} column" if n == 1 else f"{n} columns"
+
+
 class _Reader:
     """Where a text file is: the numbers of its lines, its delimiter and column count."""
 
@@ -122,7 +126,7 @@ class _Reader:
                                     f"a number{self._split_hint()})")
             if len(fields) != self.columns:
                 return CommandError(
-                    f"{self.name(lineno)}: {len(fields)} columns, but line {self.first_line} "
+                    f"{self.name(lineno)}: {_columns(len(fields))}, but line {self.first_line} "
                     f"has {self.columns}"
                 )
         return CommandError(f"{self.path}, lines {first}-{first + len(lines) - 1}: {problem}")

@@ -130,7 +130,10 @@ def _fill_positionals(args: argparse.Namespace, slots: list[tuple[str, str, str]
     given = [getattr(args, name) for name, _, _ in slots if getattr(args, name) is not None]
     free = [name for name, dest, _ in slots if getattr(args, dest, None) is None]
     if len(given) > len(free):
-        raise CommandError(f"unrecognized arguments: {' '.join(given[len(free):])}")
+        taken = [spelling.split(" (or ")[0] for name, dest, spelling in slots
+                 if getattr(args, dest, None) is not None]
+        also = f" ({' and '.join(taken)} given by option)" if taken else ""
+        raise CommandError(f"unrecognized arguments: {' '.join(given[len(free):])}{also}")
     for name, dest, _ in slots:
         setattr(args, name, getattr(args, dest, None))
     for name, value in zip(free, given):
@@ -158,7 +161,7 @@ def _resolve_fit(args: argparse.Namespace) -> None:
     """Turn the mlpack spellings into our settings, and refuse contradictions."""
     _fill_positionals(args, [("input", "input_option", "INPUT (or --input_file/-i FILE)")])
     if not args.components and not args.input_model:
-        raise CommandError("fit needs --components K (or --input-model FILE)")
+        raise CommandError(f"{args.command} needs --components K (or --input-model FILE)")
     if args.tol is not None and args.tolerance is not None:
         raise CommandError("give --tol (per row) or --tolerance/-T (total), not both")
     if args.no_force_positive and args.reg_covar not in (None, 0.0):
@@ -409,35 +412,48 @@ def _add_fit(sub) -> None:
                          help="fit a Gaussian mixture to a data file (mlpack's gmm_train)",
                          description="Fit a mixture of Gaussians by EM, streaming INPUT in batches.")
     fit.add_argument("input", nargs="?", metavar="INPUT", help=_FILE_HELP)
-    fit.add_argument("--components", "-k", type=_positive_int, help="number of components K")
+    fit.add_argument("--components", "-k", type=_positive_int, metavar="K",
+                     help="number of components (required unless --input-model is given)")
     fit.add_argument("--covariance", choices=["full", "diag", "spherical"], default=None,
                      help="covariance form (default full; converts an --input-model)")
-    fit.add_argument("--max-iter", type=_positive_int, default=100, help="EM passes at most (default 100)")
-    fit.add_argument("--tol", type=float, default=None,
+    fit.add_argument("--max-iter", type=_positive_int, default=100, metavar="N",
+                     help="EM passes at most (default 100)")
+    fit.add_argument("--tol", type=float, default=None, metavar="TOL",
                      help="stop when the mean log-likelihood per row improves by less (default 1e-3)")
-    fit.add_argument("--trials", type=_positive_int, default=1, help="n_init: keep the best trial")
+    fit.add_argument("--trials", type=_positive_int, default=1, metavar="T",
+                     help="fits from T seeds, keeping the best (n_init; default 1)")
     fit.add_argument("--init", choices=["first-k", "random", "kmeans++", "kmeans", "refined"],
-                     default=None, help="initialization (default kmeans++)")
-    fit.add_argument("--samplings", type=_positive_int, default=100, help="refined start subsamples")
-    fit.add_argument("--percentage", type=_fraction, default=0.02,
-                     help="refined start sample fraction, in (0, 1]")
-    fit.add_argument("--batch-size", type=_positive_int, default=None)
-    fit.add_argument("--batches-per-epoch", type=_positive_int, default=None)
-    fit.add_argument("--n-jobs", type=int, default=1)
-    fit.add_argument("--input-model", help="warm-start from this saved model or snapshot folder")
-    fit.add_argument("--reg-covar", type=_non_negative, default=None,
+                     default=None, metavar="NAME",
+                     help="first-k, random, kmeans++ (default), kmeans or refined")
+    fit.add_argument("--samplings", type=_positive_int, default=100, metavar="S",
+                     help="subsamples of --init refined (default 100)")
+    fit.add_argument("--percentage", type=_fraction, default=0.02, metavar="P",
+                     help="fraction of the rows in each subsample, in (0, 1] (default 0.02)")
+    fit.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+                     help="rows per batch (default: about 8 MiB of rows)")
+    fit.add_argument("--batches-per-epoch", type=_positive_int, default=None, metavar="M",
+                     help="update after every M batches (minibatch EM)")
+    fit.add_argument("--n-jobs", type=int, default=1, metavar="J", help="threads (-1: all cores)")
+    fit.add_argument("--input-model", metavar="MODEL",
+                     help="warm-start from this saved model or snapshot folder")
+    fit.add_argument("--reg-covar", type=_non_negative, default=None, metavar="R",
                      help="added to each covariance's diagonal (default 1e-6)")
-    fit.add_argument("--noise", type=_non_negative, default=0.0,
+    fit.add_argument("--noise", type=_non_negative, default=0.0, metavar="SIGMA",
                      help="std of Gaussian noise added to the data (fixed per row)")
-    fit.add_argument("--algorithm", choices=["em", "stepwise", "memoized"], default="em")
-    fit.add_argument("--save-every", type=_positive_int, default=1, help="laps between snapshots")
-    fit.add_argument("--max-kmeans-iter", type=_positive_int, default=10,
-                     help="Lloyd passes of --init kmeans")
-    fit.add_argument("--seed", type=int, default=None)
-    fit.add_argument("--output-model", help="save the fitted model here (suffstat's .npz format)")
-    fit.add_argument("--output-path", help="folder for per-lap snapshots and trace.csv")
+    fit.add_argument("--algorithm", choices=["em", "stepwise", "memoized"], default="em",
+                     help="the update family (default em)")
+    fit.add_argument("--save-every", type=_positive_int, default=1, metavar="S",
+                     help="write a snapshot every S laps (default 1)")
+    fit.add_argument("--max-kmeans-iter", type=_positive_int, default=10, metavar="N",
+                     help="Lloyd passes of --init kmeans (default 10)")
+    fit.add_argument("--seed", type=int, default=None, metavar="SEED",
+                     help="random_state of the fit, and seed of --noise")
+    fit.add_argument("--output-model", metavar="FILE",
+                     help="save the fitted model here (suffstat's .npz format)")
+    fit.add_argument("--output-path", metavar="DIR",
+                     help="folder for per-lap snapshots and trace.csv")
     fit.add_argument("--resume", action="store_true", help="continue from --output-path's newest snapshot")
-    fit.add_argument("--delimiter", help=_DELIMITER_HELP)
+    fit.add_argument("--delimiter", metavar="D", help=_DELIMITER_HELP)
     _verbose_option(fit)
     ml = fit.add_argument_group("mlpack gmm_train names",
                                 "the same settings under mlpack_gmm_train's names")
@@ -474,7 +490,7 @@ def _add_fit(sub) -> None:
                     metavar="FILE", help="= --output-model")
     ml.add_argument("-s", dest="seed", type=int, default=_S, metavar="SEED",
                     help="= --seed (0 is a seed like any other)")
-    fit.set_defaults(func=_fit, command="fit")
+    fit.set_defaults(func=_fit)
 
 
 def _add_scoring(sub, name: str, helptext: str, description: str) -> None:
@@ -483,11 +499,12 @@ def _add_scoring(sub, name: str, helptext: str, description: str) -> None:
                    help="a saved model (.npz) or snapshot folder")
     p.add_argument("input", nargs="?", metavar="INPUT", help=_FILE_HELP)
     p.add_argument("--output", help=_OUTPUT_HELP, metavar="FILE")
-    p.add_argument("--batch-size", type=_positive_int, default=None)
-    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--batch-size", type=_positive_int, default=None, metavar="B",
+                   help="rows per batch (default: about 8 MiB of rows)")
+    p.add_argument("--n-jobs", type=int, default=1, metavar="J", help="threads (-1: all cores)")
     if name == "predict":
         p.add_argument("--proba", action="store_true", help="write the responsibilities instead")
-    p.add_argument("--delimiter", help=_DELIMITER_HELP)
+    p.add_argument("--delimiter", metavar="D", help=_DELIMITER_HELP)
     _verbose_option(p)
     ml = p.add_argument_group("mlpack gmm_probability names",
                               "the same settings under mlpack_gmm_probability's names")
@@ -506,7 +523,8 @@ def _add_sample(sub) -> None:
                        description="Draw N rows from MODEL and write them to FILE.")
     p.add_argument("model", nargs="?", metavar="MODEL", help="a saved model or snapshot folder")
     p.add_argument("n", nargs="?", metavar="N", help="the number of rows to draw")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, metavar="SEED",
+                   help="seed of the draw (default: unseeded)")
     p.add_argument("--output", metavar="FILE", help="required: the file to write (.csv, .tsv, "
                    ".txt as text, any other name as .npy; .npy is added to a name without a suffix)")
     _verbose_option(p)
@@ -519,7 +537,7 @@ def _add_sample(sub) -> None:
     ml.add_argument("--output_file", "-o", dest="output", default=_S, metavar="FILE",
                     help="= --output")
     ml.add_argument("-s", dest="seed", type=int, default=_S, metavar="SEED", help="= --seed")
-    p.set_defaults(func=_sample, command="sample")
+    p.set_defaults(func=_sample)
 
 
 def build_parser() -> argparse.ArgumentParser:
