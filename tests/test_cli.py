@@ -319,7 +319,8 @@ def test_version_and_help(capsys):
 @pytest.mark.parametrize(
     "argv, named",
     [
-        (["fit", "{d}/x.npy", "-k", "2", "--output-model", "{d}/missing/m.npz"], "{d}/missing/m.npz"),
+        (["fit", "{d}/x.npy", "-k", "2", "--output-model", "{d}/missing/m.npz"],
+         "{d}/missing/m.npz"),
         (["fit", "{d}/x.npy", "-k", "2", "-M", "{d}"], "{d}: is a folder"),
         (["fit", "{d}/x.npy", "-k", "2", "--output-path", "{d}/x.npy"], "{d}/x.npy: is a file"),
         (["fit", "{d}/x.npy", "-k", "2", "--output-path", "{d}/x.npy/laps"], "{d}/x.npy/laps"),
@@ -414,7 +415,8 @@ def test_a_huge_sample_fails_in_one_line(files, gmm, capsys, monkeypatch):
     d, _ = files
     path, _ = gmm
     assert run("sample", path, 100_000_000_000, "--output", d / "huge.npy") == 2
-    one_error_line(capsys, "sampling 100000000000 rows of 2 feature(s) needs about 6.5 TiB of memory")
+    one_error_line(capsys,
+                   "sampling 100000000000 rows of 2 feature(s) needs about 6.5 TiB of memory")
     assert not (d / "huge.npy").exists()
     monkeypatch.setattr(cli, "available_memory", lambda: 2**30)
     assert run("generate", "-m", path, "-n", 50_000_000, "-o", d / "huge.npy") == 2
@@ -437,7 +439,8 @@ def test_ctrl_c_without_snapshots_and_outside_fit(files, gmm, capsys, monkeypatc
     monkeypatch.setattr(cli, "_rows", interrupted)
     assert run("score", gmm[0], d / "x.npy", "--output", d / "never.csv") == 130
     assert capsys.readouterr().err == "suffstat: interrupted; no output was written\n"
-    assert not (d / "never.csv").exists() and not any(p.name.startswith(".never") for p in d.iterdir())
+    assert not (d / "never.csv").exists()
+    assert not any(p.name.startswith(".never") for p in d.iterdir())
 
 
 def test_unexpected_errors_are_one_line_unless_verbose(files, gmm, capsys, monkeypatch):
@@ -451,7 +454,8 @@ def test_unexpected_errors_are_one_line_unless_verbose(files, gmm, capsys, monke
     one_error_line(capsys, "suffstat: error: internal error: RuntimeError: boom (--verbose shows")
     assert run("score", gmm[0], d / "x.npy", "-v") == 1
     err = capsys.readouterr().err
-    assert "Traceback" in err and err.endswith("RuntimeError: boom (--verbose shows the traceback)\n")
+    assert "Traceback" in err
+    assert err.endswith("RuntimeError: boom (--verbose shows the traceback)\n")
 
 
 def _cli(*argv):
