@@ -14,6 +14,21 @@ from ._cli_files import CommandError
 # ``--max_iterations 0`` and ``--kmeans_max_iterations 0``: mlpack's "until convergence"
 UNTIL_CONVERGENCE = 2**31 - 1
 
+# The synopses of --help (and of docs/cli.rst): the inputs first, then every option.
+FIT_USAGE = """%(prog)s INPUT [--components K] [--covariance {full,diag,spherical}]
+         [--max-iter N] [--tol TOL] [--trials T] [--init NAME] [--samplings S]
+         [--percentage P] [--batch-size B] [--batches-per-epoch M] [--n-jobs J]
+         [--input-model MODEL] [--reg-covar R] [--noise SIGMA]
+         [--algorithm {em,stepwise,memoized}] [--save-every S]
+         [--max-kmeans-iter N] [--seed SEED] [--output-model FILE]
+         [--output-path DIR] [--resume] [--delimiter D] [--verbose]
+   or: %(prog)s -i INPUT -g K [mlpack gmm_train options, listed below]"""
+SCORING_USAGE = """%(prog)s MODEL INPUT [--output FILE]{proba} [--batch-size B]
+         [--n-jobs J] [--delimiter D] [--verbose]
+   or: %(prog)s -m MODEL -i INPUT [-o FILE] [...]"""
+SAMPLE_USAGE = """%(prog)s MODEL N --output FILE [--seed SEED] [--verbose]
+   or: %(prog)s -m MODEL -n N -o FILE [-s SEED] [--verbose]"""
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (exit status 2, printed by :func:`main`)."""
@@ -96,8 +111,8 @@ def _verbose_option(p: argparse.ArgumentParser) -> None:
 
 
 def _add_fit(sub, commands) -> None:
-    fit = sub.add_parser("fit", aliases=["train"],
-                         help="fit a Gaussian mixture to a data file (mlpack's gmm_train)",
+    fit = sub.add_parser("fit", aliases=["train"], usage=FIT_USAGE,
+                         help="fit a Gaussian mixture to a file (mlpack's gmm_train)",
                          description="Fit a mixture of Gaussians by EM, streaming INPUT in "
                                      "batches.")
     fit.add_argument("input", nargs="?", metavar="INPUT", help=_FILE_HELP)
@@ -146,8 +161,10 @@ def _add_fit(sub, commands) -> None:
                      help="continue from --output-path's newest snapshot")
     fit.add_argument("--delimiter", metavar="D", help=_DELIMITER_HELP)
     _verbose_option(fit)
-    ml = fit.add_argument_group("mlpack gmm_train names",
-                                "the same settings under mlpack_gmm_train's names")
+    ml = fit.add_argument_group(
+        "mlpack gmm_train names",
+        "mlpack_gmm_train's names for the same settings (--trials, --samplings, "
+        "--percentage, --noise, --seed and --verbose are spelled alike)")
     ml.add_argument("--input_file", "--input", "-i", dest="input_option", default=None,
                     metavar="FILE", help="= INPUT")
     ml.add_argument("--gaussians", "-g", dest="components", type=_positive_int, default=_S,
@@ -185,7 +202,8 @@ def _add_fit(sub, commands) -> None:
 
 
 def _add_scoring(sub, commands, name: str, helptext: str, description: str) -> None:
-    p = sub.add_parser(name, help=helptext, description=description)
+    usage = SCORING_USAGE.format(proba=" [--proba]" if name == "predict" else "")
+    p = sub.add_parser(name, help=helptext, description=description, usage=usage)
     p.add_argument("model", nargs="?", metavar="MODEL",
                    help="a saved model (.npz) or snapshot folder")
     p.add_argument("input", nargs="?", metavar="INPUT", help=_FILE_HELP)
@@ -198,7 +216,7 @@ def _add_scoring(sub, commands, name: str, helptext: str, description: str) -> N
     p.add_argument("--delimiter", metavar="D", help=_DELIMITER_HELP)
     _verbose_option(p)
     ml = p.add_argument_group("mlpack gmm_probability names",
-                              "the same settings under mlpack_gmm_probability's names")
+                              "mlpack_gmm_probability's names for the same settings")
     ml.add_argument("--input_model_file", "-m", dest="model_option", default=None,
                     metavar="MODEL", help="= MODEL")
     ml.add_argument("--input_file", "--input", "-i", dest="input_option", default=None,
@@ -209,10 +227,11 @@ def _add_scoring(sub, commands, name: str, helptext: str, description: str) -> N
 
 
 def _add_sample(sub, commands) -> None:
-    p = sub.add_parser("sample", aliases=["generate"],
-                       help="draw samples from a saved model (mlpack's gmm_generate)",
+    p = sub.add_parser("sample", aliases=["generate"], usage=SAMPLE_USAGE,
+                       help="draw rows from a saved model (mlpack's gmm_generate)",
                        description="Draw N rows from MODEL and write them to FILE.")
-    p.add_argument("model", nargs="?", metavar="MODEL", help="a saved model or snapshot folder")
+    p.add_argument("model", nargs="?", metavar="MODEL",
+                   help="a saved model (.npz) or snapshot folder")
     p.add_argument("n", nargs="?", metavar="N", help="the number of rows to draw")
     p.add_argument("--seed", type=int, default=None, metavar="SEED",
                    help="seed of the draw (default: unseeded)")
@@ -221,7 +240,8 @@ def _add_sample(sub, commands) -> None:
                    "suffix)")
     _verbose_option(p)
     ml = p.add_argument_group("mlpack gmm_generate names",
-                              "the same settings under mlpack_gmm_generate's names")
+                              "mlpack_gmm_generate's names for the same settings (--seed is "
+                              "spelled alike)")
     ml.add_argument("--input_model_file", "-m", dest="model_option", default=None,
                     metavar="MODEL", help="= MODEL")
     ml.add_argument("--samples", "-n", dest="n_option", type=_positive_int, default=None,
@@ -245,9 +265,9 @@ def build(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.
     demo = sub.add_parser("demo", help="fit a mixture out of core on a built-in dataset")
     demo.add_argument("--n", type=_positive_int, default=5000, help="number of rows (default 5000)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--batch-size", type=_positive_int, default=500,
+    demo.add_argument("--batch-size", type=_positive_int, default=500, metavar="B",
                       help="rows per batch (default 500)")
-    demo.add_argument("--max-iter", type=_positive_int, default=200,
+    demo.add_argument("--max-iter", type=_positive_int, default=200, metavar="N",
                       help="EM passes at most (default 200)")
     _verbose_option(demo)
     demo.set_defaults(func=commands["demo"])
@@ -263,7 +283,7 @@ def build(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.
     _add_sample(sub, commands)
 
     info = sub.add_parser("info", help="describe a saved model")
-    info.add_argument("model", metavar="MODEL")
+    info.add_argument("model", metavar="MODEL", help="a saved model (.npz) or snapshot folder")
     _verbose_option(info)
     info.set_defaults(func=commands["info"])
     return parser

@@ -348,6 +348,12 @@ def _interrupted(args: argparse.Namespace | None) -> str:
             "which --resume continues from")
 
 
+def _flush_stdout() -> None:
+    """Flush what was printed so far, so that an error line on stderr comes after it."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line.
 
@@ -374,16 +380,19 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = int(args.func(args))
+        sys.stdout.flush()  # stdout and stderr in the order written, even into one pipe
         for w in caught:  # the library's warnings, one line each
             print(f"suffstat: warning: {w.message}", file=sys.stderr)
         return status
     except KeyboardInterrupt:
+        _flush_stdout()
         print(f"suffstat: {_interrupted(args)}", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:  # e.g. `suffstat info m.npz | head`: not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
     except (CommandError, ValueError, OSError, KeyError, MemoryError) as e:
+        _flush_stdout()
         if verbose:
             traceback.print_exc()
         if isinstance(e, KeyError):
@@ -395,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"suffstat: error: {message}", file=sys.stderr)
         return 2
     except Exception as e:  # a bug of ours: still one line, unless --verbose
+        _flush_stdout()
         if verbose:
             traceback.print_exc()
         print(f"suffstat: error: internal error: {type(e).__name__}: {e} (--verbose shows the "
