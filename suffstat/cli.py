@@ -341,6 +341,9 @@ def _interrupted(args: argparse.Namespace | None) -> str:
     if args is None or getattr(args, "func", None) is not _fit:
         return "interrupted; no output was written"
     if args.output_path:
+        folder = args.output_path
+        if not (os.path.isdir(folder) and any(n.startswith("lap-") for n in os.listdir(folder))):
+            return "interrupted before the first lap was saved: run the same command again"
         how = "run the same command again" if args.resume else "add --resume to the same command"
         return (f"interrupted; the finished laps are saved in {args.output_path}: {how} to "
                 "continue from the newest one")

@@ -436,6 +436,9 @@ def test_ctrl_c_without_snapshots_and_outside_fit(files, gmm, capsys, monkeypatc
     assert err == ("suffstat: interrupted; nothing was saved: give --output-path DIR to keep a "
                    "snapshot per lap, which --resume continues from\n")
     assert not (d / "never.npz").exists()
+    assert run("fit", d / "x.npy", "-k", 2, "--output-path", d / "no-laps-yet") == 130
+    assert capsys.readouterr().err == ("suffstat: interrupted before the first lap was saved: run "
+                                       "the same command again\n")
     monkeypatch.setattr(cli, "_rows", interrupted)
     assert run("score", gmm[0], d / "x.npy", "--output", d / "never.csv") == 130
     assert capsys.readouterr().err == "suffstat: interrupted; no output was written\n"
