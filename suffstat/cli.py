@@ -1,10 +1,15 @@
-"""The ``suffstat`` command line."""
+"""The ``suffstat`` command line.
+
+Commands: ``fit`` (alias ``train``), ``score``, ``probability``, ``predict``, ``sample``
+(alias ``generate``), ``info`` and ``demo``. The option names of mlpack's
+``gmm_train``, ``gmm_probability`` and ``gmm_generate`` are accepted as aliases
+(see ``docs/cli.rst``). File handling lives in :mod:`suffstat._cli_files`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import os
 import sys
 import tempfile
@@ -13,7 +18,24 @@ import warnings
 
 import numpy as np
 
-from .io import atomic_open
+from ._cli_files import (
+    CommandError,
+    available_memory,
+    check_output_file,
+    check_output_folder,
+    open_input,
+    output_name,
+    parse_delimiter,
+    row_writer,
+    size_text,
+    write_array,
+)
+from ._cli_parser import UNTIL_CONVERGENCE, positive_int_argument, build
+
+__all__ = ["CommandError", "asterisk", "build_parser", "main"]
+
+# exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
+INTERRUPTED = 130
 
 
 def asterisk(n: int = 5000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -73,83 +95,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit status 2."""
+# -- inputs, positional or given by an mlpack option ----------------------------------------
+def _fill_positionals(args: argparse.Namespace, slots: list[tuple[str, str, str]]) -> None:
+    """Give each slot its option's value, else the next positional value, in order.
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CommandError(message)
-
-
-class CommandError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-
-CSV_CHUNK = 100_000
-
-
-def _csv_to_npy(path: str, folder: str) -> str:
-    """Convert a CSV file to a .npy in ``folder``, reading it in chunks."""
-    out = os.path.join(folder, os.path.basename(path) + ".npy")
-    with open(path) as fh:
-        first = fh.readline()
-        try:
-            [float(x) for x in first.strip().split(",")]
-            skip = 0
-        except ValueError:
-            skip = 1  # a header line
-    n, d = 0, None
-    tmp = out + ".raw"
-    with open(path) as fh, open(tmp, "wb") as raw:
-        for _ in range(skip):
-            fh.readline()
-        while True:
-            lines = list(itertools.islice(fh, CSV_CHUNK))
-            if not lines:
-                break
-            try:
-                block = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
-            except ValueError:
-                raise CommandError(_bad_csv_line(path, lines, n + skip)) from None
-            if d is None:
-                d = block.shape[1]
-            elif block.shape[1] != d:
-                raise CommandError(f"{path}: rows have {block.shape[1]} columns after {d} earlier")
-            raw.write(block.tobytes())
-            n += block.shape[0]
-    if not n:
-        raise CommandError(f"{path}: no data rows")
-    _write_npy_from_raw(tmp, out, (n, d))
-    return out
-
-
-def _bad_csv_line(path: str, lines: list[str], before: int) -> str:
-    """Name the first line of a chunk that does not parse (only called on error)."""
-    for i, line in enumerate(lines):
-        try:
-            np.loadtxt([line], delimiter=",", dtype=np.float64, ndmin=2)
-        except ValueError as e:
-            return f"{path}, line {before + i + 1}: not a row of numbers ({e})"
-    return f"{path}: rows of different lengths near line {before + 1}"
-
-
-def _write_npy_from_raw(raw: str, out: str, shape: tuple[int, ...]) -> None:
-    with open(out, "wb") as fh, open(raw, "rb") as src:
-        np.lib.format.write_array_header_1_0(
-            fh, {"descr": "<f8", "fortran_order": False, "shape": shape}
-        )
-        while block := src.read(1 << 24):
-            fh.write(block)
-    os.unlink(raw)
-
-
-def _input(path: str, tmp: str) -> str:
-    if not os.path.isfile(path):
-        raise CommandError(f"no such file: {path}")
-    if path.endswith(".csv"):
-        return _csv_to_npy(path, tmp)
-    if path.endswith(".npy"):
-        return path
-    raise CommandError(f"{path}: INPUT must be a .npy or .csv file")
+    ``slots`` holds ``(name, option_dest, spelling)``: ``sample -m m.npz 10`` and
+    ``sample m.npz -n 10`` both give MODEL and N.
+    """
+    given = [getattr(args, name) for name, _, _ in slots if getattr(args, name) is not None]
+    free = [name for name, dest, _ in slots if getattr(args, dest, None) is None]
+    if len(given) > len(free):
+        taken = [spelling.split(" (or ")[0] for name, dest, spelling in slots
+                 if getattr(args, dest, None) is not None]
+        also = f" ({' and '.join(taken)} given by option)" if taken else ""
+        raise CommandError(f"unrecognized arguments: {' '.join(given[len(free):])}{also}")
+    for name, dest, _ in slots:
+        setattr(args, name, getattr(args, dest, None))
+    for name, value in zip(free, given):
+        setattr(args, name, value)
+    missing = [spelling for name, _, spelling in slots if getattr(args, name) is None]
+    if missing:
+        raise CommandError(f"{args.command} needs " + " and ".join(missing))
 
 
 def _load_model(path: str):
@@ -160,15 +126,51 @@ def _load_model(path: str):
     return ss.load(path)
 
 
+def _delimiter(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The ``--delimiter`` of a command and whether to guess it (when not given)."""
+    return parse_delimiter(args.delimiter), args.delimiter is None
+
+
+# -- fit -----------------------------------------------------------------------------------
+def _resolve_fit(args: argparse.Namespace) -> None:
+    """Turn the mlpack spellings into our settings, and refuse contradictions."""
+    _fill_positionals(args, [("input", "input_option", "INPUT (or --input_file/-i FILE)")])
+    if not args.components and not args.input_model:
+        raise CommandError(f"{args.command} needs --components K (or --input-model FILE)")
+    if args.tol is not None and args.tolerance is not None:
+        raise CommandError("give --tol (per row) or --tolerance/-T (total), not both")
+    if args.no_force_positive and args.reg_covar not in (None, 0.0):
+        raise CommandError("--no_force_positive/-P means --reg-covar 0; got --reg-covar "
+                           f"{args.reg_covar:g} too")
+    if args.no_force_positive:
+        args.reg_covar = 0.0
+    if args.kmeans_max_iterations is not None:
+        args.max_kmeans_iter = args.kmeans_max_iterations or UNTIL_CONVERGENCE
+        if args.init is None:
+            args.init = "kmeans"  # mlpack's initialization is k-means
+    if args.init is None:
+        args.init = "kmeans++"
+    if args.resume and not args.output_path:
+        raise CommandError("--resume needs the --output-path DIR of the interrupted fit")
+    if args.output_model:
+        check_output_file(args.output_model, "--output-model")
+    if args.output_path:
+        check_output_folder(args.output_path, "--output-path")
+
+
 def _fit(args: argparse.Namespace) -> int:
     import suffstat as ss
     from suffstat.sources import as_source
 
+    _resolve_fit(args)
     with tempfile.TemporaryDirectory() as tmp:
-        data = _input(args.input, tmp)
+        data = open_input(args.input, tmp, *_delimiter(args))
         source = as_source(data)
         if args.noise:
             source = source.with_noise(args.noise, 0 if args.seed is None else args.seed)
+        tol = args.tol if args.tol is not None else 1e-3
+        if args.tolerance is not None:  # mlpack's rule is on the total log-likelihood
+            tol = args.tolerance / max(source.n_rows, 1)
         if args.input_model:
             base = _load_model(args.input_model)
             if not isinstance(base, ss.GeneralMixtureModel):
@@ -179,15 +181,21 @@ def _fit(args: argparse.Namespace) -> int:
                     f"{base.n_components}"
                 )
             model = ss.GeneralMixtureModel.from_model(base, covariance_type=args.covariance)
+            if args.reg_covar is not None:
+                for d in model.distributions:
+                    if hasattr(d, "reg_covar"):
+                        d.reg_covar = args.reg_covar
             init = None
         else:
-            template = ss.MultivariateNormal(covariance_type=args.covariance or "full",
-                                             reg_covar=args.reg_covar)
+            template = ss.MultivariateNormal(
+                covariance_type=args.covariance or "full",
+                reg_covar=1e-6 if args.reg_covar is None else args.reg_covar,
+            )
             comps = [template.copy() for _ in range(args.components)]
             model = ss.GeneralMixtureModel(comps)
             init = args.init
         model.fit(
-            source, max_iter=args.max_iter, tol=args.tol, batch_size=args.batch_size,
+            source, max_iter=args.max_iter, tol=tol, batch_size=args.batch_size,
             batches_per_epoch=args.batches_per_epoch, n_jobs=args.n_jobs, verbose=args.verbose,
             random_state=args.seed, init=init, n_init=args.trials, samplings=args.samplings,
             percentage=args.percentage, output_path=args.output_path, resume=args.resume,
@@ -203,59 +211,103 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream_rows(model, data: str, fn_name: str, args, width: int | None, dtype: str
+# -- score, probability, predict -----------------------------------------------------------
+def _rows(X: np.ndarray, w, model, what: str) -> np.ndarray:
+    """Work item: the per-row result of one batch, through the model's public methods."""
+    if what == "labels":
+        return model.predict(X)
+    if what == "proba":
+        return model.predict_proba(X)
+    return model.log_probability(X)
+
+
+def _stream_rows(model, data: str, what: str, args, width: int | None, dtype: str
                  ) -> tuple[np.ndarray, int]:
-    from suffstat.mixtures.general import _apply
+    """Write the per-row results batch by batch (never held whole); return their column sums.
+
+    For ``what='density'`` the file holds densities and the sums are of log-densities.
+    """
     from suffstat.parallel import ordered_map
     from suffstat.sources import as_source
 
     source = as_source(data)
     ranges = source.ranges(args.batch_size or source.default_batch_size())
     shape = (source.n_rows,) if width is None else (source.n_rows, width)
+    item = "log" if what == "density" else what
     summary = []
     with contextlib.ExitStack() as stack:
-        out = None
-        if args.output:  # written batch by batch: the result is never held whole
-            out = stack.enter_context(atomic_open(args.output, "wb"))
-            np.lib.format.write_array_header_1_0(
-                out, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
-            )
-        for block in ordered_map(_apply, source, ranges, n_jobs=args.n_jobs, args=(model, fn_name)):
-            if fn_name == "_predict_log_proba":
-                block = np.exp(block) if args.proba else np.argmax(block, axis=1)
+        out = stack.enter_context(row_writer(args.output, shape, dtype)) if args.output else None
+        for block in ordered_map(_rows, source, ranges, n_jobs=args.n_jobs, args=(model, item)):
             if out is not None:
-                out.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
-            summary.append(block.sum(axis=0) if fn_name != "_predict_log_proba" or args.proba
-                           else np.bincount(block, minlength=model.n_components))
+                out.write(np.exp(block) if what == "density" else block)
+            summary.append(np.bincount(block, minlength=model.n_components) if what == "labels"
+                           else block.sum(axis=0))
     return np.sum(summary, axis=0), source.n_rows
 
 
+def _prepare_output(args: argparse.Namespace) -> None:
+    if args.output:
+        args.output = output_name(args.output)
+        check_output_file(args.output, "--output")
+
+
 def _score(args: argparse.Namespace) -> int:
+    _fill_positionals(args, [("model", "model_option", "MODEL (or --input_model_file/-m FILE)"),
+                             ("input", "input_option", "INPUT (or --input_file/-i FILE)")])
+    _prepare_output(args)
     model = _load_model(args.model)
+    what = "density" if args.command == "probability" else "log"
     with tempfile.TemporaryDirectory() as tmp:
-        total, n = _stream_rows(model, _input(args.input, tmp), "_log_probability", args, None, "<f8")
+        data = open_input(args.input, tmp, *_delimiter(args))
+        total, n = _stream_rows(model, data, what, args, None, "<f8")
     print(f"mean log-likelihood: {total / n:.6f} over {n} rows")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
+    _fill_positionals(args, [("model", "model_option", "MODEL (or --input_model_file/-m FILE)"),
+                             ("input", "input_option", "INPUT (or --input_file/-i FILE)")])
+    _prepare_output(args)
     model = _load_model(args.model)
     k = getattr(model, "n_components", None)
     if k is None:
         raise CommandError(f"{args.model} is a {type(model).__name__}, not a mixture")
     with tempfile.TemporaryDirectory() as tmp:
-        total, n = _stream_rows(model, _input(args.input, tmp), "_predict_log_proba", args,
+        data = open_input(args.input, tmp, *_delimiter(args))
+        total, n = _stream_rows(model, data, "proba" if args.proba else "labels", args,
                                 k if args.proba else None, "<f8" if args.proba else "<i8")
     what = "expected rows" if args.proba else "rows"
     print(f"{what} per component: " + ", ".join(f"{c}: {v:.6g}" for c, v in enumerate(total)))
     return 0
 
 
+# -- sample --------------------------------------------------------------------------------
+def _check_sample_memory(n: int, d: int) -> None:
+    """Refuse a draw that cannot fit in memory, before trying it."""
+    per_row = 8 * (3 * d + 3)  # the draws, their shuffled copy, labels and the permutation
+    need = n * per_row
+    free = available_memory()
+    if free is not None and need > free:
+        raise CommandError(
+            f"sampling {n} rows of {d} feature(s) needs about {size_text(need)} of memory, "
+            f"but {size_text(free)} is available: draw at most about {free // per_row} rows "
+            "at a time (with different --seed values)"
+        )
+
+
 def _sample(args: argparse.Namespace) -> int:
+    _fill_positionals(args, [("model", "model_option", "MODEL (or --input_model_file/-m FILE)"),
+                             ("n", "n_option", "N (or --samples/-n N)")])
+    if not isinstance(args.n, int):
+        args.n = positive_int_argument("N", args.n)
+    if not args.output:
+        raise CommandError("the following arguments are required: --output (or --output_file/-o)")
+    args.output = output_name(args.output)
+    check_output_file(args.output, "--output")
     model = _load_model(args.model)
+    _check_sample_memory(args.n, int(getattr(model, "n_features", 1) or 1))
     X = model.sample(args.n, random_state=args.seed)
-    with atomic_open(args.output, "wb") as fh:  # the name as given (np.save would add .npy)
-        np.save(fh, X)
+    write_array(args.output, X)
     print(f"wrote {args.n} samples to {args.output}")
     return 0
 
@@ -272,20 +324,6 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _non_negative(text: str) -> float:
-    v = float(text)
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0; got {text}")
-    return v
-
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
-    return v
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``suffstat`` program.
 
@@ -294,67 +332,29 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         The parser with one sub-command per task.
     """
-    parser = _Parser(prog="suffstat", description="Fit, score and sample mixture models.")
-    parser.add_argument("--verbose", action="store_true", help="show progress and tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    demo = sub.add_parser("demo", help="fit a mixture out of core on a built-in dataset")
-    demo.add_argument("--n", type=_positive_int, default=5000, help="number of rows (default 5000)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--batch-size", type=_positive_int, default=500, help="rows per batch (default 500)")
-    demo.add_argument("--max-iter", type=_positive_int, default=200, help="EM passes at most (default 200)")
-    demo.set_defaults(func=_demo)
+    return build({"demo": _demo, "fit": _fit, "score": _score, "probability": _score,
+                  "predict": _predict, "sample": _sample, "info": _info})
 
-    fit = sub.add_parser("fit", help="fit a Gaussian mixture to a .npy or .csv file")
-    fit.add_argument("input", help="a .npy (memory-mapped) or .csv (read in chunks) file")
-    fit.add_argument("--components", "-k", type=_positive_int, help="number of components K")
-    fit.add_argument("--covariance", choices=["full", "diag", "spherical"], default=None,
-                     help="covariance form (default full; converts an --input-model)")
-    fit.add_argument("--max-iter", type=_positive_int, default=100)
-    fit.add_argument("--tol", type=float, default=1e-3)
-    fit.add_argument("--trials", type=_positive_int, default=1, help="n_init: keep the best trial")
-    fit.add_argument("--init", choices=["first-k", "random", "kmeans++", "kmeans", "refined"],
-                     default="kmeans++")
-    fit.add_argument("--samplings", type=_positive_int, default=100, help="refined start subsamples")
-    fit.add_argument("--percentage", type=float, default=0.02, help="refined start sample fraction")
-    fit.add_argument("--batch-size", type=_positive_int, default=None)
-    fit.add_argument("--batches-per-epoch", type=_positive_int, default=None)
-    fit.add_argument("--n-jobs", type=int, default=1)
-    fit.add_argument("--input-model", help="warm-start from this saved model or snapshot folder")
-    fit.add_argument("--reg-covar", type=float, default=1e-6)
-    fit.add_argument("--noise", type=_non_negative, default=0.0,
-                     help="std of Gaussian noise added to the data (fixed per row)")
-    fit.add_argument("--algorithm", choices=["em", "stepwise", "memoized"], default="em")
-    fit.add_argument("--save-every", type=_positive_int, default=1, help="laps between snapshots")
-    fit.add_argument("--max-kmeans-iter", type=int, default=10, help="Lloyd passes of --init kmeans")
-    fit.add_argument("--seed", type=int, default=None)
-    fit.add_argument("--output-model", help="save the fitted model here (.npz)")
-    fit.add_argument("--output-path", help="folder for per-lap snapshots and trace.csv")
-    fit.add_argument("--resume", action="store_true", help="continue from --output-path's newest snapshot")
-    fit.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
-    fit.set_defaults(func=_fit)
 
-    for name, helptext in [("score", "per-row log-likelihood"), ("predict", "most likely component")]:
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("model", help="a saved model (.npz) or snapshot folder")
-        p.add_argument("input", help="a .npy or .csv file")
-        p.add_argument("--output", help="write the per-row result to this .npy")
-        p.add_argument("--batch-size", type=_positive_int, default=None)
-        p.add_argument("--n-jobs", type=int, default=1)
-        if name == "predict":
-            p.add_argument("--proba", action="store_true", help="write the responsibilities instead")
-        p.set_defaults(func=_score if name == "score" else _predict, proba=False)
+def _interrupted(args: argparse.Namespace | None) -> str:
+    """The one line printed on Ctrl-C: what was kept, and how to carry on."""
+    if args is None or getattr(args, "func", None) is not _fit:
+        return "interrupted; no output was written"
+    if args.output_path:
+        folder = args.output_path
+        if not (os.path.isdir(folder) and any(n.startswith("lap-") for n in os.listdir(folder))):
+            return "interrupted before the first lap was saved: run the same command again"
+        how = "run the same command again" if args.resume else "add --resume to the same command"
+        return (f"interrupted; the finished laps are saved in {args.output_path}: {how} to "
+                "continue from the newest one")
+    return ("interrupted; nothing was saved: give --output-path DIR to keep a snapshot per lap, "
+            "which --resume continues from")
 
-    sample = sub.add_parser("sample", help="draw samples from a saved model")
-    sample.add_argument("model")
-    sample.add_argument("n", type=_positive_int)
-    sample.add_argument("--seed", type=int, default=None)
-    sample.add_argument("--output", required=True, help="the .npy to write")
-    sample.set_defaults(func=_sample)
 
-    info = sub.add_parser("info", help="describe a saved model")
-    info.add_argument("model")
-    info.set_defaults(func=_info)
-    return parser
+def _flush_stdout() -> None:
+    """Flush what was printed so far, so that an error line on stderr comes after it."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,30 +368,51 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 on a user error (one line on stderr).
+        The exit status: 0 on success, 2 on a user error, 1 on an internal error (one
+        line on stderr each), 130 when interrupted by Ctrl-C.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    verbose = "--verbose" in argv
+    verbose = "--verbose" in argv or "-v" in argv  # before the parse, for its errors
+    args = None
     try:
-        args = build_parser().parse_args(argv)
-        if getattr(args, "command", None) == "fit" and not args.components and not args.input_model:
-            raise CommandError("fit needs --components K (or --input-model FILE)")
-        args.verbose = verbose
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help, --version
+            return int(e.code or 0)
+        verbose = args.verbose = bool(args.verbose)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = int(args.func(args))
+        sys.stdout.flush()  # stdout and stderr in the order written, even into one pipe
         for w in caught:  # the library's warnings, one line each
             print(f"suffstat: warning: {w.message}", file=sys.stderr)
         return status
+    except KeyboardInterrupt:
+        _flush_stdout()
+        print(f"suffstat: {_interrupted(args)}", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:  # e.g. `suffstat info m.npz | head`: not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
-    except (CommandError, ValueError, OSError, KeyError) as e:
+    except (CommandError, ValueError, OSError, KeyError, MemoryError) as e:
+        _flush_stdout()
         if verbose:
             traceback.print_exc()
-        message = str(e) if not isinstance(e, KeyError) else f"missing {e}"
+        if isinstance(e, KeyError):
+            message = f"missing {e}"
+        elif isinstance(e, MemoryError):
+            message = f"out of memory{': ' + str(e) if str(e) else ''}"
+        else:
+            message = str(e) or type(e).__name__
         print(f"suffstat: error: {message}", file=sys.stderr)
         return 2
+    except Exception as e:  # a bug of ours: still one line, unless --verbose
+        _flush_stdout()
+        if verbose:
+            traceback.print_exc()
+        print(f"suffstat: error: internal error: {type(e).__name__}: {e} (--verbose shows the "
+              "traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

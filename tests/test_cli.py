@@ -90,7 +90,8 @@ def test_trials_refined_snapshots_resume_and_input_model(files, capsys):
         (["fit", "{d}/x.npy", "-k", "0"], "--components/-k: must be a positive integer; got 0"),
         (["fit", "{d}/x.npy", "-k", "2", "--covariance", "tied"], "invalid choice: 'tied'"),
         (["fit", "{d}/x.npy", "-k", "2", "--tol", "-1"], "tol must be >= 0"),
-        (["fit", "{d}/x.txt", "-k", "2"], "INPUT must be a .npy or .csv file"),
+        # .txt is text input now (issue 12); a suffix we do not read is still refused
+        (["fit", "{d}/x.json", "-k", "2"], "INPUT must be a .npy, .csv, .tsv or .txt file"),
         (["info", "{d}/corrupt.npz"], "not a readable .npz model file"),
         (["sample", "{d}/m-npy.npz", "5"], "the following arguments are required: --output"),
     ],
@@ -100,7 +101,7 @@ def test_errors_are_one_line_and_exit_2(files, argv, message, capsys):
     if not (d / "m-npy.npz").exists():
         run("fit", d / "x.npy", "-k", 8, "--seed", 0, "--output-model", d / "m-npy.npz")
     np.save(d / "three.npy", np.zeros((5, 3)))
-    (d / "x.txt").write_text("1,2\n")
+    (d / "x.json").write_text("[[1, 2]]\n")
     (d / "corrupt.npz").write_bytes(b"PK\x03\x04 truncated")
     capsys.readouterr()
     assert run(*[a.format(d=d) for a in argv]) == 2
@@ -137,3 +138,376 @@ def test_input_model_options_and_csv_errors(files, capsys):
     bad.write_text("a,b\n1,2\n3,4\n5,oops\n")
     assert run("fit", bad, "-k", 1) == 2
     assert "bad.csv, line 4: not a row of numbers" in capsys.readouterr().err
+
+
+# -- issue 12: the command line as an mlpack user types it -------------------------------------
+import signal  # noqa: E402
+import time  # noqa: E402
+
+import suffstat._cli_files as cli_files  # noqa: E402
+import suffstat.cli as cli  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def gmm(files):
+    """A 3-component model fitted to the asterisk rows, and its path."""
+    d, X = files
+    path = d / "gmm3.npz"
+    assert run("fit", d / "x.npy", "-k", 3, "--seed", 0, "--max-iter", 20,
+               "--output-model", path) == 0
+    return path, ss.load(path)
+
+
+def one_error_line(capsys, *fragments):
+    err = capsys.readouterr().err
+    assert err.startswith("suffstat: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for f in fragments:
+        assert f in err, err
+    return err
+
+
+def models_equal(a, b):
+    a, b = ss.load(a), ss.load(b)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    for p, q in zip(a.distributions, b.distributions, strict=True):
+        np.testing.assert_array_equal(p.mean, q.mean)
+        np.testing.assert_array_equal(p.cov, q.cov)
+        assert p.covariance_type == q.covariance_type and p.reg_covar == q.reg_covar
+
+
+def test_gmm_train_names_fit_the_same_model_as_ours_and_as_the_library(files, capsys):
+    d, X = files
+    n = X.shape[0]
+    assert run("fit", d / "x.csv", "--components", 3, "--max-iter", 6, "--tol", 0.5 / n,
+               "--covariance", "diag", "--init", "refined", "--samplings", 4, "--percentage", 0.1,
+               "--trials", 2, "--seed", 7, "--output-model", d / "ours.npz") == 0
+    ours = capsys.readouterr().out
+    assert run("train", "-i", d / "x.csv", "-g", 3, "-n", 6, "-T", 0.5, "-d", "-r", "-S", 4,
+               "-p", 0.1, "-t", 2, "-s", 7, "-M", d / "short.npz") == 0
+    assert capsys.readouterr().out == ours
+    assert run("fit", "--input_file", d / "x.csv", "--gaussians", 3, "--max_iterations", 6,
+               "--tolerance", 0.5, "--diagonal_covariance", "--refined_start", "--samplings", 4,
+               "--percentage", 0.1, "--trials", 2, "--seed", 7,
+               "--output_model_file", d / "long.npz") == 0
+    models_equal(d / "ours.npz", d / "short.npz")
+    models_equal(d / "ours.npz", d / "long.npz")
+    lib = ss.GeneralMixtureModel([ss.MultivariateNormal(covariance_type="diag") for _ in range(3)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ss.ConvergenceWarning)
+        lib.fit(X, max_iter=6, tol=0.5 / n, init="refined", samplings=4, percentage=0.1, n_init=2,
+                random_state=7)
+    cli_model = ss.load(d / "short.npz")
+    np.testing.assert_allclose(cli_model.weights, lib.weights, rtol=1e-10)
+    np.testing.assert_allclose(np.array([c.mean for c in cli_model.distributions]),
+                               np.array([c.mean for c in lib.distributions]), rtol=1e-10)
+
+
+def test_gmm_train_names_without_a_short_twin_of_ours(files, gmm, capsys):
+    d, X = files
+    # -P: nothing is added to the covariances (reg_covar 0), instead of 1e-6
+    assert run("fit", d / "x.npy", "-g", 2, "-s", 1, "-P", "-M", d / "p.npz") == 0
+    assert all(c.reg_covar == 0.0 for c in ss.load(d / "p.npz").distributions)
+    assert run("fit", d / "x.npy", "-g", 2, "-s", 1, "--reg-covar", 0, "-M", d / "r0.npz") == 0
+    models_equal(d / "p.npz", d / "r0.npz")
+    # ... so a constant column is a singular covariance: one line naming it, not a crash
+    flat = d / "flat.npy"
+    np.save(flat, np.column_stack([X[:, 0], np.ones(len(X))]))
+    capsys.readouterr()
+    assert run("fit", flat, "-g", 2, "-s", 1, "--no_force_positive") == 2
+    one_error_line(capsys, "variance 0", "reg_covar")
+    assert run("fit", flat, "-g", 2, "-s", 1) == 0  # 1e-6 by default keeps it positive definite
+    # -N is --noise: a standard deviation, as mlpack multiplies randn by it
+    assert run("fit", d / "x.npy", "-g", 2, "-s", 1, "-N", 0.05, "-M", d / "n1.npz") == 0
+    assert run("fit", d / "x.npy", "-g", 2, "--seed", 1, "--noise", 0.05, "-M", d / "n2.npz") == 0
+    models_equal(d / "n1.npz", d / "n2.npz")
+    # --kmeans_max_iterations N: mlpack's k-means start, with N Lloyd passes
+    assert run("fit", d / "x.npy", "-g", 2, "-s", 1, "--kmeans_max_iterations", 3,
+               "-M", d / "k1.npz") == 0
+    assert run("fit", d / "x.npy", "-g", 2, "-s", 1, "--init", "kmeans", "--max-kmeans-iter", 3,
+               "-M", d / "k2.npz") == 0
+    models_equal(d / "k1.npz", d / "k2.npz")
+    # -m / -M warm start; --max_iterations 0 runs until convergence
+    capsys.readouterr()
+    assert run("fit", "--input", d / "x.npy", "-m", gmm[0], "-n", 0, "-M", d / "warm.npz") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fitted 3 components on 1500 rows") and out.endswith("(converged)\n")
+    assert ss.load(d / "warm.npz").n_components == 3
+    # contradictions are refused before any work
+    for argv, fragment in [
+        (["-k", 2, "--tol", 1e-3, "-T", 1], "give --tol (per row) or --tolerance/-T (total)"),
+        (["-k", 2, "-P", "--reg-covar", 1e-3], "--no_force_positive/-P means --reg-covar 0"),
+        (["-k", 2, "-p", 0], "argument -p: must be in (0, 1]; got 0"),
+        (["-k", 2, "-n", -1], "argument --max_iterations/-n: must be >= 0"),
+        (["-i", d / "x.csv", "-k", 2], "unrecognized arguments: "),
+    ]:
+        assert run("fit", d / "x.npy", *argv) == 2
+        one_error_line(capsys, fragment)
+    assert run("train", "-g", 2) == 2
+    one_error_line(capsys, "train needs INPUT (or --input_file/-i FILE)")
+
+
+def test_probability_writes_densities_as_gmm_probability_does(files, gmm, capsys):
+    d, X = files
+    path, m = gmm
+    logp = m.log_probability(X)
+    assert run("probability", "-m", path, "-i", d / "x.csv", "-o", d / "probs.csv") == 0
+    assert capsys.readouterr().out == f"mean log-likelihood: {logp.mean():.6f} over 1500 rows\n"
+    text = (d / "probs.csv").read_text()
+    assert text.count("\n") == 1500 and "," not in text  # one density per line, as mlpack writes
+    np.testing.assert_array_equal(np.loadtxt(d / "probs.csv"), np.exp(logp))
+    assert run("probability", path, d / "x.npy", "--output", d / "probs.npy", "--batch-size", 100,
+               "--n-jobs", 2) == 0
+    np.testing.assert_array_equal(np.load(d / "probs.npy"), np.exp(logp))
+    # score keeps writing log-densities; the suffix picks the format
+    assert run("score", "--input_model_file", path, "--input_file", d / "x.npy",
+               "--output_file", d / "ll.csv") == 0
+    np.testing.assert_array_equal(np.loadtxt(d / "ll.csv"), logp)
+    assert run("predict", path, d / "x.npy", "--proba", "--output", d / "resp.tsv") == 0
+    resp = (d / "resp.tsv").read_text().splitlines()
+    assert len(resp) == 1500 and all(line.count("\t") == 2 for line in resp)
+    np.testing.assert_array_equal(np.loadtxt(d / "resp.tsv", delimiter="\t"), m.predict_proba(X))
+    assert run("predict", path, d / "x.npy", "--output", d / "labels.txt") == 0
+    labels = (d / "labels.txt").read_text().split()
+    assert labels == [str(v) for v in m.predict(X)]
+    assert run("score", path, d / "x.npy", "--output", d / "ll.npy") == 0
+    assert (d / "ll.npy").read_bytes()[:6] == b"\x93NUMPY"
+    np.testing.assert_array_equal(np.load(d / "ll.npy"), logp)
+
+
+def test_generate_is_sample_and_the_output_suffix_rule(files, gmm, capsys, monkeypatch):
+    d, _ = files
+    path, m = gmm
+    monkeypatch.chdir(d)
+    assert run("generate", "-m", path, "-n", 40, "-s", 1, "-o", "draws") == 0
+    assert capsys.readouterr().out == "wrote 40 samples to draws.npy\n"
+    assert not (d / "draws").exists()  # no suffix: .npy is added, as the docs say
+    np.testing.assert_array_equal(np.load(d / "draws.npy"), m.sample(40, random_state=1))
+    assert run("generate", "--input_model_file", path, "--samples", 40, "--seed", 1,
+               "--output_file", "draws.csv") == 0
+    np.testing.assert_array_equal(np.loadtxt(d / "draws.csv", delimiter=","),
+                                  m.sample(40, random_state=1))
+    assert run("sample", "-m", path, 40, "-s", 1, "--output", "draws.txt") == 0
+    np.testing.assert_array_equal(np.loadtxt(d / "draws.txt"), m.sample(40, random_state=1))
+    capsys.readouterr()
+    assert run("generate", "-m", path, "-n", 5) == 2
+    one_error_line(capsys, "the following arguments are required: --output")
+    assert run("generate", "-m", path, "--output", "x.npy") == 2
+    one_error_line(capsys, "generate needs N (or --samples/-n N)")
+    assert run("sample", path, "many", "--output", "x.npy") == 2
+    one_error_line(capsys, "argument N: invalid int value: 'many'")
+
+
+def test_version_and_help(capsys):
+    assert run("--version") == 0
+    assert capsys.readouterr().out == f"suffstat {ss.__version__}\n"
+    assert run("-V") == 0
+    assert capsys.readouterr().out == f"suffstat {ss.__version__}\n"
+    assert run("fit", "--help") == 0
+    out = capsys.readouterr().out
+    for fragment in ["mlpack gmm_train names", "--gaussians K, -g K", "--no_force_positive, -P",
+                     "--input_model_file MODEL, -m MODEL", "--output_model_file FILE, -M FILE"]:
+        assert fragment in out
+    assert run("probability", "--help") == 0
+    assert "density (not its log)" in capsys.readouterr().out
+    assert run("--help") == 0
+    out = capsys.readouterr().out
+    assert "fit (train)" in out and "sample (generate)" in out and "probability" in out
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["fit", "{d}/x.npy", "-k", "2", "--output-model", "{d}/missing/m.npz"],
+         "{d}/missing/m.npz"),
+        (["fit", "{d}/x.npy", "-k", "2", "-M", "{d}"], "{d}: is a folder"),
+        (["fit", "{d}/x.npy", "-k", "2", "--output-path", "{d}/x.npy"], "{d}/x.npy: is a file"),
+        (["fit", "{d}/x.npy", "-k", "2", "--output-path", "{d}/x.npy/laps"], "{d}/x.npy/laps"),
+        (["score", "{m}", "{d}/x.npy", "--output", "{d}/missing/ll.csv"], "{d}/missing/ll.csv"),
+        (["predict", "{m}", "{d}/x.npy", "-o", "{d}/missing/l.npy"], "{d}/missing/l.npy"),
+        (["generate", "-m", "{m}", "-n", "5", "-o", "{d}/missing/s"], "{d}/missing/s.npy"),
+    ],
+)
+def test_output_paths_are_checked_before_any_work(files, gmm, argv, named, capsys, monkeypatch):
+    d, _ = files
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the output path was not checked first")
+
+    for name in ("fit", "log_probability", "predict", "predict_proba", "sample"):
+        monkeypatch.setattr(ss.GeneralMixtureModel, name, no_work)
+    monkeypatch.setattr(cli, "open_input", no_work)
+    before = sorted(os.listdir(d))
+    assert run(*[a.format(d=d, m=gmm[0]) for a in argv]) == 2
+    err = one_error_line(capsys, named.format(d=d))
+    assert ".tmp" not in err
+    assert sorted(os.listdir(d)) == before  # not even a hidden temporary file
+
+
+TEXT = "\n".join(["# points, written by hand", "x,y", "1.5,2", "", "-3,4e-1", "5,6"]) + "\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, delimiter",
+    [
+        ("a.csv", TEXT, None),
+        ("a.tsv", TEXT.replace(",", "\t"), None),
+        ("a.txt", TEXT.replace(",", "  "), None),
+        ("b.csv", TEXT.replace(",", ";"), None),
+        ("c.csv", TEXT.replace(",", "|"), "|"),
+        ("d.txt", "1.5 2\n-3\t0.4\n5 6\n", "whitespace"),
+        ("e.tsv", "x\ty\n1.5\t2\n-3\t0.4\n5\t6\n", "tab"),
+        ("f.csv", '"x","y"\n"1.5","2"\n"-3","0.4"\n"5","6"\n', None),
+    ],
+)
+def test_text_inputs(files, gmm, name, content, delimiter, capsys):
+    d, _ = files
+    path, m = gmm
+    (d / name).write_text(content)
+    extra = [] if delimiter is None else ["--delimiter", delimiter]
+    assert run("score", path, d / name, "--output", d / "t.npy", *extra) == 0
+    rows = np.array([[1.5, 2.0], [-3.0, 0.4], [5.0, 6.0]])
+    np.testing.assert_array_equal(np.load(d / "t.npy"), m.log_probability(rows))
+    assert "over 3 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("# c\nx,y\n1,2\n\n3,4\n5,6,7\n8,9\n", "r.csv, line 6: 3 columns, but line 3 has 2"),
+        ("1,2\n3\n", "r.csv, line 2: 1 column, but line 1 has 2"),
+        ("a,b\n1,2\n3,4\n5,oops\n", "r.csv, line 4: not a row of numbers ('oops' is not a number"),
+        ("1,2\n3,4,\n", "r.csv, line 2: not a row of numbers (''"),
+        ("1,2\n# two\n# comments\n3,nan\n", "r.csv, line 4: nan is not a finite number"),
+        ("1,2\n3,-inf\n", "r.csv, line 2: -inf is not a finite number"),
+        ("# only\n# comments\n", "r.csv: no data rows"),
+        ("x,y\n", "r.csv: no data rows"),
+    ],
+)
+def test_bad_text_rows_name_the_line_of_the_file(files, content, message, capsys):
+    d, _ = files
+    (d / "r.csv").write_text(content)
+    assert run("fit", d / "r.csv", "-k", 1) == 2
+    one_error_line(capsys, message)
+
+
+def test_ragged_rows_are_found_across_chunks(files, capsys, monkeypatch):
+    d, _ = files
+    monkeypatch.setattr(cli_files, "CHUNK_LINES", 4)
+    lines = ["a,b"] + [f"{i},{i % 7}" for i in range(20)]
+    lines[13] = "13,1,2"  # line 14 of the file, in the fourth chunk
+    (d / "ragged.csv").write_text("\n".join(lines) + "\n")
+    assert run("fit", d / "ragged.csv", "-k", 1) == 2
+    one_error_line(capsys, "ragged.csv, line 14: 3 columns, but line 2 has 2")
+    lines[13] = "13,1"
+    (d / "ragged.csv").write_text("\n".join(lines) + "\n")
+    assert run("fit", d / "ragged.csv", "-k", 1, "--max-iter", 2) == 0
+    assert "on 20 rows" in capsys.readouterr().out
+    (d / "bytes.csv").write_bytes(b"\xff\xfe\x00\x01\n")
+    assert run("fit", d / "bytes.csv", "-k", 1) == 2
+    one_error_line(capsys, "bytes.csv: not a UTF-8 text file")
+    assert run("fit", d / "ragged.csv", "-k", 1, "--delimiter", "ab") == 2
+    one_error_line(capsys, "--delimiter must be one character")
+
+
+def test_a_huge_sample_fails_in_one_line(files, gmm, capsys, monkeypatch):
+    d, _ = files
+    path, _ = gmm
+    assert run("sample", path, 100_000_000_000, "--output", d / "huge.npy") == 2
+    one_error_line(capsys,
+                   "sampling 100000000000 rows of 2 feature(s) needs about 6.5 TiB of memory")
+    assert not (d / "huge.npy").exists()
+    monkeypatch.setattr(cli, "available_memory", lambda: 2**30)
+    assert run("generate", "-m", path, "-n", 50_000_000, "-o", d / "huge.npy") == 2
+    one_error_line(capsys, "needs about 3.4 GiB of memory, but 1.0 GiB is available: draw at most "
+                   "about 14913080 rows at a time")
+
+
+def test_ctrl_c_without_snapshots_and_outside_fit(files, gmm, capsys, monkeypatch):
+    d, _ = files
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ss.GeneralMixtureModel, "fit", interrupted)
+    assert run("fit", d / "x.npy", "-k", 2, "-M", d / "never.npz") == 130
+    err = capsys.readouterr().err
+    assert err == ("suffstat: interrupted; nothing was saved: give --output-path DIR to keep a "
+                   "snapshot per lap, which --resume continues from\n")
+    assert not (d / "never.npz").exists()
+    assert run("fit", d / "x.npy", "-k", 2, "--output-path", d / "no-laps-yet") == 130
+    assert capsys.readouterr().err == ("suffstat: interrupted before the first lap was saved: run "
+                                       "the same command again\n")
+    monkeypatch.setattr(cli, "_rows", interrupted)
+    assert run("score", gmm[0], d / "x.npy", "--output", d / "never.csv") == 130
+    assert capsys.readouterr().err == "suffstat: interrupted; no output was written\n"
+    assert not (d / "never.csv").exists()
+    assert not any(p.name.startswith(".never") for p in d.iterdir())
+
+
+def test_unexpected_errors_are_one_line_unless_verbose(files, gmm, capsys, monkeypatch):
+    d, _ = files
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "_rows", bug)
+    assert run("score", gmm[0], d / "x.npy") == 1
+    one_error_line(capsys, "suffstat: error: internal error: RuntimeError: boom (--verbose shows")
+    assert run("score", gmm[0], d / "x.npy", "-v") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.endswith("RuntimeError: boom (--verbose shows the traceback)\n")
+
+
+def _cli(*argv):
+    """Run ``python -m suffstat`` (this checkout's code: PYTHONPATH is inherited)."""
+    return [sys.executable, "-m", "suffstat", *map(str, argv)]
+
+
+def test_python_dash_m_suffstat(files):
+    d, _ = files
+    res = subprocess.run(_cli("--version"), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout == f"suffstat {ss.__version__}\n"
+    res = subprocess.run(_cli("generate", "-m", d / "nope.npz", "-n", 3, "-o", d / "g.csv"),
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith("suffstat: error: ") and "no such model file" in res.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_fit_says_how_to_resume(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 2)) + rng.integers(0, 4, size=(200_000, 1)) * 3.0
+    np.save(tmp_path / "big.npy", X)
+    laps = tmp_path / "laps"
+    argv = ["fit", tmp_path / "big.npy", "-k", 6, "--seed", 0, "--tol", 0, "--output-path", laps]
+    # A child inherits an ignored SIGINT (as a background job's is), and Python then keeps
+    # ignoring it; a handled one is reset to the default at exec, which Python turns into
+    # KeyboardInterrupt. So SIGINT is handled here while the child starts.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(_cli(*argv, "--max-iter", 100_000), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        deadline = time.monotonic() + 240
+        while not (laps / "lap-0001.npz").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no lap within 240 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err == (f"suffstat: interrupted; the finished laps are saved in {laps}: add --resume to "
+                   "the same command to continue from the newest one\n")
+    done = sorted(p.name for p in laps.glob("lap-*.npz"))
+    assert done and out == ""
+    # as told: the same command with --resume continues from the newest lap
+    n = len(done)
+    assert main([str(a) for a in [*argv, "--max-iter", n + 1, "--resume"]]) == 0
+    assert sorted(p.name for p in laps.glob("lap-*.npz")) == done + [f"lap-{n + 1:04d}.npz"]
