@@ -572,3 +572,29 @@ class MixtureStats(Statistic):
 
     _fields = ("w_sum", "resp_sum", "log_likelihood", "entropy")
     _parts_field = "parts"
+
+
+class SeedStats(Statistic):
+    """Statistics of a mixed-family start: every component family on every seed's rows.
+
+    Fields: ``w_sum`` (total sample weight), ``resp_sum`` ((k,) weight of the rows
+    nearest each seed), ``outside`` ((k * k,) rows of seed ``j`` outside the support of
+    component ``c``, at ``j * k + c``) and ``parts`` (the records of component ``c`` on
+    the rows of seed ``j``, at ``j * k + c``). A mixture picks from it which family
+    takes which seed.
+
+    Parameters
+    ----------
+    w_sum : float
+        Total sample weight.
+    resp_sum : array-like of shape (k,)
+        Weight of each seed's rows.
+    outside : array-like of shape (k * k,)
+        Counts of rows outside each component's support, per (seed, component).
+    parts : sequence of Statistic
+        The (seed, component) records.
+    """
+
+    _fields = ("w_sum", "resp_sum", "outside")
+    _parts_field = "parts"
+

@@ -112,6 +112,10 @@ class Distribution(ABC):
     #: Dimensions of one batch: 1 for univariate data (n,), 2 for (n, d).
     _ndim: ClassVar[int] = 1
     _stats_type: ClassVar[type[Statistic]] = Statistic
+    #: Whether a parameter estimated at 0 from a start's rows stays 0 under EM (a
+    #: Categorical category, a Bernoulli p): a mixture's start then gives each such
+    #: component a small share of every row.
+    _zeros_absorb: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

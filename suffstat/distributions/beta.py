@@ -151,5 +151,10 @@ class Beta(_Univariate):
         out[inside] = special.xlogy(a - 1.0, x) + special.xlog1py(b - 1.0, -x) - special.betaln(a, b)
         return out
 
+    def _expected_log_probability(self, stats: BetaStats) -> float:
+        a, b = self.alpha, self.beta
+        return ((a - 1.0) * float(stats.logxw_sum) + (b - 1.0) * float(stats.log1mxw_sum)
+                - float(stats.w_sum) * special.betaln(a, b))
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.beta(self.alpha, self.beta, size=n)

@@ -126,6 +126,7 @@ class Bernoulli(_Univariate):
     _param_names = ("p",)
     _constraints = {"p": {"low": 0.0, "high": 1.0}}
     _stats_type = CountStats
+    _zeros_absorb = True
 
     def __init__(self, p: float | None = None, *, inertia: float = 0.0, frozen: bool = False):
         super().__init__(p=p, inertia=inertia, frozen=frozen)
@@ -146,6 +147,10 @@ class Bernoulli(_Univariate):
         out = np.empty_like(X)
         bernoulli_logpmf(X, self.p, out)
         return out
+
+    def _expected_log_probability(self, stats: CountStats) -> float:
+        w, s = float(stats.w_sum), float(stats.xw_sum)
+        return float(special.xlogy(s, self.p) + special.xlogy(w - s, 1.0 - self.p))
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.random(n) < self.p).astype(np.float64)
@@ -193,6 +198,7 @@ class Categorical(Distribution):
     _param_names = ("probs",)
     _option_names = ("n_categories", "pseudocount", "inertia", "frozen")
     _stats_type = CategoricalStats
+    _zeros_absorb = True
 
     def __init__(
         self,
@@ -283,6 +289,11 @@ class Categorical(Distribution):
 
     def _n_parameters(self) -> int:
         return int(np.size(self.probs)) - 1  # the probabilities sum to 1
+
+    def _expected_log_probability(self, stats: CategoricalStats) -> float:
+        counts = np.asarray(stats.counts, dtype=np.float64)
+        probs = np.pad(self.probs, (0, max(0, counts.shape[0] - self.probs.shape[0])))
+        return float(np.sum(special.xlogy(counts, probs[: counts.shape[0]])))
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.choice(len(self.probs), size=n, p=self.probs).astype(np.float64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,9 @@ class Exponential(_Univariate):
         out = np.log(self.rate) - self.rate * X
         out[X < 0] = -np.inf
         return out
+
+    def _expected_log_probability(self, stats: CountStats) -> float:
+        return float(stats.w_sum) * math.log(self.rate) - self.rate * float(stats.xw_sum)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.exponential(1.0 / self.rate, size=n)

@@ -171,5 +171,10 @@ class Gamma(_Univariate):
         out[pos] = a * math.log(b) - special.gammaln(a) + special.xlogy(a - 1.0, x) - b * x
         return out
 
+    def _expected_log_probability(self, stats: GammaStats) -> float:
+        a, b = self.shape, self.rate
+        return (float(stats.w_sum) * (a * math.log(b) - special.gammaln(a))
+                + (a - 1.0) * float(stats.logxw_sum) - b * float(stats.xw_sum))
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.gamma(self.shape, 1.0 / self.rate, size=n)

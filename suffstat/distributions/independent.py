@@ -44,6 +44,10 @@ class IndependentComponents(Distribution):
     _ndim = 2
     _stats_type = IndependentStats
 
+    @property
+    def _zeros_absorb(self) -> bool:  # type: ignore[override]
+        return any(d._zeros_absorb for d in self.distributions)
+
     def __init__(
         self, distributions: Any, *, inertia: float = 0.0, frozen: bool = False
     ) -> None:
@@ -124,6 +128,10 @@ class IndependentComponents(Distribution):
 
     def _n_parameters(self) -> int:
         return sum(d._n_parameters() for d in self.distributions)
+
+    def _expected_log_probability(self, stats: IndependentStats) -> float:
+        return float(sum(d._expected_log_probability(p) for d, p in zip(self.distributions, stats.parts,
+                                                                          strict=True)))
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.column_stack([d._sample(n, rng) for d in self.distributions])

@@ -249,5 +249,12 @@ class LogNormal(_Univariate):
         out[pos] = lp - logx
         return out
 
+    def _expected_log_probability(self, stats: NormalStats) -> float:
+        moved = stats.recentered(self.mu)
+        w = float(moved.w_sum)
+        sum_log_x = float(moved.xw_sum) + w * self.mu  # the statistics are those of log x
+        return (w * (-0.5 * LOG_2PI - math.log(self.sigma)) - 0.5 * float(moved.xxw_sum) / self.sigma**2
+                - sum_log_x)
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.lognormal(self.mu, self.sigma, size=n)

@@ -78,5 +78,13 @@ class Uniform(_Univariate):
         out[(X < self.low) | (X > self.high)] = -np.inf
         return out
 
+    def _expected_log_probability(self, stats: UniformStats) -> float:
+        w = float(stats.w_sum)
+        if not w > 0:
+            return 0.0
+        if float(stats.low) < self.low or float(stats.high) > self.high:
+            return -math.inf  # some row lies outside the support
+        return -w * math.log(self.high - self.low)
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(self.low, self.high, size=n)

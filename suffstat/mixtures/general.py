@@ -21,8 +21,12 @@ from ..exceptions import (
 )
 from ..prediction import StreamedPrediction
 from ..prediction import _batch_result as _apply  # noqa: F401 - the CLI streams through it
-from ..statistics import MixtureStats
+from ..statistics import MixtureStats, SeedStats
 
+#: Share of every row that each component of a start receives when zeros are absorbing
+#: for its family (a Categorical category unseen among its seed's rows would keep
+#: probability 0 for good: EM never revives it).
+START_SHARE = 1e-3
 #: Constructor settings of a fit (each also a keyword of :meth:`GeneralMixtureModel.fit`).
 FIT_SETTINGS = {
     "max_iter": 100, "tol": 1e-3, "batch_size": None, "batches_per_epoch": None, "n_jobs": 1,
@@ -348,6 +352,8 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
 
     def _propose(self, stats: MixtureStats, *, inertia: float | None = None,
                  inherited: float = 0.0) -> dict[str, Any] | None:
+        if isinstance(stats, SeedStats):  # a mixed-family start: match families to seeds first
+            stats = self._assign_seeds(stats)
         if not isinstance(stats, MixtureStats) or len(stats.parts) != self.n_components:
             raise TypeError(
                 f"GeneralMixtureModel needs MixtureStats with {self.n_components} parts"
@@ -887,13 +893,83 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
             raise DataError("X has a row too large to seed from (its squared norm overflows)",
                             row=int(np.flatnonzero(huge)[0]), hint="rescale the data")
         labels = np.argmin(d2, axis=1) if X.shape[0] else np.zeros(0, dtype=int)
-        parts, resp_sum = [], np.zeros(self.n_components)
+        k = self.n_components
+        resp_sum = np.array([float(np.sum(w[labels == j])) for j in range(k)])
+        if self._mixed_families():
+            return self._seed_pairs(X, w, labels, resp_sum)
+        parts = []
         for c, comp in enumerate(self.distributions):
-            wc = np.ascontiguousarray(w * (labels == c))
-            resp_sum[c] = wc.sum()
-            parts.append(comp.summarize(X, wc, accumulate=False))
+            wc = w * (labels == c)
+            if comp._zeros_absorb:  # a share of every row keeps no category at probability 0
+                wc = wc + START_SHARE * w
+            parts.append(comp.summarize(X, np.ascontiguousarray(wc), accumulate=False))
         return MixtureStats(w_sum=float(w.sum()), resp_sum=resp_sum, log_likelihood=0.0, entropy=0.0,
                             parts=parts)
+
+    def _mixed_families(self) -> bool:
+        return len({type(d) for d in self.distributions}) > 1
+
+    def _seed_pairs(self, X: np.ndarray, w: np.ndarray, labels: np.ndarray,
+                    resp_sum: np.ndarray) -> SeedStats:
+        """Every family on every seed's rows, so the start can match families to seeds."""
+        k = self.n_components
+        parts, outside = [], np.zeros(k * k)
+        for j in range(k):
+            rows = labels == j
+            for c, comp in enumerate(self.distributions):
+                wj = w * rows
+                if comp._zeros_absorb:
+                    wj = wj + START_SHARE * w
+                use = wj > 0
+                Xj, wj = X[use], wj[use]
+                inside = _inside_support(comp, Xj)
+                outside[j * k + c] += float(np.sum(wj[~inside]))  # rows this family cannot take
+                parts.append(comp._summarize(np.ascontiguousarray(Xj[inside]),
+                                             np.ascontiguousarray(wj[inside])))
+        return SeedStats(w_sum=float(w.sum()), resp_sum=resp_sum, outside=outside, parts=parts)
+
+    def _assign_seeds(self, stats: SeedStats) -> MixtureStats:
+        """Give each family the seed whose rows it fits best (an assignment problem).
+
+        ``score[j, c]`` is the log-likelihood of seed ``j``'s rows under component
+        ``c`` fitted to them, from the statistics alone; families that cannot score
+        from their statistics (Poisson) keep the seeds in order.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        k = self.n_components
+        resp = np.asarray(stats.resp_sum)
+        outside = np.asarray(stats.outside).reshape(k, k)
+        score = np.zeros((k, k))
+        order = np.arange(k)
+        try:
+            for j in range(k):
+                for c, comp in enumerate(self.distributions):
+                    part = stats.parts[j * k + c]
+                    if not part.weight > 0:
+                        score[j, c] = -np.inf if resp[j] > 0 else 0.0
+                        continue
+                    fitted = type(comp).from_dict(comp.to_dict())
+                    try:
+                        fitted._set_params(comp._propose(part))
+                        score[j, c] = fitted._expected_log_probability(part)
+                    except (ParameterError, ValueError):
+                        score[j, c] = -np.inf
+        except NotImplementedError:
+            pass
+        else:
+            # Fewest rows outside a family's support first, then the best fit: the
+            # weight of those rows counts more than any difference of log-likelihoods.
+            fit_cost = np.where(np.isfinite(score), -score, 0.0)
+            spread = float(np.ptp(fit_cost)) + 1.0
+            infeasible = ~np.isfinite(score)
+            cost = fit_cost + spread * (outside + k * k * infeasible)
+            seeds, comps = linear_sum_assignment(cost)
+            order = seeds[np.argsort(comps)]  # order[c]: the seed of component c
+        return MixtureStats(
+            w_sum=float(stats.w_sum), resp_sum=resp[order], log_likelihood=0.0, entropy=0.0,
+            parts=[stats.parts[order[c] * k + c] for c in range(k)],
+        )
 
     def seeded(self, params: dict[str, Any]) -> dict[str, Any]:
         """Validate the parameters a named start found into the starting proposal.
@@ -1000,6 +1076,27 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         w = np.array2string(self.weights, precision=4, separator=", ")
         return f"GeneralMixtureModel([\n  {inner}\n], weights={w})"
 
+
+
+def _inside_support(d: Distribution, X: np.ndarray, max_checks: int = 64) -> np.ndarray:
+    """Mask of the rows of ``X`` inside ``d``'s support (found through its own check).
+
+    Each failed check names one row; after ``max_checks`` of them every row counts as
+    outside (a family with that many rows outside a seed's rows should not take it).
+    """
+    inside = np.ones(X.shape[0], dtype=bool)
+    for _ in range(max_checks):
+        idx = np.flatnonzero(inside)
+        try:
+            d._check_support(X[idx])
+            return inside
+        except DataError as e:
+            if e.row is None:
+                break
+            inside[idx[e.row]] = False
+    # many rows outside (or no row named): this family does not take these rows at all
+    inside[:] = False
+    return inside
 
 
 def _unfitted_component(d: dict[str, Any]) -> dict[str, Any]:
