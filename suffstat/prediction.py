@@ -36,11 +36,18 @@ class StreamedPrediction:
         source = as_source(X)
         size = source.default_batch_size() if batch_size is None else check_count(
             "batch_size", batch_size, minimum=1)
-        parts = list(ordered_map(_batch_result, source, source.ranges(size),
-                                 n_jobs=effective_n_jobs(n_jobs), args=(self, fn_name)))
-        if not parts:
+        ranges = source.ranges(size)
+        if not ranges:
             return getattr(self, fn_name)(self._check_data(source.read(0, 0)))
-        return np.concatenate(parts)
+        out = None
+        # each batch's result goes straight into the output: no list of parts to join
+        for (start, stop), part in zip(ranges, ordered_map(
+                _batch_result, source, ranges, n_jobs=effective_n_jobs(n_jobs), args=(self, fn_name)),
+                strict=True):
+            if out is None:
+                out = np.empty((source.n_rows, *part.shape[1:]), dtype=part.dtype)
+            out[start:stop] = part
+        return out
 
     def _predict_labels(self, X: np.ndarray) -> np.ndarray:
         return np.argmax(self._predict_log_proba(X), axis=1)

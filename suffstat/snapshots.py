@@ -13,12 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
 from ._registry import model_from_dict
-from .exceptions import ModelFileError
+from .exceptions import ModelFileError, warn_at_caller
 from .io import atomic_open, load_payload, save_payload
 
 __all__ = ["load_model_at_lap", "load_snapshot", "snapshot_laps"]
@@ -127,7 +126,7 @@ def _newest_readable(folder: Any, lap: int | None, skip_damaged: bool) -> tuple[
         except ModelFileError as e:
             if not skip_damaged:
                 raise
-            warnings.warn(f"skipping damaged snapshot: {e}", RuntimeWarning, stacklevel=3)
+            warn_at_caller(f"skipping damaged snapshot: {e}", RuntimeWarning)
     raise ModelFileError(f"{folder}: every snapshot{'' if lap is None else f' up to lap {lap}'} is damaged")
 
 
@@ -197,7 +196,6 @@ def load_model_at_lap(folder: Any, lap: int | None = None) -> Any:
     """
     found, _, model = _newest_readable(folder, lap, skip_damaged=True)
     if lap is not None and found != lap:
-        warnings.warn(f"no snapshot at lap {lap} in {folder}; loaded lap {found}", UserWarning,
-                      stacklevel=2)
+        warn_at_caller(f"no snapshot at lap {lap} in {folder}; loaded lap {found}", UserWarning)
     model.lap_ = found
     return model

@@ -352,3 +352,45 @@ def test_propose_has_no_side_effect_and_commit_warns_once():
         m.commit(m.propose(stats))
     assert len(record) == 1
     assert record[0].filename == __file__  # attributed to the caller, not the library
+
+
+def test_from_model_names_the_covariance_types():
+    """Issue 12: from_model(m, covariance_type='tied') raised a bare KeyError."""
+    m = initial_gmm()
+    with pytest.raises(ss.ParameterError, match="covariance_type must be one of .*GaussianMixture"):
+        ss.GeneralMixtureModel.from_model(m, covariance_type="tied")
+    with pytest.raises(ss.ParameterError, match="got 'ful'"):
+        ss.GeneralMixtureModel.from_model(m, covariance_type="ful")
+
+
+def test_streamed_predict_keeps_only_labels(tmp_path):
+    """Issue 12: predict(path) held the whole n x K posterior (274 MB for 3M rows, K=6)."""
+    import tracemalloc
+
+    X = blobs(500_000, seed=17)
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    m = ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 8, X[:5000], random_state=0,
+                                            max_iter=5, tol=None)
+    expected = m.predict(X)
+    tracemalloc.start()
+    labels = m.predict(str(path), batch_size=10_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(labels, expected)
+    posterior = len(X) * m.n_components * 8
+    assert peak < posterior / 2, (peak, posterior)
+
+
+def test_warnings_point_at_the_callers_line(tmp_path):
+    """Issue 12: the warning stack levels pointed into the library."""
+    m = initial_gmm()
+    with pytest.warns(ss.ConvergenceWarning) as record:
+        m.fit(blobs(500), max_iter=1)
+    assert {w.filename for w in record} == {__file__}
+    m.fit(blobs(500), max_iter=2, tol=None, output_path=tmp_path)
+    with pytest.warns(UserWarning, match="no snapshot at lap 5") as record:
+        from suffstat.snapshots import load_model_at_lap
+
+        load_model_at_lap(tmp_path, 5)
+    assert record[0].filename == __file__

@@ -833,6 +833,13 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         model = other.copy()
         if covariance_type is None:
             return model
+        if covariance_type not in ("full", "diag", "spherical"):
+            hint = (" ('tied' shares one covariance across components: use ss.GaussianMixture("
+                    "covariance_type='tied'))" if covariance_type == "tied" else "")
+            raise ParameterError(
+                "covariance_type must be one of ('full', 'diag', 'spherical'); got "
+                f"{covariance_type!r}{hint}"
+            )
         comps = []
         for d in model.distributions:
             if not isinstance(d, MultivariateNormal):
