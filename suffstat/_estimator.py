@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
+
+
+def param_names(cls: type) -> list[str]:
+    """The names of ``cls.__init__``'s arguments (scikit-learn's ``_get_param_names``)."""
+    sig = inspect.signature(cls.__init__)
+    return sorted(
+        p.name for p in sig.parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    )
 
 
 class EstimatorParams:
@@ -18,11 +28,7 @@ class EstimatorParams:
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return sorted(
-            p.name for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        )
+        return param_names(cls)
 
     def _get_param_value(self, name: str) -> Any:
         return getattr(self, name)
@@ -86,6 +92,19 @@ class EstimatorParams:
     def _set_param_value(self, name: str, value: Any) -> None:
         setattr(self, name, value)
 
+    def __sklearn_clone__(self) -> Any:
+        """Return a new estimator with copies of the constructor's arguments (``sklearn.base.clone``).
+
+        Models passed as arguments (a mixture's components) are copied whole, their
+        parameters included, since they are values here, not estimators to refit.
+
+        Returns
+        -------
+        object
+            The new, unfitted estimator.
+        """
+        return type(self)(**{k: _duplicate(v) for k, v in self.get_params(deep=False).items()})
+
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's estimator tags (a density estimator; ``y`` is not required).
 
@@ -97,3 +116,13 @@ class EstimatorParams:
         from sklearn.utils import Tags, TargetTags
 
         return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+
+
+def _duplicate(value: Any) -> Any:
+    if hasattr(value, "__sklearn_clone__") and not isinstance(value, type):
+        return value.__sklearn_clone__()
+    if isinstance(value, list):
+        return [_duplicate(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_duplicate(v) for v in value)
+    return copy.deepcopy(value)

@@ -151,7 +151,8 @@ def check_scalar(name: str, value, *, low=None, high=None, low_open=False, high_
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim != 0:
         raise ParameterError(f"{name} must be a scalar; got {_describe(value)}")
-    v = float(arr)
+    # a Python float is returned as the same object (scikit-learn's clone checks identity)
+    v = value if type(value) is float else float(arr)
     if not np.isfinite(v):
         raise ParameterError(f"{name} must be finite; got {v}")
     _check_range(name, v, low, high, low_open, high_open)

@@ -394,3 +394,27 @@ def test_warnings_point_at_the_callers_line(tmp_path):
 
         load_model_at_lap(tmp_path, 5)
     assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("make", [lambda: ss.Normal(1.0, 2.0, min_std=0.1),
+                                  lambda: ss.MultivariateNormal(covariance_type="diag", reg_covar=1e-3),
+                                  lambda: ss.Categorical(n_categories=3, pseudocount=0.5),
+                                  lambda: ss.IndependentComponents([ss.Normal(), ss.Poisson()])])
+def test_distributions_have_the_estimator_api(make):
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+
+    d = make()
+    c = clone(d)
+    assert type(c) is type(d) and c is not d
+    assert c.to_dict()["options"] == d.to_dict()["options"]
+
+
+def test_distribution_set_params_is_validated_and_atomic():
+    d = ss.Normal(1.0, 2.0)
+    assert d.set_params(std=3.0) is d and d.std == 3.0
+    with pytest.raises(ss.ParameterError, match="std must be > 0.0"):
+        d.set_params(mean=5.0, std=-1.0)
+    assert (d.mean, d.std) == (1.0, 3.0)
+    with pytest.raises(ValueError, match="invalid parameter"):
+        d.set_params(sigma=1.0)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._estimator import param_names
 from .._nested import blend
 from .._registry import model_class, register
 from .._validation import (
@@ -514,6 +515,61 @@ class Distribution(ABC):
             Destination file.
         """
         _save(self, path)
+
+    # -- scikit-learn's estimator API ---------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return the constructor's arguments: the parameters and options as they are now.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn compatibility (components are values here).
+
+        Returns
+        -------
+        dict
+            Argument names mapped to their current values.
+        """
+        return {name: getattr(self, name) for name in param_names(type(self))}
+
+    def set_params(self, **params: Any):
+        """Change constructor arguments, validated as the constructor does, all or nothing.
+
+        Parameters
+        ----------
+        **params
+            Argument names and their new values.
+
+        Returns
+        -------
+        self
+            The distribution.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name; ParameterError for an invalid value (nothing changes).
+        """
+        current = self.get_params(deep=False)
+        unknown = sorted(set(params) - set(current))
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {unknown} for {type(self).__name__}; valid "
+                             f"parameters are {sorted(current)}")
+        rebuilt = type(self)(**{**current, **params})
+        pending = self._pending
+        self.__dict__.update(rebuilt.__dict__)
+        self._pending = pending
+        return self
+
+    def __sklearn_clone__(self):
+        """Return an independent copy (``sklearn.base.clone``; the parameters are values here).
+
+        Returns
+        -------
+        Distribution
+            :meth:`copy`.
+        """
+        return self.copy()
 
     # -- pomegranate's names -----------------------------------------------------------------
     @classmethod

@@ -52,7 +52,7 @@ class IndependentComponents(Distribution):
         self, distributions: Any, *, inertia: float = 0.0, frozen: bool = False
     ) -> None:
         super().__init__(inertia=inertia, frozen=frozen)
-        dists = list(distributions)
+        dists = distributions if isinstance(distributions, list) else list(distributions)
         if not dists:
             raise ParameterError("distributions must hold at least one distribution")
         for j, d in enumerate(dists):
