@@ -21,10 +21,15 @@ a later block may use what an earlier block made, as a reader would.
 Conventions in the doc sources
 ------------------------------
 * **Checked output.** A top-level statement whose last line ends with a comment
-  ``# -> EXPECTED`` must print ``EXPECTED`` (compared as by doctest with ``ELLIPSIS`` and
+  ``# -> EXPECTED`` (or that is followed by a comment line ``# -> EXPECTED``) must print
+  ``EXPECTED`` (compared as by doctest with ``ELLIPSIS`` and
   ``NORMALIZE_WHITESPACE``, so ``...`` stands for any text). Use it only for output that
   is deterministic (seeded data, exact results). A plain ``# comment`` after a ``print``
   is prose and is not checked: write ``# ->`` to make a claim that the test keeps honest.
+* **Checked output blocks.** A ``.. code-block:: text`` preceded by the rst comment
+  ``.. expected-output`` is the whole printed output of the Python block just before it
+  (same comparison). Unmarked ``text`` blocks (traces with timings, shell output) are
+  illustrations and are not compared.
 * **Skipped blocks.** A block that cannot run here (a Dask cluster, a 100 GB file, ...)
   is preceded by a comment naming the reason: in rst ``.. skip-example: REASON`` (an rst
   comment, invisible in the rendered page), in Markdown ``<!-- skip-example: REASON -->``.
@@ -69,6 +74,7 @@ SHELL_REASON = (
 )
 EXPECT = re.compile(r"#\s*->\s?(.*)$")
 RST_SKIP = re.compile(r"^\.\.\s+skip-example:\s*(.+?)\s*$")
+RST_OUTPUT = re.compile(r"^\.\.\s+expected-output\s*$")
 MD_SKIP = re.compile(r"^<!--\s*skip-example:\s*(.+?)\s*-->\s*$")
 
 
@@ -79,6 +85,7 @@ class Block:
     lang: str
     code: str
     skip: str | None = None
+    expected_output: bool = False  # a text block marked ``.. expected-output``
 
     def where(self) -> str:
         return f"{self.path.relative_to(ROOT)}:{self.line}"
@@ -139,7 +146,8 @@ def _rst_blocks(path: Path) -> list[Block]:
         if k >= 0 and (s := RST_SKIP.match(lines[k].strip())):
             skip = s.group(1)
         code = _dedent(body)
-        blocks.append(Block(path, first or i + 1, lang, code, skip))
+        marked = k >= 0 and bool(RST_OUTPUT.match(lines[k].strip()))
+        blocks.append(Block(path, first or i + 1, lang, code, skip, marked))
     return blocks
 
 
@@ -164,8 +172,12 @@ def _checker_matches(expected: str, got: str) -> bool:
     return doctest.OutputChecker().check_output(expected + "\n", got, flags)
 
 
-def run_block(block: Block, namespace: dict) -> None:
-    """Run one block statement by statement, checking ``# -> expected`` comments."""
+def run_block(block: Block, namespace: dict) -> str:
+    """Run one block statement by statement, checking ``# -> expected`` comments.
+
+    Return everything the block printed.
+    """
+    printed = []
     src_lines = block.code.splitlines()
     tree = ast.parse(block.code, filename=block.where())
     for stmt in tree.body:
@@ -176,6 +188,11 @@ def run_block(block: Block, namespace: dict) -> None:
         m = EXPECT.search(tail) if "#" in tail else None
         if m:
             expected = m.group(1).strip()
+        elif stmt.end_lineno < len(src_lines):
+            # or on a comment line of its own just below the statement
+            nxt = src_lines[stmt.end_lineno].strip()
+            if nxt.startswith("#") and (m := EXPECT.match(nxt)):
+                expected = m.group(1).strip()
         module = ast.Module(body=[stmt], type_ignores=[])
         # line numbers in tracebacks point into the doc source
         ast.increment_lineno(module, block.line - 1)
@@ -183,12 +200,14 @@ def run_block(block: Block, namespace: dict) -> None:
         out = io.StringIO()
         with redirect_stdout(out):
             exec(code, namespace)
+        printed.append(out.getvalue())
         if expected is not None:
             got = out.getvalue()
             assert _checker_matches(expected, got), (
                 f"{block.path.relative_to(ROOT)}:{block.line + stmt.end_lineno - 1}: "
                 f"the doc says the output is\n    {expected}\nbut it is\n    {got.strip()}"
             )
+    return "".join(printed)
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -201,7 +220,12 @@ FILES = doc_files()
 @pytest.mark.parametrize("path", FILES, ids=_ids(FILES))
 def test_doc_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12: the Python blocks of one doc file run in order and print what they claim."""
-    python = [b for b in blocks_of(path) if b.lang in PY_LANGS]
+    blocks = blocks_of(path)
+    python = [b for b in blocks if b.lang in PY_LANGS]
+    # a text block marked ``.. expected-output`` right after a Python block is its output
+    outputs = {
+        id(a): b.code for a, b in zip(blocks, blocks[1:]) if a.lang in PY_LANGS and b.expected_output
+    }
     if not python:
         pytest.skip("no Python blocks")
     monkeypatch.chdir(tmp_path)
@@ -214,8 +238,13 @@ def test_doc_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         for block in python:
             if block.skip:
                 continue
-            run_block(block, namespace)
+            printed = run_block(block, namespace)
             ran += 1
+            if id(block) in outputs:
+                assert _checker_matches(outputs[id(block)].rstrip("\n"), printed), (
+                    f"{block.where()}: the output shown after this block is\n"
+                    f"{outputs[id(block)]}\nbut the block prints\n{printed}"
+                )
     assert ran or all(b.skip for b in python)
 
 
