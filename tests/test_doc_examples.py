@@ -69,8 +69,8 @@ DOCS = ROOT / "docs"
 PY_LANGS = {"python", "py", "python3", "pycon"}
 SHELL_LANGS = {"bash", "sh", "shell", "console"}
 SHELL_REASON = (
-    "shell session: not replayed (the CLI is tested end to end in tests/test_cli.py; "
-    "one interpreter start per command)"
+    "shell block: not replayed (needs a shell and one interpreter start per command; "
+    "the suffstat commands are tested end to end in tests/test_cli.py)"
 )
 EXPECT = re.compile(r"#\s*->\s?(.*)$")
 RST_SKIP = re.compile(r"^\.\.\s+skip-example:\s*(.+?)\s*$")
