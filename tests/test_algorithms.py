@@ -39,9 +39,14 @@ def test_ema_bias_correction_weights_sum_to_one(beta, values):
         s = v if s is None else (1 - rho) * s + rho * v
         m = beta * m + (1 - beta) * v
         assert s == pytest.approx(m / (1 - beta**t), rel=1e-9, abs=1e-9)
-    # the implied weights on past values sum to one
-    weights = [(1 - beta) * beta ** (len(values) - t) / (1 - beta ** len(values)) for t in range(1, len(values) + 1)]
-    assert sum(weights) == pytest.approx(1.0)
+    # Issue 12: the weights that the rule's own rho_t put on each past value,
+    # rho_t * prod_{u>t} (1 - rho_u), are the bias-corrected EMA's weights (the old check
+    # summed a geometric series written in the test, which tested nothing of ours).
+    n = len(values)
+    rhos = [rule.rho(t) for t in range(1, n + 1)]
+    implied = [rhos[t - 1] * np.prod([1 - r for r in rhos[t:]]) for t in range(1, n + 1)]
+    ema = [(1 - beta) * beta ** (n - t) / (1 - beta**n) for t in range(1, n + 1)]
+    np.testing.assert_allclose(implied, ema, rtol=1e-9, atol=1e-12)
 
 
 def test_constant_one_with_one_batch_per_pass_is_full_em(X):
@@ -124,12 +129,34 @@ def test_stepwise_reaches_full_em(X, rule):
     assert all("lrate" in h and "fallbacks" in h for h in m.history_)
 
 
-def test_polyak_averaging(X):
-    m = initial_gmm().fit(X, algorithm="stepwise", step=steps.PowerDecay(0.7), batch_size=500, max_iter=6,
-                          tol=None, random_state=0, average=True)
-    plain = initial_gmm().fit(X, algorithm="stepwise", step=steps.PowerDecay(0.7), batch_size=500,
-                              max_iter=6, tol=None, random_state=0)
-    assert not np.array_equal(params(m), params(plain))
+class RecordingRun(EMRun):
+    """Stepwise run that records the parameters after every update, with its pass."""
+
+    updates: list
+
+    def _commit(self, stats):
+        super()._commit(stats)
+        self.updates.append((self.iteration + 1, params(self.learner)))
+
+
+def test_polyak_averaging_is_the_mean_of_the_updates_from_the_second_pass(X):
+    """Issue 12: ``average=True`` returns the mean of the per-update parameters of passes 2..T.
+
+    The old test only checked that the averaged model differs from the plain one, which a
+    wrong average (the first pass included, a running blend with the wrong weight, the
+    last update only, the average never committed) also passes.
+    """
+    kw = dict(algorithm="stepwise", step=steps.PowerDecay(0.7), batch_size=500, max_iter=6, tol=None,
+              random_state=0)
+    plain = RecordingRun(initial_gmm(), X, **kw)
+    plain.updates = []
+    plain.run()
+    assert len(plain.updates) == 6 * 8
+    expected = np.mean([p for it, p in plain.updates if it >= 2], axis=0)
+    m = initial_gmm().fit(X, average=True, **kw)
+    np.testing.assert_allclose(params(m), expected, rtol=1e-10, atol=1e-12)
+    # and it is not simply the last update (the average is over 40 distinct updates)
+    assert not np.allclose(params(m), plain.updates[-1][1], rtol=1e-6)
     full = initial_gmm().fit(X, max_iter=60, tol=1e-8)
     assert abs(m.score(X) - full.score(X)) <= 0.005 * abs(full.score(X))
 
@@ -178,7 +205,20 @@ def test_verbose_line_shows_the_step_size(X, capsys):
 
 
 def test_n_total_for_an_endless_stream(X):
-    a = initial_gmm().fit(X, algorithm="stepwise", batch_size=500, max_iter=2, tol=None, random_state=0)
-    b = initial_gmm().fit(X, algorithm="stepwise", batch_size=500, max_iter=2, tol=None, random_state=0,
-                          n_total=len(X))
-    np.testing.assert_array_equal(params(a), params(b))
+    """Issue 12: ``n_total`` sets the scale of the stepwise statistics, the default is the data's weight.
+
+    The old test passed ``n_total=len(X)``, the default, so it could not fail. A mixture's
+    M-step does not depend on that scale, so the parameters agree; the record does not.
+    """
+    kw = dict(algorithm="stepwise", batch_size=500, max_iter=2, tol=None, random_state=0)
+    default = EMRun(initial_gmm(), X, **kw)
+    default.run()
+    assert float(default.S.weight) == pytest.approx(len(X), rel=1e-12)
+    endless = EMRun(initial_gmm(), X, n_total=10 * len(X), **kw)
+    endless.run()
+    assert float(endless.S.weight) == pytest.approx(10 * len(X), rel=1e-12)
+    np.testing.assert_allclose(params(endless.learner), params(default.learner), rtol=1e-9)
+    w = np.random.default_rng(4).uniform(0.5, 1.5, size=len(X))
+    weighted = EMRun(initial_gmm(), X, w, **kw)
+    weighted.run()
+    assert float(weighted.S.weight) == pytest.approx(w.sum(), rel=1e-12)

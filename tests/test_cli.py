@@ -61,20 +61,41 @@ def test_fit_equals_the_library_fit(files):
         warnings.simplefilter("ignore", ss.ConvergenceWarning)
         lib.fit(X, init="kmeans", random_state=5, max_iter=7, tol=0.0)
     cli = ss.load(d / "k.npz")
-    np.testing.assert_allclose(cli.weights, lib.weights, rtol=1e-10)
+    # issue 12: the whole model, not only the weights (a CLI that dropped --covariance,
+    # --init or --seed for the components would still match the weights loosely)
+    assert all(c.covariance_type == "diag" for c in cli.distributions)
+    np.testing.assert_allclose(params(cli), params(lib), rtol=1e-10, atol=1e-12)
+
+
+def params(model):
+    out = [np.asarray(model.weights)]
+    for c in model.distributions:
+        out += [np.ravel(c.mean), np.ravel(c.cov)]
+    return np.concatenate(out)
 
 
 def test_trials_refined_snapshots_resume_and_input_model(files, capsys):
+    """Issue 12: ``--trials`` and ``--resume`` give the library's models, not just exit 0."""
     d, X = files
     out = d / "laps"
     assert run("fit", d / "x.npy", "-k", 8, "--trials", 2, "--init", "refined", "--samplings", 4,
                "--percentage", 0.1, "--seed", 1, "--output-model", d / "t.npz") == 0
+    lib = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(8)])
+    lib.fit(X, n_init=2, init="refined", samplings=4, percentage=0.1, random_state=1)
+    trials = ss.load(d / "t.npz")
+    np.testing.assert_allclose(params(trials), params(lib), rtol=1e-10, atol=1e-12)
+    assert len(lib.trials_) == 2
     assert run("fit", d / "x.npy", "-k", 8, "--seed", 2, "--max-iter", 3, "--tol", 0,
                "--output-path", out) == 0
     assert sorted(os.listdir(out)) == ["lap-0001.npz", "lap-0002.npz", "lap-0003.npz", "trace.csv"]
     assert run("fit", d / "x.npy", "-k", 8, "--seed", 2, "--max-iter", 5, "--tol", 0,
                "--output-path", out, "--resume") == 0
     assert "lap-0005.npz" in os.listdir(out)
+    # the resumed run ends where an uninterrupted 5-pass run ends (bitwise)
+    assert run("fit", d / "x.npy", "-k", 8, "--seed", 2, "--max-iter", 5, "--tol", 0,
+               "--output-model", d / "five.npz") == 0
+    np.testing.assert_array_equal(params(ss.load(out / "lap-0005.npz")), params(ss.load(d / "five.npz")))
+    assert not np.array_equal(params(ss.load(out / "lap-0003.npz")), params(ss.load(d / "five.npz")))
     assert run("fit", d / "x.npy", "--input-model", d / "t.npz", "--max-iter", 2, "--noise", 0.01,
                "--output-model", d / "w.npz") == 0
     assert ss.load(d / "w.npz").n_components == 8

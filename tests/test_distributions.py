@@ -186,3 +186,25 @@ def test_bernoulli_log_mass_at_boundary_probabilities_matches_scipy(p):
     x = np.array([0.0, 1.0, 1.0, 0.0])
     np.testing.assert_array_equal(ss.Bernoulli(p).log_probability(x), stats.bernoulli(p).logpmf(x))
     np.testing.assert_array_equal(ss.Bernoulli(p)._log_probability(np.array([0.5, -1.0])), -np.inf)
+
+
+def test_sample_then_fit_within_a_few_standard_errors_bernoulli_gamma():
+    """Issue 12: the sample -> fit check above allows ~14 standard errors for Bernoulli(0.3).
+
+    Here the tolerance is 4 standard errors from the Fisher information, at a fixed seed:
+    Bernoulli se(p) = sqrt(p (1 - p) / n); Gamma(shape a, rate b) with both unknown has
+    var(a_hat) = a / (n (a psi'(a) - 1)) and var(b_hat) = b^2 psi'(a) / (n (a psi'(a) - 1)).
+    A sampler or an MLE biased by a few percent fails.
+    """
+    from scipy.special import polygamma
+
+    n = 20000
+    p = 0.3
+    fitted = ss.Bernoulli().fit(ss.Bernoulli(p).sample(n, random_state=1))
+    assert abs(fitted.p - p) <= 4 * np.sqrt(p * (1 - p) / n)
+    a, b = 2.5, 1.5
+    g = ss.Gamma().fit(ss.Gamma(a, b).sample(n, random_state=1))
+    tri = float(polygamma(1, a))
+    det = n * (a * tri - 1)
+    assert abs(g.shape - a) <= 4 * np.sqrt(a / det)
+    assert abs(g.rate - b) <= 4 * np.sqrt(b**2 * tri / det)

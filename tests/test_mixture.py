@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from mixture_helpers import blobs, initial_gmm, params
+from mixture_helpers import MEANS, blobs, initial_gmm, params
 from scipy import stats
 
 import suffstat as ss
@@ -184,12 +184,37 @@ def test_sample_save_load_and_repr(tmp_path):
     m = initial_gmm("diag")
     X = m.sample(5000, random_state=0)
     assert X.shape == (5000, 3)
+    check_sample_statistics(m, X)
     m.save(tmp_path / "gmm.npz")
     back = ss.load(tmp_path / "gmm.npz")
     assert isinstance(back, ss.GeneralMixtureModel)
     np.testing.assert_array_equal(params(back), params(m))
     np.testing.assert_array_equal(back.log_probability(X), m.log_probability(X))
     assert "GeneralMixtureModel" in repr(back)
+
+
+def check_sample_statistics(m, X, n_se=4.0):
+    """Issue 12: a sample's statistics are those of the mixture, within a few standard errors.
+
+    Under the mixture, E[p(k | x)] = w_k and E[p(k | x) x] = w_k mu_k exactly, so the mean
+    responsibilities estimate the weights and the responsibility-weighted means estimate the
+    component means, however much the components overlap. A sampler that drew the
+    components with the wrong weights, mixed up components and parameters, or used the
+    wrong covariance (checked through the mean squared deviation) fails.
+    """
+    n = len(X)
+    R = m.predict_proba(X)
+    for k, comp in enumerate(m.distributions):
+        r = R[:, k]
+        assert abs(r.mean() - m.weights[k]) <= n_se * r.std() / np.sqrt(n)
+        # ratio estimator: mean_k = sum r x / sum r; its standard error by the delta method
+        mean_k = (r[:, None] * X).sum(0) / r.sum()
+        resid = r[:, None] * (X - np.asarray(comp.mean)) / r.mean()
+        se = resid.std(0) / np.sqrt(n)
+        assert np.all(np.abs(mean_k - comp.mean) <= n_se * se), (k, mean_k, comp.mean, se)
+        var_k = np.diag(np.atleast_2d(comp.cov)) if comp.covariance_type != "diag" else comp.cov
+        sq = r[:, None] * (X - np.asarray(comp.mean)) ** 2 / r.mean()
+        assert np.all(np.abs(sq.mean(0) - var_k) <= n_se * sq.std(0) / np.sqrt(n))
 
 
 def test_from_samples_with_a_template_instance():
@@ -203,11 +228,19 @@ def test_from_samples_with_a_template_instance():
     assert m.converged_ and m.n_iter_ <= 50
 
 
-@pytest.mark.parametrize("init", ["first-k", "random", "kmeans++"])
-def test_initializations_run(init):
+@pytest.mark.parametrize("init", ["first-k", "random", "kmeans++", "kmeans", "refined"])
+def test_initializations_find_the_blobs(init):
+    """Issue 12: every init leads EM to the three blobs (it used to check only that it ran)."""
     X = blobs(600)
-    m = ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 3, X, init=init, random_state=2, max_iter=3, tol=None)
-    assert m.n_iter_ == 3 and np.isfinite(m.score(X))
+    m = ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 3, X, init=init, random_state=2,
+                                            max_iter=100)
+    assert m.converged_
+    found = np.array([d.mean for d in m.distributions])
+    order = [int(np.argmin(((found - mu) ** 2).sum(1))) for mu in MEANS]
+    assert sorted(order) == [0, 1, 2], (init, found)
+    # 600 rows: each blob's mean is known to about 1.2 / sqrt(120) = 0.11 per coordinate
+    np.testing.assert_allclose(found[order], MEANS, atol=0.45)
+    np.testing.assert_allclose(np.asarray(m.weights)[order], [0.5, 0.3, 0.2], atol=0.07)
 
 
 def test_bad_mixture_arguments():
