@@ -20,7 +20,6 @@ from ..exceptions import (
     warn_at_caller,
 )
 from ..prediction import StreamedPrediction
-from ..prediction import _batch_result as _apply  # noqa: F401 - the CLI streams through it
 from ..statistics import MixtureStats, SeedStats
 
 #: Share of every row that each component of a start receives when zeros are absorbing
@@ -1030,10 +1029,13 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
             Number of components.
         X : array-like, numpy.memmap, str or os.PathLike
             The data (see :meth:`fit`).
-        init : {'kmeans++', 'random', 'first-k'}, default='kmeans++'
+        init : {'kmeans++', 'random', 'first-k', 'kmeans', 'refined'}, default='kmeans++'
             How the seeds are picked: k-means++ on a uniform sample of the whole data,
-            random rows of the whole data, or the first k rows. Each component is then
-            fitted to the rows nearest its seed (one streamed pass).
+            random rows of the whole data, the first k rows, k-means++ seeds refined by
+            ``max_kmeans_iter`` streamed Lloyd passes, or Bradley-Fayyad's refined start
+            (``samplings``, ``percentage``). Each component is then fitted to the rows
+            nearest its seed (one streamed pass). A fitted mixture, a saved model file
+            or a snapshot folder warm-starts instead (see :meth:`fit`).
         random_state : None, int or numpy.random.Generator, default=None
             Seed of the initialization and of minibatch EM.
         **fit_kwargs
