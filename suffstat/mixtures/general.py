@@ -70,6 +70,11 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
     history_ : list of dict
         One entry per full pass: ``iteration``, ``log_likelihood``, ``improvement``,
         ``time``.
+    lower_bound_ : float
+        Mean log-likelihood per unit weight of the last completed pass (scikit-learn's
+        name).
+    trials_ : list of dict
+        One record per ``n_init`` trial.
 
     Notes
     -----
@@ -95,12 +100,6 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
     >>> [round(d.mean) for d in gmm.distributions]
     [-3, 3]
     """
-
-    _param_names = ("weights", "distributions")
-    _stats_type = MixtureStats
-    #: Use the fused kernels where the components allow it (tests compare both paths).
-    _fused = True
-
 
     _param_names = ("weights", "distributions")
     _stats_type = MixtureStats
