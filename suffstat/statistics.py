@@ -598,3 +598,71 @@ class SeedStats(Statistic):
     _fields = ("w_sum", "resp_sum", "outside")
     _parts_field = "parts"
 
+
+
+def _data_fields(record: Statistic) -> tuple[str, ...]:
+    skip = set(record._min_fields) | set(record._max_fields) | set(record._kept_fields)
+    return tuple(name for name in record._fields if name not in skip)
+
+
+def map_arrays(fn: Any, first: Statistic, *others: Statistic) -> Statistic:
+    """Apply ``fn`` elementwise to the data arrays of records of one type.
+
+    The other records are first expressed about ``first``'s reference point
+    (shifted-moment records are re-centred, categorical counts padded), so ``fn``
+    sees arrays at one shift. Kept fields (``shift``) and minimum / maximum fields
+    come from ``first``; child records are mapped part by part. Step rules use it
+    to build per-element accumulators (which are not data records: they are never
+    re-centred themselves, only the records mapped with them).
+
+    Parameters
+    ----------
+    fn : callable
+        Function of one array per record, returning an array of the same shape.
+    first : Statistic
+        The record whose type, reference point and kept fields the result takes.
+    *others : Statistic
+        Records of the same type and shapes.
+
+    Returns
+    -------
+    Statistic
+        A record of ``first``'s type.
+    """
+    for o in others:
+        first._check_other(o)
+    aligned = [first._aligned(o) for o in others]
+    data = set(_data_fields(first))
+    out: dict[str, Any] = {}
+    for name in first._fields:
+        a = getattr(first, name)
+        out[name] = fn(a, *(getattr(o, name) for o in aligned)) if name in data else a
+    if first._parts_field is not None:
+        groups = zip(getattr(first, first._parts_field),
+                     *(getattr(o, first._parts_field) for o in aligned), strict=True)
+        out[first._parts_field] = tuple(map_arrays(fn, *g) for g in groups)
+    return type(first)(**out)
+
+
+def record_dot(a: Statistic, b: Statistic) -> float:
+    """Return the sum over every data element of ``a * b`` (records at one reference point).
+
+    Parameters
+    ----------
+    a, b : Statistic
+        Records of one type; ``b`` is re-centred on ``a``'s reference point.
+
+    Returns
+    -------
+    float
+        The inner product of the records' data arrays (kept fields excluded).
+    """
+    a._check_other(b)
+    b = a._aligned(b)
+    total = 0.0
+    for name in _data_fields(a):
+        total += float(np.sum(getattr(a, name) * getattr(b, name)))
+    if a._parts_field is not None:
+        for x, y in zip(getattr(a, a._parts_field), getattr(b, b._parts_field), strict=True):
+            total += record_dot(x, y)
+    return total

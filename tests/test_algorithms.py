@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -192,8 +194,13 @@ def test_algorithm_arguments(X):
     m = initial_gmm()
     with pytest.raises(ss.ParameterError, match="algorithm must be one of"):
         m.fit(X, algorithm="sgd")
-    with pytest.raises(ss.ParameterError, match="step is only used with algorithm='stepwise'"):
+    with pytest.raises(ss.ParameterError, match=re.escape("step is only used with algorithm in "
+                                                          "('stepwise', 'sem-vr', 'fiem')")):
         m.fit(X, step=steps.Constant(0.5))
+    with pytest.raises(ss.ParameterError, match="algorithm='fiem' takes a plain step rule"):
+        m.fit(X, algorithm="fiem", step=steps.Adam())
+    with pytest.raises(ss.ParameterError, match="average_start is only used with average=True"):
+        m.fit(X, algorithm="stepwise", average_start=3)
     with pytest.raises(ss.ParameterError, match="step must be a suffstat.steps.StepRule"):
         m.fit(X, algorithm="stepwise", step=0.5)
 

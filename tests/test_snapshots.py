@@ -21,7 +21,8 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import suffstat as ss
 
-    data, out, kill_at, algorithm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    data, out, kill_at, algorithm, rule = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    step = None if rule == "-" else getattr(ss.steps, rule)()
 
     class Killer(ss.Callback):
         def on_epoch_end(self, logs):
@@ -31,7 +32,7 @@ SCRIPT = textwrap.dedent(
     comps = [ss.MultivariateNormal(covariance_type="full") for _ in range(3)]
     model = ss.GeneralMixtureModel(comps)
     model.fit(data, max_iter=8, tol=None, batch_size=400, random_state=3, output_path=out,
-              algorithm=algorithm, callbacks=[Killer()], resume=True)
+              algorithm=algorithm, step=step, callbacks=[Killer()], resume=True)
     model.save(os.path.join(out, "final.npz"))
     """
 )
@@ -42,16 +43,21 @@ def _run(*args):
                           text=True, timeout=600)
 
 
-@pytest.mark.parametrize("algorithm", ["em", "stepwise", "memoized"])
-def test_killed_fit_resumes_to_the_same_bits(tmp_path, algorithm):
+KILLED = [("em", "-"), ("stepwise", "-"), ("memoized", "-"), ("stepwise", "Adam"),
+          ("stepwise", "AdaptiveRate"), ("sem-vr", "-"), ("fiem", "-")]
+
+
+@pytest.mark.parametrize("algorithm,rule", KILLED, ids=[a if r == "-" else f"{a}-{r}" for a, r in KILLED])
+def test_killed_fit_resumes_to_the_same_bits(tmp_path, algorithm, rule):
+    """Issue 17 adds the adaptive rules' state and the sem-vr / fiem memory to the run state."""
     data = tmp_path / "x.npy"
     np.save(data, blobs(2000, seed=4))
-    killed = _run(data, tmp_path / "run", 5, algorithm)
+    killed = _run(data, tmp_path / "run", 5, algorithm, rule)
     assert killed.returncode == -9, killed.stderr  # SIGKILL during lap 5, after lap 4 was saved
     assert ss.snapshots.snapshot_laps(tmp_path / "run") == [1, 2, 3, 4]
-    resumed = _run(data, tmp_path / "run", 0, algorithm)
+    resumed = _run(data, tmp_path / "run", 0, algorithm, rule)
     assert resumed.returncode == 0, resumed.stderr
-    straight = _run(data, tmp_path / "straight", 0, algorithm)
+    straight = _run(data, tmp_path / "straight", 0, algorithm, rule)
     assert straight.returncode == 0, straight.stderr
     a = ss.load(tmp_path / "run" / "final.npz")
     b = ss.load(tmp_path / "straight" / "final.npz")

@@ -27,11 +27,13 @@ from ..exceptions import ConvergenceWarning, DataError, ParameterError, warn_at_
 from ..parallel import blas_single_thread, effective_n_jobs, ordered_map
 from ..sources import BatchSource, as_source
 from ..statistics import Statistic
-from ..steps import PowerDecay, StepRule
+from ..steps import Constant, PowerDecay, StepRule
 from .callbacks import Callback, VerboseReporter
 from .convergence import ConvergenceMonitor
 
-ALGORITHMS = ("em", "stepwise", "memoized")
+ALGORITHMS = ("em", "stepwise", "memoized", "sem-vr", "fiem")
+#: The algorithms that take a step rule.
+STEPPED = ("stepwise", "sem-vr", "fiem")
 #: Show a progress bar only for passes with at least this many batches.
 PROGRESS_MIN_BATCHES = 8
 
@@ -119,21 +121,29 @@ class EMRun:
         shuffle: bool = True,
         n_total: float | None = None,
         average: bool = False,
+        average_start: int | float | None = None,
         checkpoint: Callable[[EMRun], None] | None = None,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ParameterError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
         if step is not None and not isinstance(step, StepRule):
             raise ParameterError(f"step must be a suffstat.steps.StepRule; got {step!r}")
-        if step is not None and algorithm != "stepwise":
-            raise ParameterError("step is only used with algorithm='stepwise'")
+        if step is not None and algorithm not in STEPPED:
+            raise ParameterError(f"step is only used with algorithm in {STEPPED}")
+        if step is not None and algorithm in ("sem-vr", "fiem") and (
+                step.momentum or getattr(step, "adaptive", False)):
+            raise ParameterError(f"algorithm={algorithm!r} takes a plain step rule (Constant, "
+                                 f"PowerDecay, EMA); got {step!r}")
         self.learner = learner
         self.algorithm = algorithm
         if algorithm == "stepwise" and step is None:
             step = PowerDecay()
-        self.step = step  # None outside stepwise EM
+        elif algorithm in ("sem-vr", "fiem") and step is None:
+            step = Constant()
+        self.step = step  # None outside the stepped algorithms
         self.average = bool(average)
         self.max_iter = check_count("max_iter", max_iter, minimum=1)
+        self.average_start = self._first_averaged_lap(average_start)
         self.tol = None if tol is None else check_scalar("tol", tol, low=0.0)
         self.inertia = None if inertia is None else check_fraction("inertia", inertia)
         self.n_jobs = effective_n_jobs(n_jobs)
@@ -164,6 +174,7 @@ class EMRun:
         self.fallbacks = 0
         self.S: Statistic | None = None
         self.velocity: Statistic | None = None
+        self.step_state: dict[str, Any] | None = None
         self.stored: list[Statistic | None] = [None] * len(self.ranges)
         self.avg: Any = None
         self.avg_count = 0
@@ -177,6 +188,21 @@ class EMRun:
     def converged(self) -> bool:
         """Whether the convergence criterion has been met."""
         return self.monitor.converged
+
+    def _first_averaged_lap(self, average_start: Any) -> int:
+        """The first lap whose updates enter the Polyak average (2 by default)."""
+        if average_start is None:
+            return 2
+        if not self.average:
+            raise ParameterError("average_start is only used with average=True")
+        if isinstance(average_start, bool) or not isinstance(average_start, (int, float, np.integer,
+                                                                             np.floating)):
+            raise ParameterError(f"average_start must be a lap number (int >= 1) or a fraction of "
+                                 f"max_iter in (0, 1); got {average_start!r}")
+        if isinstance(average_start, (int, np.integer)):
+            return check_count("average_start", average_start, minimum=1)
+        frac = check_scalar("average_start", average_start, low=0.0, high=1.0, high_open=True)
+        return int(math.floor(frac * self.max_iter)) + 1
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -193,7 +219,9 @@ class EMRun:
             "fallbacks": self.fallbacks,
             "S": _stats_dict(self.S),
             "velocity": _stats_dict(self.velocity),
-            "stored": [_stats_dict(s) for s in self.stored] if self.algorithm == "memoized" else [],
+            "step_state": None if self.step_state is None else {
+                k: _stats_dict(v) if isinstance(v, Statistic) else v for k, v in self.step_state.items()},
+            "stored": [_stats_dict(s) for s in self.stored] if self.algorithm in ("memoized", "fiem") else [],
             "avg": self.avg,
             "avg_count": self.avg_count,
         }
@@ -217,7 +245,10 @@ class EMRun:
         self.rng.bit_generator.state = state["rng"]
         self.t, self.fallbacks = int(state["t"]), int(state["fallbacks"])
         self.S, self.velocity = _stats_from(state["S"]), _stats_from(state["velocity"])
-        if self.algorithm == "memoized":
+        steps = state.get("step_state")
+        self.step_state = None if steps is None else {
+            k: _stats_from(v) if isinstance(v, dict) else v for k, v in steps.items()}
+        if self.algorithm in ("memoized", "fiem"):
             self.stored = [_stats_from(s) for s in state["stored"]]
         self.avg, self.avg_count = state["avg"], int(state["avg_count"])
 
@@ -275,8 +306,104 @@ class EMRun:
         self.n_total = float(sum(self.weights.read(*r).sum() for r in self.ranges))
         return self.n_total
 
+    def _summaries(self, idx: list[int], learner: Any) -> list[Statistic]:
+        """The records of batches ``idx`` under ``learner``, in the order of ``idx``."""
+        return list(ordered_map(
+            summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
+            n_jobs=self.n_jobs, args=(learner,), indices=idx, additive=True,
+        ))
+
+    def _guarded(self, candidate: Statistic, plain: Statistic) -> Statistic:
+        """``candidate`` when it gives a valid update, else ``plain`` (a counted fallback)."""
+        if statistics_valid(self.learner, candidate):
+            return candidate
+        self.fallbacks += 1
+        return plain
+
+    def _sem_vr_pass(self) -> tuple[float, float, float]:
+        """One epoch of variance-reduced stochastic EM (Chen, Zhu, Teh and Zhang, 2018).
+
+        The snapshot is a copy of the learner at the epoch's start; one full pass
+        gives its statistics F (and the epoch's objective, exact at the snapshot).
+        Then, for each group of batches in shuffled order,
+        ``S <- S + rho ((N / n_b)(s_b(theta) - s_b(snapshot)) + F - S)``.
+        """
+        snapshot = self.learner.copy()
+        full = self._summaries(list(range(len(self.ranges))), snapshot)
+        F = sum(full[1:], full[0])
+        if not F.subtractable:
+            raise F._not_subtractable("used by algorithm='sem-vr'")
+        objective, weight = float(self.learner.objective(F)), float(F.weight)
+        del full
+        if self.S is None:
+            self.S = F
+        order = [int(i) for i in self.rng.permutation(len(self.ranges))] if self.shuffle else \
+            list(range(len(self.ranges)))
+        rho = math.nan
+        for g in range(0, len(order), self.group):
+            idx = order[g : g + self.group]
+            now, then = self._summaries(idx, self.learner), self._summaries(idx, snapshot)
+            s_now, s_then = sum(now[1:], now[0]), sum(then[1:], then[0])
+            n_b = float(s_now.weight)
+            if not n_b > 0:
+                continue
+            scale = self._total_weight() / n_b
+            self.t += 1
+            rho = float(self.step.rho(self.t))
+            candidate = (1.0 - rho) * self.S + rho * F + (rho * scale) * s_now - (rho * scale) * s_then
+            plain = (1.0 - rho) * self.S + (rho * scale) * s_now
+            self.S = self._guarded(candidate, plain)
+            self._commit(self.S)
+        return objective, weight, rho
+
+    def _fiem_pass(self) -> tuple[float, float, float]:
+        """One lap of fast incremental EM at batch granularity (Karimi et al., 2019).
+
+        The first lap fills the memory (one record per batch, as memoized EM) and
+        makes an EM step. Each later lap makes one step per batch: two batch indices
+        ``i`` and ``j`` drawn uniformly; batch ``i``'s record in the memory is
+        renewed under the current parameters, and
+        ``S <- (1 - rho) S + rho (M + (N / n_j)(s_j(theta) - m_j))`` with ``M`` the
+        memory's total and ``m_j`` batch ``j``'s record in it. The memory's total is
+        added up again in batch order at the end of each lap.
+        """
+        B = len(self.ranges)
+        rho = math.nan
+        if any(s is None for s in self.stored):
+            self.stored = self._summaries(list(range(B)), self.learner)
+            M = sum(self.stored[1:], self.stored[0])
+            if not M.subtractable:
+                raise M._not_subtractable("used by algorithm='fiem'")
+            objective, weight = float(self.learner.objective(M)), float(M.weight)
+            self.S = M
+            self._commit(self.S)
+            return objective, weight, 1.0
+        M = sum(self.stored[1:], self.stored[0])
+        for _ in range(B):
+            i, j = (int(v) for v in self.rng.integers(0, B, size=2))
+            fresh = self._summaries([i] if i == j else [i, j], self.learner)
+            M = M - self.stored[i] + fresh[0]
+            self.stored[i] = fresh[0]
+            self.t += 1
+            rho = float(self.step.rho(self.t))
+            plain = (1.0 - rho) * self.S + rho * M
+            if i == j:  # the correction is zero: the memoized step
+                self.S = plain
+            else:
+                s_j = fresh[1]
+                scale = self._total_weight() / float(s_j.weight) if s_j.weight > 0 else 0.0
+                candidate = plain + (rho * scale) * s_j - (rho * scale) * self.stored[j]
+                self.S = self._guarded(candidate, plain)
+            self._commit(self.S)
+        M = sum(self.stored[1:], self.stored[0])
+        return float(self.learner.objective(M)), float(M.weight), rho
+
     def _pass(self, iteration: int) -> dict[str, Any]:
         tic = time.perf_counter()
+        if self.algorithm in ("sem-vr", "fiem"):
+            step = self._sem_vr_pass if self.algorithm == "sem-vr" else self._fiem_pass
+            pass_objective, pass_w, rho = step()
+            return self._log_pass(iteration, tic, pass_objective, pass_w, rho)
         order = list(range(len(self.ranges)))
         if self.minibatch and self.shuffle:
             order = [int(i) for i in self.rng.permutation(len(self.ranges))]
@@ -311,6 +438,10 @@ class EMRun:
         finally:
             if bar is not None:
                 bar.close()
+        return self._log_pass(iteration, tic, pass_objective, pass_w, rho)
+
+    def _log_pass(self, iteration: int, tic: float, pass_objective: float, pass_w: float,
+                  rho: float) -> dict[str, Any]:
         if not pass_w > 0:
             raise ParameterError("the data has total weight 0: nothing to fit")
         mean = pass_objective / pass_w
@@ -325,7 +456,7 @@ class EMRun:
         if self.learner.objective_name != "log_likelihood":
             logs[self.learner.objective_name] = pass_objective
         logs.update(self.learner.trace_values())
-        if self.algorithm == "stepwise":
+        if self.algorithm in STEPPED:
             logs["lrate"] = rho
             logs["fallbacks"] = self.fallbacks
         self.iteration = iteration
@@ -336,7 +467,7 @@ class EMRun:
 
     def _commit(self, stats: Statistic) -> None:
         apply_update(self.learner, stats, self.inertia)
-        if self.average and self.iteration >= 1:  # average from the second pass on
+        if self.average and self.iteration + 1 >= self.average_start:  # lap average_start on
             self.avg_count += 1
             params = self.learner.get_parameters()
             self.avg = params if self.avg is None else blend(self.avg, params, 1.0 - 1.0 / self.avg_count)
@@ -354,7 +485,19 @@ class EMRun:
         else:
             plain = (1.0 - rho) * self.S + rho * target
         gamma = self.step.momentum
-        if gamma > 0 and self.S is not None:
+        if getattr(self.step, "adaptive", False) and self.S is not None:
+            if not self.S.subtractable:
+                raise self.S._not_subtractable(f"stepped by {type(self.step).__name__}")
+            if self.step_state is None:
+                self.step_state = self.step.start(self.S)
+            candidate, self.step_state, rho = self.step.update(self.S, target, self.step_state,
+                                                               self._total_weight())
+            if statistics_valid(self.learner, candidate):
+                self.S = candidate
+            else:
+                self.S = plain
+                self.fallbacks += 1
+        elif gamma > 0 and self.S is not None:
             g = target - self.S
             v = rho * g if self.velocity is None else gamma * self.velocity + rho * g
             candidate = self.S + (gamma * v + rho * g if self.step.nesterov else v)

@@ -27,7 +27,7 @@ from .init import INITS, start_from_seeds
 
 #: Settings of the pass loop (passed to EMRun as they are).
 RUN_SETTINGS = ("max_iter", "tol", "batch_size", "batches_per_epoch", "n_jobs", "inertia", "verbose",
-                "callbacks", "algorithm", "step", "shuffle", "n_total", "average")
+                "callbacks", "algorithm", "step", "shuffle", "n_total", "average", "average_start")
 #: Options of the named initializations.
 INIT_OPTIONS = ("max_kmeans_iter", "samplings", "percentage")
 
@@ -223,7 +223,7 @@ def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state
 
 #: Settings a resumed fit must share with the snapshot's (they decide the trajectory).
 RESUME_SETTINGS = ("algorithm", "batch_size", "batches_per_epoch", "shuffle", "inertia", "step",
-                   "n_total", "average", "data_shape")
+                   "n_total", "average", "average_start", "data_shape")
 
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any], folder: Any) -> None:

@@ -31,7 +31,7 @@ FIT_SETTINGS = {
     "max_iter": 100, "tol": 1e-3, "batch_size": None, "batches_per_epoch": None, "n_jobs": 1,
     "algorithm": "em", "step": None, "init": None, "n_init": 1, "random_state": None,
     "output_path": None, "verbose": False, "callbacks": None, "shuffle": True, "average": False,
-    "n_total": None, "save_every": 1, "resume": False, "max_kmeans_iter": 10, "samplings": 100,
+    "average_start": None, "n_total": None, "save_every": 1, "resume": False, "max_kmeans_iter": 10, "samplings": 100,
     "percentage": 0.02,
 }
 
@@ -56,7 +56,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         here, read and change them with :meth:`get_params` / :meth:`set_params`
         (so ``sklearn.base.clone``, ``Pipeline`` and ``GridSearchCV`` work); a
         keyword given to :meth:`fit` overrides them for that call. ``callbacks``,
-        ``shuffle``, ``average``, ``n_total``, ``save_every``, ``resume``,
+        ``shuffle``, ``average``, ``average_start``, ``n_total``, ``save_every``, ``resume``,
         ``max_kmeans_iter``, ``samplings`` and ``percentage`` are accepted too.
 
     Attributes
@@ -130,6 +130,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         callbacks: Any = None,
         shuffle: bool = True,
         average: bool = False,
+        average_start: Any = None,
         n_total: float | None = None,
         save_every: int = 1,
         resume: bool = False,
@@ -164,6 +165,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         self.init, self.n_init, self.random_state = init, n_init, random_state
         self.output_path, self.verbose, self.callbacks = output_path, verbose, callbacks
         self.shuffle, self.average, self.n_total = shuffle, average, n_total
+        self.average_start = average_start
         self.save_every, self.resume = save_every, resume
         self.max_kmeans_iter, self.samplings, self.percentage = max_kmeans_iter, samplings, percentage
 
@@ -495,18 +497,24 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
                 Trials from different seeds (derived from ``random_state``), each
                 starting from ``init``; the one with the highest final
                 log-likelihood is kept and every trial is recorded in ``trials_``.
-            algorithm : {'em', 'stepwise', 'memoized'}, default='em'
+            algorithm : {'em', 'stepwise', 'memoized', 'sem-vr', 'fiem'}, default='em'
                 Full-pass (or minibatch) EM; stochastic EM blending statistics with
-                a step rule; or memoized (incremental) EM keeping one record per
-                batch.
+                a step rule; memoized (incremental) EM keeping one record per
+                batch; variance-reduced stochastic EM; or fast incremental EM
+                (see :doc:`algorithms`).
             step : suffstat.steps.StepRule, optional
-                Step rule of ``'stepwise'`` (default ``PowerDecay()``).
+                Step rule of ``'stepwise'`` (default ``PowerDecay()``), ``'sem-vr'``
+                and ``'fiem'`` (default ``Constant()``).
             shuffle : bool, default=True
                 Shuffle the batch order of each pass in the minibatch modes.
             n_total : float, optional
                 Total weight N used to scale stepwise statistics.
             average : bool, default=False
                 Polyak-Ruppert averaging of the stepwise parameters.
+            average_start : int or float, optional
+                First lap whose updates enter the average (default 2): a lap
+                number, or a fraction ``f`` of ``max_iter`` in (0, 1) (the laps
+                after the first ``floor(f * max_iter)``). Needs ``average=True``.
             output_path : str or os.PathLike, optional
                 Folder for per-lap snapshots ``lap-0003.npz`` and ``trace.csv``.
             save_every : int, default=1
