@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from . import statistics
+from .agglomerative import StreamingAgglomerative
 from .distributions import (
     Bernoulli,
     Beta,
@@ -76,6 +77,7 @@ __all__ = [
     "ParameterError",
     "Poisson",
     "Statistic",
+    "StreamingAgglomerative",
     "Uniform",
     "UniformStats",
     "load",
