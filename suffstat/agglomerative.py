@@ -24,12 +24,13 @@ What is exact and what depends on order:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._estimator import EstimatorParams
-from ._validation import check_count
+from ._validation import check_count, check_random_state
 from .distributions import MultivariateNormal
 from .exceptions import DataError, NotFittedError, ParameterError
 from .kernels import agglomerative as _k
@@ -38,7 +39,7 @@ from .parallel import effective_n_jobs, ordered_map
 from .sources import as_source, prefetched
 from .statistics import MultivariateNormalStats
 
-__all__ = ["StreamingAgglomerative"]
+__all__ = ["StreamingAgglomerative", "PhaseTransitions", "phase_transitions", "distortion"]
 
 RULES = ("faddc", "insert-merge")
 LINKAGES = ("centroid", "ward")
@@ -439,3 +440,155 @@ class StreamingAgglomerative(EstimatorParams):
         comps = [MultivariateNormal(reg_covar=reg_covar).from_summaries(r) for r in records]
         counts = np.array([r.w_sum for r in records], dtype=np.float64)
         return GeneralMixtureModel(comps, counts / counts.sum())
+
+
+# -- phase transitions -----------------------------------------------------------------------------
+
+#: The methods of :func:`phase_transitions`: the agglomerative rule and linkage, or k-means.
+METHODS = {"faddc": ("faddc", "centroid"), "faddc-ward": ("faddc", "ward"),
+           "insert-merge": ("insert-merge", "centroid"),
+           "insert-merge-ward": ("insert-merge", "ward"), "kmeans": None}
+
+
+def distortion(X: Any, centers: Any) -> float:
+    """Return the sum over the rows of the squared distance to the nearest centre.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The points.
+    centers : array-like of shape (k, n_features)
+        The centres.
+
+    Returns
+    -------
+    float
+        ``sum_i min_c |x_i - c|^2``, the squared distances summed over the features in
+        order, the same way for every method.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    C = np.ascontiguousarray(centers, dtype=np.float64)
+    out = np.empty((X.shape[0], C.shape[0]))
+    _k.squared_distances(X, C, out)
+    return float(out.min(axis=1).sum())
+
+
+def kmeans(X: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 300) -> tuple:
+    """Lloyd's k-means from k-means++ seeds, in memory: ``(centers, counts)``.
+
+    An empty cluster keeps its centre. Stops when no label changes.
+    """
+    n = X.shape[0]
+    centers = np.empty((k, X.shape[1]))
+    centers[0] = X[rng.integers(n)]
+    d2 = ((X - centers[0]) ** 2).sum(axis=1)
+    for c in range(1, k):
+        total = d2.sum()
+        i = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+        centers[c] = X[i]
+        d2 = np.minimum(d2, ((X - centers[c]) ** 2).sum(axis=1))
+    labels = None
+    out = np.empty((n, k))
+    for _ in range(max_iter):
+        _k.squared_distances(X, centers, out)
+        new = out.argmin(axis=1)
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        for c in range(k):
+            members = X[labels == c]
+            if len(members):
+                centers[c] = members.mean(axis=0)
+    _k.squared_distances(X, centers, out)
+    counts = np.bincount(out.argmin(axis=1), minlength=k)
+    return centers, counts
+
+
+def fit_centers(X: np.ndarray, k: int, method: str, rng: np.random.Generator) -> tuple:
+    """The ``(centers, counts)`` of one method of :func:`phase_transitions` with ``k`` clusters."""
+    if method == "kmeans":
+        return kmeans(X, k, rng)
+    rule, linkage = METHODS[method]
+    model = StreamingAgglomerative(k, rule=rule, linkage=linkage).fit(X)
+    return model.cluster_centers_, model.counts_
+
+
+@dataclass(frozen=True)
+class PhaseTransitions:
+    """The distortion of each method as a function of ``k`` (:func:`phase_transitions`).
+
+    Parameters
+    ----------
+    k : ndarray of shape (n_k,)
+        The numbers of clusters, increasing.
+    distortion : dict of str to ndarray of shape (n_k,)
+        Per method, the sum of squared distances to the nearest centroid.
+    derivative : dict of str to ndarray of shape (n_k - 1,)
+        Per method, ``(D_k - D_{k'}) / max`` for consecutive ``k < k'`` (the largest
+        drop is 1), as the faddc paper plots it.
+    jumps : dict of str to ndarray
+        Per method, the ``k'`` at the end of each drop, largest drop first: where a
+        real cluster gets its own centroid.
+    centers : dict of str to list of ndarray
+        Per method, the centroids found for each ``k``.
+    counts : dict of str to list of ndarray
+        Per method, the points of each centroid for each ``k``.
+    """
+
+    k: np.ndarray
+    distortion: dict
+    derivative: dict
+    jumps: dict
+    centers: dict
+    counts: dict
+
+
+def phase_transitions(X: Any, k_values: Any, methods: Any = ("faddc", "kmeans"),
+                      random_state: Any = None) -> PhaseTransitions:
+    """Fit each method for each ``k`` and record its distortion and the drops between ``k``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The points, in the order the agglomerative rules read them.
+    k_values : sequence of int
+        At least two numbers of clusters (sorted here).
+    methods : sequence of str, default=('faddc', 'kmeans')
+        Among ``'faddc'``, ``'faddc-ward'``, ``'insert-merge'``, ``'insert-merge-ward'``
+        (:class:`StreamingAgglomerative` with that rule and linkage) and ``'kmeans'``
+        (Lloyd's algorithm from k-means++ seeds, in memory).
+    random_state : None, int or numpy.random.Generator, default=None
+        Seeds k-means.
+
+    Returns
+    -------
+    PhaseTransitions
+        The distortions (computed by :func:`distortion` for every method), their
+        normalised discrete derivative and the ``k`` of the largest drops.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim != 2 or not len(X):
+        raise DataError(f"X must be a non-empty 2-D array; got shape {X.shape}")
+    if not np.isfinite(X).all():
+        row = int(np.argmax(~np.isfinite(X).all(axis=1)))
+        raise DataError(f"X contains {_kind(X[row])}", row=row)
+    ks = np.array(sorted({check_count("k", int(k) if isinstance(k, np.integer) else k, minimum=1)
+                          for k in k_values}), dtype=np.int64)
+    if len(ks) < 2:
+        raise ParameterError(f"k_values needs at least two numbers of clusters; got {list(k_values)}")
+    methods = tuple(methods)
+    for m in methods:
+        if m not in METHODS:
+            raise ParameterError(f"methods must be among {tuple(METHODS)}; got {m!r}")
+    rng = check_random_state(random_state)
+    dist, deriv, jumps, centers, counts = {}, {}, {}, {}, {}
+    for m in methods:
+        fits = [fit_centers(X, int(k), m, rng) for k in ks]
+        centers[m] = [c for c, _ in fits]
+        counts[m] = [n for _, n in fits]
+        dist[m] = np.array([distortion(X, c) for c in centers[m]])
+        drop = dist[m][:-1] - dist[m][1:]
+        top = np.max(np.abs(drop))
+        deriv[m] = drop / top if top > 0 else np.zeros_like(drop)
+        jumps[m] = ks[1:][np.argsort(-deriv[m], kind="stable")]
+    return PhaseTransitions(ks, dist, deriv, jumps, centers, counts)

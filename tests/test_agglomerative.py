@@ -332,3 +332,94 @@ def test_bad_shapes():
         model.predict(np.zeros((5, 3)))
     with pytest.raises(DataError, match="features"):
         model.merge(ss.StreamingAgglomerative(3).fit(np.zeros((4, 3))))
+
+
+# -- phase transitions and the author's claim -----------------------------------------------------------
+
+def author_data(seed):
+    """The data shape of issue 16: a diffuse cloud, a tight cluster at (2, 2), a far one at (20, 20)."""
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(0.0, 1.0, (1000, 2)), rng.normal(2.0, 0.25, (125, 2)),
+                        rng.normal(20.0, 0.25, (125, 2))])
+    return X[rng.permutation(len(X))]
+
+
+def test_phase_transitions_distortions_are_reproduced_independently():
+    X = author_data(0)
+    result = ss.phase_transitions(X, [2, 3, 4, 5], methods=("faddc", "insert-merge-ward", "kmeans"),
+                                  random_state=0)
+    np.testing.assert_array_equal(result.k, [2, 3, 4, 5])
+    for method in ("faddc", "insert-merge-ward", "kmeans"):
+        for i, k in enumerate(result.k):
+            centers = result.centers[method][i]
+            assert len(centers) == k
+            d2 = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2)
+            np.testing.assert_allclose(result.distortion[method][i], d2.min(axis=1).sum(), rtol=1e-12)
+            if method == "kmeans":  # k-means counts are the final assignment's
+                np.testing.assert_array_equal(result.counts[method][i],
+                                              np.bincount(d2.argmin(axis=1), minlength=k))
+            assert result.counts[method][i].sum() == len(X)
+        drop = -np.diff(result.distortion[method])
+        np.testing.assert_allclose(result.derivative[method], drop / np.abs(drop).max(), rtol=1e-12)
+        assert result.jumps[method][0] == result.k[1:][np.argmax(drop)]
+    # the agglomerative centroids are those of the estimator
+    model = ss.StreamingAgglomerative(3).fit(X)
+    np.testing.assert_array_equal(result.centers["faddc"][1], model.cluster_centers_)
+    # the far cluster gives every method its largest drop at k = 3
+    assert all(result.jumps[m][0] == 3 for m in result.jumps)
+
+
+def test_phase_transitions_bad_input():
+    with pytest.raises(ParameterError, match="methods must be among"):
+        ss.phase_transitions(np.zeros((5, 2)), [2, 3], methods=("birch",))
+    with pytest.raises(ParameterError, match="at least two"):
+        ss.phase_transitions(np.zeros((5, 2)), [2])
+    with pytest.raises(DataError, match="NaN"):
+        ss.phase_transitions(np.full((5, 2), np.nan), [2, 3])
+
+
+def test_plots_draw():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X = author_data(1)
+    result = ss.phase_transitions(X, [2, 3, 4], random_state=0)
+    ax = ss.plot.phase_transitions(result)
+    assert len(ax.lines) == 2
+    ax = ss.plot.centroids(X, result.centers["kmeans"][1], result.counts["kmeans"][1], label="kmeans")
+    ss.plot.centroids(None, result.centers["faddc"][1], result.counts["faddc"][1], ax=ax, label="faddc")
+    assert len(ax.collections) == 3
+    plt.close("all")
+
+
+def _docs_claim_table():
+    """The table of docs/agglomerative.rst: {method: [seeds kept at k = 2..8]}."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "agglomerative.rst").read_text()
+    block = text.split(".. claim-table-start")[1].split(".. claim-table-end")[0]
+    rows = {}
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 3 and cells[1].startswith("``"):
+            rows[cells[1].strip("`")] = [int(c) for c in cells[2:-1]]
+    return rows
+
+
+def _keeps_the_dense_cluster(centers, counts):
+    near = np.linalg.norm(centers - 2.0, axis=1) <= 0.3
+    return bool(np.any(near & (counts >= 20)))
+
+
+def test_the_authors_claim_as_measured_in_the_docs():
+    """How often each method keeps a centroid of >= 20 points within 0.3 of (2, 2), 20 seeds."""
+    from suffstat.agglomerative import fit_centers
+
+    table = _docs_claim_table()
+    assert set(table) == {"faddc", "faddc-ward", "insert-merge", "insert-merge-ward", "kmeans"}
+    data = [author_data(s) for s in range(20)]
+    for method, expected in table.items():
+        got = [sum(_keeps_the_dense_cluster(*fit_centers(X, k, method, np.random.default_rng(s)))
+                   for s, X in enumerate(data)) for k in range(2, 9)]
+        assert got == expected, method

@@ -42,6 +42,7 @@ ALLOWED = {
     # become a mixture (to_mixture), it never runs the EM engine
     "agglomerative": {"kernels", "statistics", "sources", "parallel", "_validation", "exceptions",
                       "_estimator", "distributions", "mixtures"},
+    "plot": set(),  # draws result objects; imports matplotlib only when called
 }
 #: The modules above every layer: the public namespace and the command line.
 TOP = {"__init__", "__main__", "cli", "_cli_files", "_cli_parser"}
