@@ -40,8 +40,14 @@ def _cost(means, counts, a, b, ward):
 def _row_best(means, counts, m, r, ward, nn, nnd):
     best = np.inf
     arg = -1
-    for c in range(r + 1, m):
-        v = _cost(means, counts, r, c, ward)
+    d = means.shape[1]
+    for c in range(r + 1, m):  # _cost written out: the hot loop (measured 1.6-2x faster)
+        v = 0.0
+        for t in range(d):
+            diff = means[r, t] - means[c, t]
+            v += diff * diff
+        if ward:
+            v = (counts[r] * counts[c] / (counts[r] + counts[c])) * v
         if arg < 0 or v < best:
             best = v
             arg = c
@@ -65,12 +71,16 @@ def _refresh(means, counts, m, ch0, ch1, ward, nn, nnd):
                 _row_best(means, counts, m, r, ward, nn, nnd)
                 continue
             best = v
-        for c in (ch0, ch1):
-            if c > r and c != old:
-                v = _cost(means, counts, r, c, ward)
-                if v < best or (v == best and c < arg):
-                    best = v
-                    arg = c
+        if ch0 > r and ch0 != old:
+            v = _cost(means, counts, r, ch0, ward)
+            if v < best or (v == best and ch0 < arg):
+                best = v
+                arg = ch0
+        if ch1 > r and ch1 != old:
+            v = _cost(means, counts, r, ch1, ward)
+            if v < best or (v == best and ch1 < arg):
+                best = v
+                arg = ch1
         nn[r] = arg
         nnd[r] = best
 
