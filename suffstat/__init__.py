@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from . import statistics
+from .agglomerative import PhaseTransitions, StreamingAgglomerative, phase_transitions
 from .distributions import (
     Bernoulli,
     Beta,
@@ -27,7 +28,7 @@ from .exceptions import (
     ParameterError,
 )
 from .fitting import Callback, CSVLogger, History
-from . import steps
+from . import plot, steps
 from .io import load, save
 from .mixtures import GaussianMixture, GeneralMixtureModel
 from .snapshots import load_model_at_lap
@@ -74,12 +75,16 @@ __all__ = [
     "NormalStats",
     "NotFittedError",
     "ParameterError",
+    "PhaseTransitions",
     "Poisson",
     "Statistic",
+    "StreamingAgglomerative",
     "Uniform",
     "UniformStats",
     "load",
     "load_model_at_lap",
+    "phase_transitions",
+    "plot",
     "save",
     "statistics",
     "steps",

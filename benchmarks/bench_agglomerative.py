@@ -1,0 +1,172 @@
+"""Issue 16: points per second of StreamingAgglomerative against the published faddc loop and peers.
+
+Contenders, each fed the same Gaussian-blob stream (k blobs in d dimensions):
+
+- suffstat: ``StreamingAgglomerative(k).fit(X)``, the faddc rule with centroid linkage
+  (sequential; one numba kernel, nearest-neighbour bookkeeping, full scatter records);
+- published: the published rule's pure-Python loop, re-implemented here as published
+  (k slots at the origin with count 0; per point the full k x k distance matrix in
+  Python loops, the closest pair merged into a weighted centroid, the point taking the
+  freed slot; only centroid and count kept), timed on a few hundred points;
+- published+numpy: the same O(k^2 d) rule with the distance matrix computed by numpy
+  per point (a fairer peer than pure Python);
+- Birch: ``sklearn.cluster.Birch(n_clusters=None).partial_fit`` over chunks of 10,000 rows;
+- MiniBatchKMeans: ``sklearn.cluster.MiniBatchKMeans(k, n_init=1).partial_fit`` over
+  chunks of 1,024 rows.
+
+Each is timed after a warm-up (the numba compilation is not counted). ``--stream`` also
+writes a 10M x 10 ``.npy`` and streams it once with ``batch_size=100_000, n_jobs=2``
+in a subprocess, reporting the time and the peak resident memory (VmHWM).
+
+    python benchmarks/bench_agglomerative.py [--quick] [--stream]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import suffstat as ss  # noqa: E402
+
+
+def blobs(n, d, k, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 10.0, (k, d))
+    return centers[rng.integers(k, size=n)] + rng.normal(size=(n, d))
+
+
+def published_loop(X, k):
+    """The published faddc loop: pure Python, O(k^2 d) per point, centroid and count only."""
+    d = len(X[0])
+    cents = [[0.0] * d for _ in range(k)]
+    counts = [0] * k
+    for x in X:
+        best, bi, bj = float("inf"), 0, 1
+        for i in range(k):
+            ci = cents[i]
+            for j in range(i + 1, k):
+                cj = cents[j]
+                s = 0.0
+                for t in range(d):
+                    diff = ci[t] - cj[t]
+                    s += diff * diff
+                if s < best:
+                    best, bi, bj = s, i, j
+        n = counts[bi] + counts[bj]
+        if n > 0:
+            cents[bi] = [(counts[bi] * a + counts[bj] * b) / n for a, b in zip(cents[bi], cents[bj])]
+        counts[bi] = n
+        cents[bj] = [float(v) for v in x]
+        counts[bj] = 1
+    return cents, counts
+
+
+def published_numpy(X, k):
+    """The same rule with the k x k distance matrix computed by numpy for each point."""
+    cents = np.zeros((k, X.shape[1]))
+    counts = np.zeros(k)
+    iu = np.triu_indices(k, 1)
+    for x in X:
+        D = ((cents[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2)[iu]
+        p = int(np.argmin(D))
+        i, j = iu[0][p], iu[1][p]
+        n = counts[i] + counts[j]
+        if n > 0:
+            cents[i] = (counts[i] * cents[i] + counts[j] * cents[j]) / n
+        counts[i] = n
+        cents[j] = x
+        counts[j] = 1
+    return cents, counts
+
+
+def rate(fn, n):
+    t = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - t)
+
+
+def run_table(quick):
+    from sklearn.cluster import Birch, MiniBatchKMeans
+
+    n_ours = 20_000 if quick else 200_000
+    n_sk = 10_000 if quick else 50_000
+    rows = []
+    for d in (2, 10):
+        for k in (8, 32, 128):
+            X = blobs(n_ours, d, k)
+            ss.StreamingAgglomerative(k).fit(X[:1000])  # compile
+            ours = rate(lambda: ss.StreamingAgglomerative(k).fit(X), n_ours)
+            n_pub = max(20, int((30 if quick else 300) * (8 / k) ** 2 * 4))
+            n_pub = min(n_pub, 3000)
+            Xl = X[:n_pub].tolist()
+            pub = rate(lambda: published_loop(Xl, k), n_pub)
+            pub_np = rate(lambda: published_numpy(X[:n_pub], k), n_pub)
+            Xs = X[:n_sk]
+
+            def birch():
+                b = Birch(n_clusters=None)
+                for a in range(0, n_sk, 10_000):
+                    b.partial_fit(Xs[a : a + 10_000])
+
+            def mbk():
+                m = MiniBatchKMeans(k, n_init=1, random_state=0)
+                for a in range(0, n_sk, 1024):
+                    m.partial_fit(Xs[a : a + 1024])
+
+            br = rate(birch, n_sk)
+            mb = rate(mbk, n_sk)
+            rows.append((k, d, ours, pub, pub_np, br, mb))
+            print(f"k={k:4d} d={d:3d}  suffstat {ours:12,.0f}/s  published {pub:9,.0f}/s "
+                  f"(x{ours / pub:,.0f})  published+numpy {pub_np:9,.0f}/s (x{ours / pub_np:,.0f})  "
+                  f"Birch {br:10,.0f}/s (x{ours / br:,.1f})  MiniBatchKMeans {mb:10,.0f}/s "
+                  f"(x{ours / mb:,.1f})", flush=True)
+    return rows
+
+
+STREAM_CHILD = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+import suffstat as ss
+ss.StreamingAgglomerative(32, batch_size=1000).fit(__import__("numpy").zeros((3000, 10)) + __import__("numpy").arange(3000)[:, None])
+t = time.perf_counter()
+m = ss.StreamingAgglomerative(32, batch_size=100_000, n_jobs=2).fit(sys.argv[1])
+el = time.perf_counter() - t
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(el, int(hwm) / 1024, int(m.counts_.sum()))
+"""
+
+
+def run_stream(n=10_000_000, d=10):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "big.npy")
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, d))
+        for a in range(0, n, 1_000_000):
+            mm[a : a + 1_000_000] = blobs(min(1_000_000, n - a), d, 32, seed=a)
+        mm.flush()
+        del mm
+        out = subprocess.run([sys.executable, "-c", STREAM_CHILD, path, ROOT], capture_output=True,
+                             text=True, check=True).stdout.split()
+        el, mib, seen = float(out[0]), float(out[1]), int(out[2])
+        print(f"stream {n:,} x {d} .npy ({n * d * 8 / 2**20:,.0f} MiB), k=32, batch_size=100000, "
+              f"n_jobs=2: {el:.1f} s ({n / el:,.0f} points/s), peak RSS {mib:,.0f} MiB, {seen:,} points")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--stream", action="store_true")
+    args = p.parse_args()
+    run_table(args.quick)
+    if args.stream:
+        run_stream()
