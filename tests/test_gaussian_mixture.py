@@ -216,3 +216,13 @@ def test_sklearn_convergence_semantics_with_few_iterations():
     assert ours.n_iter_ == sk.n_iter_ == 2 and not ours.converged_ and not sk.converged_
     assert max_rel(ours.lower_bound_, sk.lower_bound_) <= 1e-12
     assert ours.lower_bounds_ == pytest.approx(sk.lower_bounds_, rel=1e-12)
+
+
+def test_sample_when_a_component_draws_no_row():
+    """A component drawing 0 rows made sample() fail reshaping an empty draw."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-4, 1, (300, 2)), rng.normal(4, 1, (300, 2))])
+    gm = ss.GaussianMixture(2, random_state=0).fit(X)
+    for n in (1, 2, 3):
+        Xs, y = gm.sample(n)
+        assert Xs.shape == (n, 2) and y.shape == (n,)

@@ -607,7 +607,8 @@ class GaussianMixture(EstimatorParams):
             raise ParameterError(f"n_samples must be a positive integer; got {n_samples!r}")
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(int(n_samples), self.weights_)
-        X = np.vstack([c.sample(int(m), random_state=rng).reshape(int(m), -1)
+        d = int(self.n_features_in_)  # a component drawing no row still has d columns
+        X = np.vstack([c.sample(int(m), random_state=rng).reshape(int(m), d)
                        for c, m in zip(model.distributions, counts, strict=True)])
         y = np.repeat(np.arange(int(self.n_components)), counts)
         return X, y
