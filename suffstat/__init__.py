@@ -84,3 +84,13 @@ __all__ = [
     "statistics",
     "steps",
 ]
+
+
+def __getattr__(name: str):
+    """``suffstat.plot`` is imported on first use, so that ``import suffstat`` never
+    imports matplotlib (issue 15)."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
