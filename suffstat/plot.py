@@ -602,7 +602,9 @@ def trace(
             else:
                 xs = np.cumsum([float(h.get("time", 0.0)) for h in hs])
             style = {"drawstyle": "steps-post"} if panel == "K" else {"marker": "o", "ms": 3}
-            ax.plot(xs, ys, color=colors[c], label=name, **style)
+            # earlier runs are drawn wider, so that runs on top of each other stay visible
+            width = 1.5 + 2.0 * (len(runs) - 1 - c) / max(len(runs) - 1, 1)
+            ax.plot(xs, ys, color=colors[c], label=name, linewidth=width, **style)
         ax.set_ylabel(TRACE_PANELS[panel])
         ax.grid(True, alpha=0.3)
         if panel == "K":
@@ -614,4 +616,8 @@ def trace(
     if len(runs) > 1 or labels is not None:
         axes[0, 0].legend(fontsize=8, loc="best")
     axes[-1, 0].set_xlabel("lap (full passes over the data)" if x == "lap" else "fitting time (s)")
+    if x == "lap":
+        from matplotlib.ticker import MaxNLocator
+
+        axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
