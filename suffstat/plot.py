@@ -610,7 +610,7 @@ def trace(
         if panel == "K":
             from matplotlib.ticker import MaxNLocator
 
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             lo, hi = ax.get_ylim()
             ax.set_ylim(math.floor(lo + 0.5) - 0.5, math.ceil(hi - 0.5) + 0.5)
     if len(runs) > 1 or labels is not None:
