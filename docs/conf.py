@@ -29,6 +29,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 
 templates_path = ["_templates"]
@@ -51,6 +52,22 @@ numpydoc_xref_param_type = False
 # No intersphinx: the docs must build offline. Unresolved references to numpy or
 # scipy objects are therefore left as plain text (nitpicky is off).
 nitpicky = False
+
+# -- sphinx-gallery (issue 15) ------------------------------------------------------
+# The examples run when the docs are built, drawing their pictures. The test suite
+# builds with ``-D plot_gallery=0`` (pages with code, no pictures, seconds) and runs
+# every script itself at a small size (tests/test_gallery.py).
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "show_memory": False,
+}
+exclude_patterns += ["examples/*.rst"]
 
 # -- HTML ----------------------------------------------------------------------------
 html_theme = "alabaster"

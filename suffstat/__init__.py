@@ -28,7 +28,7 @@ from .exceptions import (
     ParameterError,
 )
 from .fitting import Callback, CSVLogger, History
-from . import plot, steps
+from . import steps
 from .io import load, save
 from .mixtures import GaussianMixture, GeneralMixtureModel
 from .snapshots import load_model_at_lap
@@ -89,3 +89,13 @@ __all__ = [
     "statistics",
     "steps",
 ]
+
+
+def __getattr__(name: str):
+    """``suffstat.plot`` is imported on first use, so that ``import suffstat`` never
+    imports matplotlib (issue 15)."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

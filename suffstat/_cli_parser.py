@@ -21,11 +21,13 @@ FIT_USAGE = """%(prog)s INPUT [--components K] [--covariance {full,diag,spherica
          [--input-model MODEL] [--reg-covar R] [--noise SIGMA]
          [--algorithm {em,stepwise,memoized}] [--save-every S]
          [--max-kmeans-iter N] [--seed SEED] [--output-model FILE]
-         [--output-path DIR] [--resume] [--delimiter D] [--verbose]
+         [--output-path DIR] [--resume] [--plot FILE] [--delimiter D] [--verbose]
    or: %(prog)s -i INPUT -g K [mlpack gmm_train options, listed below]"""
 SCORING_USAGE = """%(prog)s MODEL INPUT [--output FILE]{proba} [--batch-size B]
          [--n-jobs J] [--delimiter D] [--verbose]
    or: %(prog)s -m MODEL -i INPUT [-o FILE] [...]"""
+PLOT_USAGE = """%(prog)s RUN_FOLDER [--output FILE] [--data INPUT] [--laps L,L,...]
+         [--columns I,J] [--min-weight W] [--delimiter D] [--verbose]"""
 SAMPLE_USAGE = """%(prog)s MODEL N --output FILE [--seed SEED] [--verbose]
    or: %(prog)s -m MODEL -n N -o FILE [-s SEED] [--verbose]"""
 
@@ -159,6 +161,10 @@ def _add_fit(sub, commands) -> None:
                      help="folder for per-lap snapshots and trace.csv")
     fit.add_argument("--resume", action="store_true",
                      help="continue from --output-path's newest snapshot")
+    fit.add_argument("--plot", metavar="FILE",
+                     help="draw the fit: the clusters at laps 0, 1, 2, 5, 10 and the last (with "
+                          "--output-path) or the final clusters over the data to FILE, and the "
+                          "trace to FILE-trace (a .png, .pdf or .svg; needs matplotlib)")
     fit.add_argument("--delimiter", metavar="D", help=_DELIMITER_HELP)
     _verbose_option(fit)
     ml = fit.add_argument_group(
@@ -252,6 +258,56 @@ def _add_sample(sub, commands) -> None:
     p.set_defaults(func=commands["sample"])
 
 
+def _laps(text: str) -> list:
+    """``0,1,2,5,10,last``: laps, ``last`` (or ``None``) for the newest."""
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        if item.lower() in ("last", "none"):
+            out.append(None)
+            continue
+        v = _number(item, int)
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"laps must be >= 0 or 'last'; got {item}")
+        out.append(v)
+    if not out:
+        raise argparse.ArgumentTypeError(f"give at least one lap; got {text!r}")
+    return out
+
+
+def _columns(text: str) -> tuple[int, ...]:
+    items = [t.strip() for t in text.split(",")]
+    if len(items) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"give one or two column indices; got {text!r}")
+    cols = tuple(int(_number(t, int)) for t in items)
+    if any(c < 0 for c in cols):
+        raise argparse.ArgumentTypeError(f"columns must be >= 0; got {text}")
+    return cols
+
+
+def _add_plot(sub, commands) -> None:
+    p = sub.add_parser("plot", usage=PLOT_USAGE,
+                       help="draw a fit's clusters over its laps and its trace",
+                       description="Draw the components saved in RUN_FOLDER (the --output-path of "
+                                   "a fit) at the laps nearest to those asked, and the trace "
+                                   "(log-likelihood, components, step size) over the laps.")
+    p.add_argument("run_folder", metavar="RUN_FOLDER", help="a folder of lap-NNNN.npz snapshots")
+    p.add_argument("--output", "-o", metavar="FILE", default=None,
+                   help="the clusters over the laps go here (default RUN_FOLDER/laps.png), the "
+                        "trace to FILE-trace (e.g. laps-trace.png)")
+    p.add_argument("--data", metavar="INPUT", default=None,
+                   help="draw (a subsample of) these rows under the clusters: " + _FILE_HELP)
+    p.add_argument("--laps", type=_laps, default=[0, 1, 2, 5, 10, None], metavar="L,L,...",
+                   help="laps to draw, comma-separated; 'last' is the newest; the nearest saved "
+                        "lap is drawn (default 0,1,2,5,10,last)")
+    p.add_argument("--columns", type=_columns, default=(0, 1), metavar="I,J",
+                   help="the two columns of the ellipses, or one for densities (default 0,1)")
+    p.add_argument("--min-weight", type=_non_negative, default=1e-3, metavar="W",
+                   help="skip components lighter than W (default 0.001)")
+    p.add_argument("--delimiter", metavar="D", help=_DELIMITER_HELP)
+    _verbose_option(p)
+    p.set_defaults(func=commands["plot"])
+
+
 def build(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
     """Return the parser of the ``suffstat`` program; ``commands`` maps names to functions."""
     parser = _Parser(prog="suffstat", description="Fit, score and sample Gaussian mixture "
@@ -281,6 +337,7 @@ def build(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.
     _add_scoring(sub, commands, "predict", "most likely component",
                  "Compute the most likely component (or the responsibilities) of every row.")
     _add_sample(sub, commands)
+    _add_plot(sub, commands)
 
     info = sub.add_parser("info", help="describe a saved model")
     info.add_argument("model", metavar="MODEL", help="a saved model (.npz) or snapshot folder")

@@ -1,7 +1,7 @@
 """The ``suffstat`` command line.
 
 Commands: ``fit`` (alias ``train``), ``score``, ``probability``, ``predict``, ``sample``
-(alias ``generate``), ``info`` and ``demo``. The option names of mlpack's
+(alias ``generate``), ``info``, ``plot`` and ``demo``. The option names of mlpack's
 ``gmm_train``, ``gmm_probability`` and ``gmm_generate`` are accepted as aliases
 (see ``docs/cli.rst``). File handling lives in :mod:`suffstat._cli_files`.
 """
@@ -156,6 +156,75 @@ def _resolve_fit(args: argparse.Namespace) -> None:
         check_output_file(args.output_model, "--output-model")
     if args.output_path:
         check_output_folder(args.output_path, "--output-path")
+    if args.plot:
+        _check_figure_names(args.plot, "--plot")
+
+
+# -- pictures ------------------------------------------------------------------------------
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def trace_name(path: str) -> str:
+    """The file of the trace drawn beside ``path``: ``out.png`` -> ``out-trace.png``."""
+    p = os.path.splitext(path)
+    return f"{p[0]}-trace{p[1]}"
+
+
+def _check_figure_names(path: str, option: str) -> None:
+    if os.path.splitext(path)[1].lower() not in FIGURE_SUFFIXES:
+        raise CommandError(f"{option} {path}: give a picture file name ending in "
+                           f"{', '.join(FIGURE_SUFFIXES)}")
+    check_output_file(path, option)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError("drawing needs matplotlib: pip install 'suffstat[plot]'") from None
+    matplotlib.use("Agg")  # files only: never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figures(figures: list[tuple[object, str]]) -> None:
+    plt = _pyplot()
+    for fig, path in figures:
+        try:
+            fig.savefig(path, dpi=110)
+        finally:
+            plt.close(fig)
+        print(f"wrote {path}")
+
+
+def _draw_fit(args: argparse.Namespace, model, data: str) -> None:
+    """``fit --plot``: the laps of --output-path (or the final clusters), and the trace."""
+    _pyplot()
+    from suffstat import plot
+
+    if args.output_path:
+        fig = plot.laps(args.output_path, X=data)
+    else:
+        fig = plot.components(model, data, title=f"after {model.n_iter_} passes")
+    _save_figures([(fig, args.plot), (plot.trace(model), trace_name(args.plot))])
+
+
+def _plot(args: argparse.Namespace) -> int:
+    folder = args.run_folder
+    if not os.path.isdir(folder):
+        raise CommandError(f"{folder}: no such folder (give the --output-path of a fit)")
+    args.output = args.output or os.path.join(folder, "laps.png")
+    _check_figure_names(args.output, "--output")
+    _pyplot()
+    from suffstat import plot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = open_input(args.data, tmp, *_delimiter(args)) if args.data else None
+        fig = plot.laps(folder, laps=args.laps, X=data, columns=args.columns,
+                        min_weight=args.min_weight)
+        _save_figures([(fig, args.output), (plot.trace(folder), trace_name(args.output))])
+    return 0
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -202,6 +271,8 @@ def _fit(args: argparse.Namespace) -> int:
             algorithm=args.algorithm, save_every=args.save_every,
             max_kmeans_iter=args.max_kmeans_iter,
         )
+        if args.plot:
+            _draw_fit(args, model, data)
     if args.output_model:
         model.save(args.output_model)
     last = model.history_[-1]
@@ -333,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         The parser with one sub-command per task.
     """
     return build({"demo": _demo, "fit": _fit, "score": _score, "probability": _score,
-                  "predict": _predict, "sample": _sample, "info": _info})
+                  "predict": _predict, "sample": _sample, "info": _info, "plot": _plot})
 
 
 def _interrupted(args: argparse.Namespace | None) -> str:

@@ -532,3 +532,84 @@ def test_ctrl_c_during_a_fit_says_how_to_resume(tmp_path):
     n = len(done)
     assert main([str(a) for a in [*argv, "--max-iter", n + 1, "--resume"]]) == 0
     assert sorted(p.name for p in laps.glob("lap-*.npz")) == done + [f"lap-{n + 1:04d}.npz"]
+
+
+# -- issue 15: fit --plot and suffstat plot ------------------------------------------------
+@pytest.fixture
+def _agg():
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def _png(path):
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_plot_draws_the_final_clusters_and_the_trace(files, tmp_path, capsys, _agg):
+    d, _ = files
+    out = tmp_path / "fit.png"
+    assert run("fit", d / "x.csv", "-k", "3", "--max-iter", "4", "--tol", "0", "--seed", "0",
+               "--plot", out) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and f"wrote {tmp_path / 'fit-trace.png'}" in text
+    assert _png(out) and _png(tmp_path / "fit-trace.png")
+
+
+def test_fit_plot_with_output_path_draws_the_laps(files, tmp_path, capsys, monkeypatch, _agg):
+    from suffstat import plot
+
+    d, _ = files
+    drawn = {}
+    laps = plot.laps
+
+    def spy(folder, **kw):
+        fig = laps(folder, **kw)
+        drawn["titles"] = [ax.get_title() for ax in fig.axes]
+        return fig
+
+    monkeypatch.setattr(plot, "laps", spy)
+    out = tmp_path / "laps.svg"
+    assert run("fit", d / "x.npy", "-k", "2", "--max-iter", "3", "--tol", "0", "--seed", "0",
+               "--output-path", tmp_path / "run", "--plot", out) == 0
+    assert drawn["titles"] == ["lap 1", "lap 2", "lap 3 (last; nearest to 5, 10)"]
+    assert out.read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "laps-trace.svg").is_file()
+
+
+def test_plot_command_draws_a_run_folder(files, tmp_path, capsys, _agg):
+    d, _ = files
+    folder = tmp_path / "run"
+    assert run("fit", d / "x.npy", "-k", "2", "--max-iter", "3", "--tol", "0", "--seed", "0",
+               "--output-path", folder) == 0
+    capsys.readouterr()
+    assert run("plot", folder) == 0
+    assert _png(folder / "laps.png") and _png(folder / "laps-trace.png")
+    out = tmp_path / "p.png"
+    assert run("plot", folder, "--output", out, "--data", d / "x.csv", "--laps", "1,last",
+               "--columns", "1,0") == 0
+    assert _png(out) and _png(tmp_path / "p-trace.png")
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["plot", "{t}/nowhere"], "{t}/nowhere: no such folder"),
+        (["plot", "{t}"], "{t}: no snapshot"),
+        (["plot", "{t}", "--output", "{t}/x.txt"], "--output {t}/x.txt: give a picture file name"),
+        (["plot", "{t}", "--laps", "1,-2"], "laps must be >= 0 or 'last'; got -2"),
+        (["plot", "{t}", "--columns", "0,1,2"], "give one or two column indices"),
+        (["fit", "{d}/x.npy", "-k", "2", "--plot", "{t}/missing/p.png"], "{t}/missing/p.png"),
+    ],
+)
+def test_plot_errors_are_one_line(files, tmp_path, argv, message, capsys, _agg):
+    d, _ = files
+    fmt = {"t": tmp_path, "d": d}
+    assert run(*[a.format(**fmt) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message.format(**fmt) in err

@@ -17,6 +17,7 @@ DOCS = ROOT / "docs"
 def test_docs_build_without_warnings(tmp_path: Path) -> None:
     pytest.importorskip("sphinx")
     pytest.importorskip("numpydoc")
+    pytest.importorskip("sphinx_gallery")
     # Build a copy, so that autosummary writes its generated pages into tmp_path
     # rather than into the repository.
     src = tmp_path / "docs"
@@ -30,6 +31,8 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
         "-W",
         "--keep-going",
         "-q",
+        "-D",
+        "plot_gallery=0",  # the gallery's scripts run in tests/test_gallery.py
         "-b",
         "html",
         "-d",
@@ -40,3 +43,6 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, f"sphinx failed:\n{result.stderr}\n{result.stdout}"
     assert (tmp_path / "html" / "generated" / "suffstat.Normal.html").is_file()
+    gallery = tmp_path / "html" / "auto_examples"
+    assert sorted(p.name for p in gallery.glob("plot_*.html")) == sorted(
+        p.with_suffix(".html").name for p in (DOCS / "examples").glob("plot_*.py"))
