@@ -502,7 +502,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
                 Full-pass (or minibatch) EM; stochastic EM blending statistics with
                 a step rule; memoized (incremental) EM keeping one record per
                 batch; variance-reduced stochastic EM; or fast incremental EM
-                (see :doc:`algorithms`).
+                (see :doc:`/algorithms`).
             step : suffstat.steps.StepRule, optional
                 Step rule of ``'stepwise'`` (default ``PowerDecay()``), ``'sem-vr'``
                 and ``'fiem'`` (default ``Constant()``).
