@@ -26,7 +26,7 @@ ALLOWED = {
     "snapshots": {"exceptions", "io", "_registry"},
     "_nested": set(),
     "_estimator": set(),
-    "steps": {"exceptions", "_validation", "statistics"},
+    "steps": {"exceptions", "_validation", "statistics"},  # adaptive rules map over records
     "sources": {"exceptions", "_validation"},
     "parallel": {"exceptions", "_validation", "sources"},
     "prediction": {"exceptions", "_validation", "parallel", "sources"},
