@@ -1,6 +1,6 @@
 """
 Streaming agglomerative clustering: phase transitions and a small dense cluster
-==============================================================================
+===============================================================================
 
 :class:`suffstat.StreamingAgglomerative` keeps k additive summaries and, as each point
 arrives, merges the two closest (the "faddc" rule). Its distortion as a function of k
