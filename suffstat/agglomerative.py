@@ -478,15 +478,10 @@ def kmeans(X: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 300)
 
     An empty cluster keeps its centre. Stops when no label changes.
     """
+    from .fitting.init import kmeans_plusplus  # the engine's seeding, one implementation
+
     n = X.shape[0]
-    centers = np.empty((k, X.shape[1]))
-    centers[0] = X[rng.integers(n)]
-    d2 = ((X - centers[0]) ** 2).sum(axis=1)
-    for c in range(1, k):
-        total = d2.sum()
-        i = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
-        centers[c] = X[i]
-        d2 = np.minimum(d2, ((X - centers[c]) ** 2).sum(axis=1))
+    centers = kmeans_plusplus(X, k, rng)
     labels = None
     out = np.empty((n, k))
     for _ in range(max_iter):

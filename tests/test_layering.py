@@ -43,7 +43,7 @@ ALLOWED = {
     # issue 16: a streaming summarizer over the sources and the ordered map; its summaries
     # become a mixture (to_mixture), it never runs the EM engine
     "agglomerative": {"kernels", "statistics", "sources", "parallel", "_validation", "exceptions",
-                      "_estimator", "distributions", "mixtures"},
+                      "_estimator", "distributions", "mixtures", "fitting"},
 }
 #: The modules above every layer: the public namespace and the command line.
 TOP = {"__init__", "__main__", "cli", "_cli_files", "_cli_parser"}
