@@ -182,8 +182,20 @@ def initial_centers(
 
 
 def seed_batch(X: np.ndarray, w: np.ndarray | None, learner: Any, centers: np.ndarray) -> Statistic:
-    """Work item: the learner's statistics with each row given wholly to its nearest seed."""
-    return learner.seed_statistics(X, w, centers)
+    """Work item: the learner's statistics with each row given wholly to its nearest seed.
+
+    A finite row whose squared distances overflow gets a DataError naming it; a row
+    that is not finite is left to the learner's own data check, which names it.
+    """
+    X2 = _as_2d(X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d2 = _sq_distances(X2, centers)
+    huge = ~np.isfinite(d2).all(axis=1) & np.isfinite(X2).all(axis=1)
+    if huge.any():
+        raise DataError("X has a row too large to seed from (its squared norm overflows)",
+                        row=int(np.flatnonzero(huge)[0]), hint="rescale the data")
+    labels = np.argmin(d2, axis=1) if X2.shape[0] else np.zeros(0, dtype=np.intp)
+    return learner.seed_statistics(X, w, labels)
 
 
 def _seed_stats(learner: Any, source: BatchSource, weights: BatchSource | None, centers: np.ndarray,

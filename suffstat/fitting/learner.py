@@ -133,8 +133,11 @@ class Learner(Protocol):
     def blank(self) -> Learner:
         """A copy with the same structure and options but no parameters (to start from seeds)."""
 
-    def seed_statistics(self, X: Any, sample_weight: Any, centers: Any) -> Statistic:
-        """Local step of a start: each row given wholly to its nearest seed (pure, additive)."""
+    def seed_statistics(self, X: Any, sample_weight: Any, labels: Any) -> Statistic:
+        """Local step of a start: each row given wholly to the seed ``labels`` names (pure, additive).
+
+        The engine finds each row's nearest seed; the learner only summarizes.
+        """
 
     def empty_seeds(self, stats: Statistic) -> list[int]:
         """The seeds of a start record that received no row."""

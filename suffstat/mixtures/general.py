@@ -879,8 +879,8 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         """
         return GeneralMixtureModel.from_dict(_unfitted(self.to_dict()))
 
-    def seed_statistics(self, X: Any, sample_weight: Any, centers: np.ndarray) -> MixtureStats:
-        """Return the statistics of each component over the rows nearest its seed.
+    def seed_statistics(self, X: Any, sample_weight: Any, labels: np.ndarray) -> MixtureStats:
+        """Return the statistics of each component over the rows given to its seed.
 
         Parameters
         ----------
@@ -888,8 +888,8 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
             A batch.
         sample_weight : ndarray of shape (n_samples,) or None
             Non-negative weights.
-        centers : ndarray of shape (n_components, n_features)
-            The seeds.
+        labels : ndarray of shape (n_samples,)
+            The seed nearest each row (the engine finds it).
 
         Returns
         -------
@@ -897,15 +897,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
             Hard-assignment statistics (log-likelihood and entropy 0).
         """
         X = self._check_data(X)
-        X2 = X.reshape(X.shape[0], -1)
         w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        with np.errstate(over="ignore", invalid="ignore"):
-            d2 = (X2 * X2).sum(1)[:, None] - 2.0 * X2 @ centers.T + (centers * centers).sum(1)[None, :]
-        huge = ~np.isfinite(d2).all(axis=1)
-        if huge.any():
-            raise DataError("X has a row too large to seed from (its squared norm overflows)",
-                            row=int(np.flatnonzero(huge)[0]), hint="rescale the data")
-        labels = np.argmin(d2, axis=1) if X.shape[0] else np.zeros(0, dtype=int)
         k = self.n_components
         resp_sum = np.array([float(np.sum(w[labels == j])) for j in range(k)])
         if self._mixed_families():
