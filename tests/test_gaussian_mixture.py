@@ -226,3 +226,13 @@ def test_sample_when_a_component_draws_no_row():
     for n in (1, 2, 3):
         Xs, y = gm.sample(n)
         assert Xs.shape == (n, 2) and y.shape == (n,)
+
+
+def test_score_of_no_rows_is_refused_as_the_mixture_does():
+    """issue 12: score([]) returned nan with numpy warnings; GaussianMixture kept its own mean."""
+    rng = np.random.default_rng(1)
+    gm = ss.GaussianMixture(2, random_state=0).fit(rng.normal(size=(200, 2)))
+    with pytest.raises(ss.DataError, match="X is empty"):
+        gm.score(np.empty((0, 2)))
+    X = rng.normal(size=(50, 2))
+    assert gm.score(X) == pytest.approx(float(np.mean(gm.score_samples(X))), rel=1e-12)

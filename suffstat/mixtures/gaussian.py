@@ -516,8 +516,13 @@ class GaussianMixture(EstimatorParams):
         -------
         float
             The mean of :meth:`score_samples`.
+
+        Raises
+        ------
+        DataError
+            If ``X`` has no rows.
         """
-        return float(np.mean(self.score_samples(X)))
+        return self._model().score(X, **self._stream())
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the most probable component of each row.
