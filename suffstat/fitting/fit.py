@@ -20,9 +20,7 @@ import numpy as np
 
 from .._validation import check_count, check_random_state, check_scalar
 from ..exceptions import ParameterError
-from ..parallel import effective_n_jobs
-from ..sources import as_source
-from .driver import EMRun, resolve_batch_size, weight_source
+from .driver import EMRun
 from .init import INITS, start_from_seeds
 
 #: Settings of the pass loop (passed to EMRun as they are).
@@ -67,9 +65,11 @@ def _trial_record(trial: int, seed: Any, history: list, converged: bool) -> dict
     }
 
 
-def prepare(learner: Any, X: Any, sample_weight: Any, init: Any, rng: np.random.Generator,
-            batch_size: Any, n_jobs: Any, init_options: dict[str, Any]) -> None:
+def prepare(learner: Any, run: EMRun, init: Any, rng: np.random.Generator,
+            init_options: dict[str, Any]) -> None:
     """Set the learner's starting point: keep, initialize, or warm-start.
+
+    A named start streams the run's own source, weights and batches.
 
     ``init=None`` keeps the current parameters when the learner has them and uses
     ``'kmeans++'`` otherwise. The learner is changed only once its new starting
@@ -85,7 +85,7 @@ def prepare(learner: Any, X: Any, sample_weight: Any, init: Any, rng: np.random.
                 f"init must be one of {INITS}, a fitted model, or a path to a saved model or "
                 f"snapshot folder; got {init!r} (no such file or folder)"
             )
-        source = as_source(X)
+        source = run.source
         n_features = learner.n_features_in()
         if n_features is not None and source.n_features != n_features:
             from ..exceptions import DataError
@@ -99,11 +99,8 @@ def prepare(learner: Any, X: Any, sample_weight: Any, init: Any, rng: np.random.
             "percentage": check_scalar("percentage", init_options.get("percentage", 0.02), low=0.0,
                                        low_open=True, high=1.0),
         }
-        start_from_seeds(
-            learner, source, weight_source(sample_weight, source), init=init, rng=rng,
-            ranges=source.ranges(resolve_batch_size(batch_size, source)),
-            n_jobs=effective_n_jobs(n_jobs), options=options,
-        )
+        start_from_seeds(learner, source, run.weights, init=init, rng=rng, ranges=run.ranges,
+                         n_jobs=run.n_jobs, options=options)
         return
     if isinstance(init, (str, os.PathLike)):
         from ..io import load
@@ -204,8 +201,7 @@ def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state
         run.checkpoint = checkpoint
         try:
             if state is None:
-                prepare(learner, X, sample_weight, init, rng, settings.get("batch_size"),
-                        settings.get("n_jobs", 1), init_options)
+                prepare(learner, run, init, rng, init_options)
             else:
                 run.restore(state)
             record = run.run()
