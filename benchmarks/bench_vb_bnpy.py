@@ -1,4 +1,4 @@
-"""Issue 13's gallery stages side by side with bnpy 0.1.7: cold VB, warm VB, warm soVB on AsteriskK8.
+"""Issue 13's gallery stages beside bnpy 0.1.7: cold VB, warm VB, warm soVB on AsteriskK8.
 
 Stages (bnpy's own warm-start gallery, ``../shared/peers/bnpy/gallery.py``), prior
 ``sF=0.1, ECovMat='eye'`` (``covariance_prior = 0.1 I``, ``degrees_of_freedom_prior = 4``,
@@ -98,7 +98,8 @@ def bnpy_worker(data_path, out_json, trace):
                          status=info["status"])
         return info
 
-    ci = stage("cold_vb", "FiniteMixtureModel", "Gauss", "VB", nLap=25, K=10, initname="randexamples")
+    ci = stage("cold_vb", "FiniteMixtureModel", "Gauss", "VB", nLap=25, K=10,
+               initname="randexamples")
     stage("warm_vb", "FiniteMixtureModel", "Gauss", "VB", nLap=100, initname=ci["task_output_path"])
     stage("warm_sovb", "FiniteMixtureModel", "Gauss", "soVB", nLap=5, nTask=1, nBatch=500,
           rhoexp=RHOEXP, rhodelay=RHODELAY, initname=ci["task_output_path"])
@@ -126,7 +127,10 @@ def run_bnpy_round(py, data_path, trace=False):
 
 
 def finite_bug_offset(model, N, D, gamma=1.0):
-    """bnpy's ELBO minus ours for the same finite-mixture state, per row and dimension."""
+    """What to add to our finite-mixture loss to get bnpy's for the same state (its 0.5 bug).
+
+    ``loss_bnpy = -(elbo_ours - diff) / (N D) = loss_ours + diff / (N D)``.
+    """
     from scipy.special import digamma, gammaln
 
     theta = np.asarray(model.weight_concentration_, dtype=float)
@@ -138,7 +142,7 @@ def finite_bug_offset(model, N, D, gamma=1.0):
     Elogw = digamma(theta) - digamma(theta.sum())
     ours_minus_bnpy = (c_dir(gamma / K * np.ones(K)) - c_dir(0.5 / K * np.ones(K))
                        + (gamma - 0.5) / K * Elogw.sum())
-    return -ours_minus_bnpy / (N * D)
+    return ours_minus_bnpy / (N * D)
 
 
 def suffstat_round(ss, X):
@@ -181,7 +185,8 @@ def main(argv=None):
 
     data = find_data()
     if data is None:
-        print("AsteriskK8 not found (../shared/data/asterisk_k8.npz or $SUFFSTAT_ASTERISK): nothing to do")
+        print("AsteriskK8 not found (../shared/data/asterisk_k8.npz or $SUFFSTAT_ASTERISK): "
+              "nothing to do")
         return 0
     X = np.load(data)["X"]
     py = find_bnpy_python()
@@ -234,8 +239,8 @@ def main(argv=None):
             if name == "bnpy" and "suffstat" in per and per["suffstat"]["seconds"] > 0:
                 ratio = f"{v['seconds'] / per['suffstat']['seconds']:.1f}x"
             lab = v.get("loss_as_bnpy", v["loss"])
-            print(f"| {LABELS[st]} | {name} | {v['laps']:g} | {v['K']} | {v['loss']:.9g} | {lab:.9g} "
-                  f"| {v['seconds']:.3f} | {ratio} |")
+            print(f"| {LABELS[st]} | {name} | {v['laps']:g} | {v['K']} | {v['loss']:.9g} "
+                  f"| {lab:.9g} | {v['seconds']:.3f} | {ratio} |")
     for n in notes:
         print("note:", n)
     if args.json:

@@ -92,7 +92,8 @@ def vb_case(name, X, obs, alloc, K, gamma, seed, laps, sF=0.1, ECovMat="eye", ka
     r0 = ref.init_resp(X, K, seed, initname)
     p0 = ref.global_step(X, r0, rprior, obs, alloc=alloc, gamma=gamma)
     b0 = post_of(hm, obs, alloc)
-    init_err = max(float(np.max(np.abs(p0[k] - b0[k]) / np.maximum(1.0, np.abs(b0[k])))) for k in b0)
+    init_err = max(float(np.max(np.abs(p0[k] - b0[k]) / np.maximum(1.0, np.abs(b0[k]))))
+                   for k in b0)
     LP = None
     for _ in range(laps):
         LP = hm.calc_local_params(Xd, LP)
@@ -116,11 +117,12 @@ def vb_case(name, X, obs, alloc, K, gamma, seed, laps, sF=0.1, ECovMat="eye", ka
     r_given = ref.elbo(X, resp, rprior, bnpy_finite_bug=True, posterior=post_before, **kw)
     r_correct = ref.elbo(X, resp, rprior, bnpy_finite_bug=False, **kw)
     st = stats_of(SS, obs)
-    r_stats = ref.elbo_from_stats(st, rprior, obs=obs, alloc=alloc, gamma=gamma, bnpy_finite_bug=True)
-    post_err = max(float(np.max(np.abs(ref.global_step(X, resp, rprior, obs, alloc=alloc, gamma=gamma)[k]
-                                       - post_of(hm, obs, alloc)[k])
-                               / np.maximum(1.0, np.abs(post_of(hm, obs, alloc)[k]))))
-                   for k in post_before)
+    r_stats = ref.elbo_from_stats(st, rprior, obs=obs, alloc=alloc, gamma=gamma,
+                                  bnpy_finite_bug=True)
+    pr = ref.global_step(X, resp, rprior, obs, alloc=alloc, gamma=gamma)
+    pb = post_of(hm, obs, alloc)
+    post_err = max(float(np.max(np.abs(pr[k] - pb[k]) / np.maximum(1.0, np.abs(pb[k]))))
+                   for k in pb)
     row = dict(name=name, obs=obs, alloc=alloc, K=K, gamma=gamma, N=X.shape[0], D=X.shape[1],
                bnpy_vb=L_vb, ref_vb=r_vb, bnpy_given=L_given, ref_given=r_given, ref_stats=r_stats,
                ref_correct=r_correct, prior_err=prior_err, init_err=init_err, resp_err=resp_err,
@@ -149,7 +151,8 @@ def sovb_case(name, X, obs, alloc, K, gamma, seed, nBatch, nLap, rhoexp, rhodela
     for b in range(nBatch):
         batches.append(ids[: per[b]])
         del ids[: per[b]]
-    order = [bid for lap in range(nLap) for bid in np.random.RandomState(dataorderseed + lap).permutation(nBatch)]
+    order = [bid for lap in range(nLap)
+             for bid in np.random.RandomState(dataorderseed + lap).permutation(nBatch)]
     rpost = ref.global_step(X, ref.init_resp(X, K, seed), rprior, obs, alloc=alloc, gamma=gamma)
     SStotal, per_batch, ref_per_batch = None, {}, {}
     iterid, worst, drift, worst_post, losses = -1, 0.0, 0.0, 0.0, []
@@ -176,7 +179,8 @@ def sovb_case(name, X, obs, alloc, K, gamma, seed, nBatch, nLap, rhoexp, rhodela
         sb = ref.summary_stats(Xb, rb, obs)
         ref_per_batch[bid] = sb
         rho_ref = ref.learning_rate(iterid + 1, rhoexp, rhodelay)
-        rpost = ref.stochastic_step(rpost, sb, N / len(Xb), rho_ref, rprior, obs, alloc=alloc, gamma=gamma)
+        rpost = ref.stochastic_step(rpost, sb, N / len(Xb), rho_ref, rprior, obs, alloc=alloc,
+                                    gamma=gamma)
         tot = {k: sum(ref_per_batch[b][k] for b in ref_per_batch) for k in sb}
         scale = tot["N"].sum() * X.shape[1]
         Lr = -ref.elbo_from_stats(tot, rprior, rpost, obs=obs, alloc=alloc, gamma=gamma,
@@ -188,8 +192,9 @@ def sovb_case(name, X, obs, alloc, K, gamma, seed, nBatch, nLap, rhoexp, rhodela
                                   gamma=gamma, bnpy_finite_bug=True) / (bst["N"].sum() * X.shape[1])
         worst = max(worst, rel(Lb, L))
         bp = post_of(hm, obs, alloc)
-        worst_post = max(worst_post, max(float(np.max(np.abs(rpost[k] - bp[k]) / np.maximum(1, np.abs(bp[k]))))
-                                         for k in bp))
+        worst_post = max(worst_post, *(float(np.max(np.abs(rpost[k] - bp[k])
+                                                    / np.maximum(1, np.abs(bp[k]))))
+                                       for k in bp))
     # the last state, stored for CI: whole-data memoized record + blended posterior
     case = dict(stats=stats_of(SStotal, obs), post=post_of(hm, obs, alloc), prior=rprior,
                 elbo=-losses[-1] * SStotal.N.sum() * X.shape[1])
@@ -285,7 +290,8 @@ def main():
     for D, X in small.items():
         for obs in ("Gauss", "DiagGauss"):
             for alloc in ("Finite", "DP"):
-                for K, gamma, laps, ecov, sF in ((3, 1.0, 1, "eye", 0.5), (5, 2.5, 4, "covdata", 1.0)):
+                for K, gamma, laps, ecov, sF in ((3, 1.0, 1, "eye", 0.5),
+                                                 (5, 2.5, 4, "covdata", 1.0)):
                     name = f"small{i:02d}"
                     i += 1
                     row, case = vb_case(name, X, obs, alloc, K, gamma, seed=100 + i, laps=laps,
@@ -300,7 +306,8 @@ def main():
             for alloc in ("Finite", "DP"):
                 for K, laps in ((10, 3), (6, 8)):
                     name = f"asterisk_{obs}_{alloc}_K{K}"
-                    row, case = vb_case(name, Xa, obs, alloc, K, 1.0, seed=ref.bnpy_seed(), laps=laps,
+                    row, case = vb_case(name, Xa, obs, alloc, K, 1.0, seed=ref.bnpy_seed(),
+                                        laps=laps,
                                         store_resp=False)
                     rows.append(row)
                     cases[name] = (row, case)
@@ -314,11 +321,13 @@ def main():
         a, b, c = rel(r["ref_vb"], r["bnpy_vb"]), rel(r["ref_given"], r["bnpy_given"]), \
             rel(r["ref_stats"], r["bnpy_vb"])
         worst = max(worst, a, b, c)
-        print(f"{r['name']:28s} {r['obs']:9s} {r['alloc']:6s} {r['K']:2d} {r['bnpy_vb']:22.12f} {a:9.1e} "
-              f"{b:10.1e} {c:10.1e} {r['resp_err']:8.1e} {r['init_err']:8.1e} {r['prior_err']:8.1e}")
+        print(f"{r['name']:28s} {r['obs']:9s} {r['alloc']:6s} {r['K']:2d} {r['bnpy_vb']:22.12f} "
+              f"{a:9.1e} {b:10.1e} {c:10.1e} {r['resp_err']:8.1e} {r['init_err']:8.1e} "
+              f"{r['prior_err']:8.1e}")
     fin = [r for r in rows if r["alloc"] == "Finite"]
     print("finite-mixture offset of bnpy's gamma=0.5 bug (ELBO_correct - ELBO_bnpy), per row-dim:",
-          ", ".join(f"{(r['ref_correct'] - r['ref_vb']) / (r['N'] * r['D']):.3e}" for r in fin[:4]), "...")
+          ", ".join(f"{(r['ref_correct'] - r['ref_vb']) / (r['N'] * r['D']):.3e}"
+                    for r in fin[:4]), "...")
 
     srows, drift = [], 0.0
     sX = small[2]

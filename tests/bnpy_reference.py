@@ -192,7 +192,8 @@ def stochastic_step(post, stats_batch, amp, rho, prior, obs="Gauss", *, alloc="F
     ``AbstractObsModel.update_global_params``: ``rho < 1`` blends).
     """
     amp_stats = {k: amp * np.asarray(v, dtype=np.float64) for k, v in stats_batch.items()}
-    star = global_step(prior=prior, obs=obs, alloc=alloc, gamma=gamma, gamma1=gamma1, stats=amp_stats)
+    star = global_step(prior=prior, obs=obs, alloc=alloc, gamma=gamma, gamma1=gamma1,
+                       stats=amp_stats)
     if rho is None or rho >= 1.0:
         return star
     out = {}
@@ -353,7 +354,8 @@ def _L_data_diag(stats, prior, post):
     for k in range(K):
         nu, kap, m, b = post["nu"][k], post["kappa"][k], post["m"][k], post["beta"][k]
         cdiff = np.sum(-0.5 * LOGTWO * (nu0 - nu) - gammaln(0.5 * nu0) + gammaln(0.5 * nu)
-                       + 0.5 * (np.log(k0) - np.log(kap)) + 0.5 * (nu0 * np.log(b0) - nu * np.log(b)))
+                       + 0.5 * (np.log(k0) - np.log(kap))
+                       + 0.5 * (nu0 * np.log(b0) - nu * np.log(b)))
         aDiff = N[k] + nu0 - nu
         bDiff = stats["xx"][k] + b0 + k0 * m0**2 - b - kap * m**2
         cDiff = stats["x"][k] + k0 * m0 - kap * m
@@ -439,7 +441,8 @@ def local_step(X, post, *, obs="Gauss", alloc="Finite"):
             C = np.linalg.cholesky(post["B"][k])
             Q = np.linalg.solve(C, (X - m).T)
             mahal = nu * np.sum(Q * Q, axis=0) + D / kap
-            Eld = D * LOGTWO - 2 * np.sum(np.log(np.diag(C))) + np.sum(digamma(0.5 * (nu + 1 - dvec)))
+            Eld = (D * LOGTWO - 2 * np.sum(np.log(np.diag(C)))
+                   + np.sum(digamma(0.5 * (nu + 1 - dvec))))
         else:
             b = post["beta"][k]
             mahal = ((X - m) ** 2) @ (nu / b) + D / kap

@@ -104,7 +104,7 @@ def test_prior_record_and_local_step_equal_bnpy(name):
 
 @pytest.mark.parametrize("name", [n for n in VB if CASES[n]["meta"]["alloc"] == "Finite"])
 def test_finite_bug_is_the_gamma_half_offset(name):
-    """bnpy's finite ELBO uses gamma=0.5 in the Dirichlet normaliser and slack (Lalloc's default)."""
+    """bnpy's finite ELBO has gamma=0.5 in the Dirichlet normaliser and slack (Lalloc's default)."""
     c = CASES[name]
     st, prior, g = c["stats"], c["prior"], c["meta"]["gamma"]
     K = st["N"].size
