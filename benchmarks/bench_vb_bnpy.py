@@ -85,7 +85,8 @@ def bnpy_worker(data_path, out_json, trace):
 
     X = np.load(data_path)["X"]
     ds = bnpy.data.XData(X)
-    out = tempfile.mkdtemp(prefix="bnpy-bench-")
+    tmp = tempfile.TemporaryDirectory(prefix="bnpy-bench-")
+    out = tmp.name
     common = dict(sF=0.1, ECovMat="eye", printEvery=1 if trace else 100, doWriteStdOut=trace)
     res = {}
 
@@ -106,6 +107,7 @@ def bnpy_worker(data_path, out_json, trace):
     logging.getLogger("bnpy").handlers.clear()
     with open(out_json, "w") as f:
         json.dump(res, f)
+    tmp.cleanup()
 
 
 def run_bnpy_round(py, data_path, trace=False):

@@ -211,6 +211,9 @@ def run_bnpy_vb_loss(X, K, seed_task=1):
                            initname="randexamples", sF=0.1, ECovMat="eye", printEvery=100,
                            output_path=out, taskid=seed_task, doWriteStdOut=False)
     resp = info["LP"]["resp"]
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
     prior = ref.bnpy_prior(X, sF=0.1, ECovMat="eye", obs="Gauss")
     lr = ref.loss(X, resp, prior, obs="Gauss", alloc="Finite", gamma=1.0, bnpy_finite_bug=True)
     # the seed bnpy.run used: its init equals init_resp(X, K, bnpy_seed('none', taskid))
