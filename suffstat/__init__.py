@@ -30,7 +30,8 @@ from .exceptions import (
 from .fitting import Callback, CSVLogger, History
 from . import steps
 from .io import load, save
-from .mixtures import GaussianMixture, GeneralMixtureModel
+from .mixtures import BayesianGaussianMixture, BayesianMixture, GaussianMixture, GeneralMixtureModel
+from . import priors
 from .snapshots import load_model_at_lap
 from .statistics import (
     BetaStats,
@@ -46,6 +47,8 @@ from .statistics import (
 )
 
 __all__ = [
+    "BayesianGaussianMixture",
+    "BayesianMixture",
     "Bernoulli",
     "Beta",
     "CSVLogger",
@@ -87,6 +90,7 @@ __all__ = [
     "plot",
     "save",
     "statistics",
+    "priors",
     "steps",
 ]
 

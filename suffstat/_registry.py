@@ -11,13 +11,32 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["model_class", "model_from_dict", "register"]
+__all__ = ["model_class", "model_from_dict", "register", "registry_name"]
 
 _MODELS: dict[str, type] = {}
 
 
+def registry_name(cls: type) -> str:
+    """Return the name ``cls`` is registered under.
+
+    It is the class's ``__name__`` unless the class itself declares ``_registry_name``
+    (the conjugate priors do: ``'priors.Beta'`` is not the distribution ``'Beta'``).
+
+    Parameters
+    ----------
+    cls : type
+        A model class.
+
+    Returns
+    -------
+    str
+        Its name in model files.
+    """
+    return cls.__dict__.get("_registry_name", cls.__name__)
+
+
 def register(cls: type) -> type:
-    """Register ``cls`` under its ``__name__`` and return it.
+    """Register ``cls`` under its :func:`registry_name` and return it.
 
     Parameters
     ----------
@@ -29,7 +48,7 @@ def register(cls: type) -> type:
     type
         ``cls``.
     """
-    _MODELS[cls.__name__] = cls
+    _MODELS[registry_name(cls)] = cls
     return cls
 
 

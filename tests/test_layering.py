@@ -38,8 +38,10 @@ ALLOWED = {
     # an estimator's fit is a thin face over the engine (suffstat.fitting.fit)
     # issue 15: pictures read models, snapshots and data by duck typing, never the engine
     "plot": {"exceptions", "snapshots", "sources"},
+    # issue 13: conjugate priors are variational mixture components over the families' records
+    "priors": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_registry"},
     "mixtures": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_nested",
-                 "_estimator", "prediction", "sources", "fitting"},
+                 "_estimator", "prediction", "sources", "fitting", "priors"},
     # issue 16: a streaming summarizer over the sources and the ordered map; its summaries
     # become a mixture (to_mixture), it never runs the EM engine
     "agglomerative": {"kernels", "statistics", "sources", "parallel", "_validation", "exceptions",

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._estimator import param_names
 from .._nested import blend
-from .._registry import model_class, register
+from .._registry import model_class, register, registry_name
 from .._validation import (
     check_count,
     check_fraction,
@@ -468,7 +468,7 @@ class Distribution(ABC):
 
     def _dict_with(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
-            "class": type(self).__name__,
+            "class": registry_name(type(self)),
             "params": params,
             "options": {name: _to_plain(getattr(self, name)) for name in self._option_names},
         }

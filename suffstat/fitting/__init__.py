@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .callbacks import Callback, CSVLogger, History
+from .callbacks import Callback, CSVLogger, History, LapReporter
 
-__all__ = ["CSVLogger", "Callback", "History"]
+__all__ = ["CSVLogger", "Callback", "History", "LapReporter"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CSVLogger", "Callback", "History", "VerboseReporter"]
+__all__ = ["CSVLogger", "Callback", "History", "LapReporter", "VerboseReporter"]
 
 
 class Callback:
@@ -154,3 +154,38 @@ class VerboseReporter(Callback):
         if logs is not None and self._first is not None:
             print(f"Total Improvement: {logs['log_likelihood'] - self._first:.3f}", file=out)
         print(f"Total Time (s): {self._total_time:.4f}", file=out)
+
+
+class LapReporter(Callback):
+    """Print bnpy's per-lap line: ``3/25 after 0 sec. | 204.1 MiB | K 10 | loss ... | Ndiff ...``.
+
+    Parameters
+    ----------
+    max_iter : int
+        The number of laps the fit may run (the denominator).
+    n_features : int, default=1
+        D, for bnpy's loss ``-elbo / (N D)`` when the entry has no ``loss``.
+    stream : file-like, default=sys.stdout
+        Where to print.
+    """
+
+    def __init__(self, max_iter: int, n_features: int = 1, stream: Any = None) -> None:
+        self.max_iter = max_iter
+        self.n_features = n_features
+        self.stream = stream
+
+    def on_epoch_end(self, logs: dict[str, Any]) -> None:
+        """Print the lap's line.
+
+        Parameters
+        ----------
+        logs : dict
+            The lap's entry (``elapsed``, ``rss_mib``, ``K``, ``loss``, ``Ndiff``).
+        """
+        loss = logs.get("loss", -logs.get("elbo", math.nan) / (logs["weight"] * self.n_features))
+        line = (f"{logs['iteration']}/{self.max_iter} after {logs.get('elapsed', 0.0):.0f} sec. | "
+                f"{logs.get('rss_mib', math.nan):.1f} MiB | K {logs.get('K', '?')} | "
+                f"loss {loss:.9e} | Ndiff {logs.get('Ndiff', math.nan):.3f}")
+        if "lrate" in logs:
+            line += f" | lrate {logs['lrate']:.4f}"
+        print(line, file=self.stream or sys.stdout)

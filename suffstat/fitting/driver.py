@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 import warnings
 from typing import Any, Callable
@@ -123,6 +124,7 @@ class EMRun:
         average: bool = False,
         average_start: int | float | None = None,
         checkpoint: Callable[[EMRun], None] | None = None,
+        converge_on: tuple[str, float] | None = None,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ParameterError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
@@ -145,6 +147,7 @@ class EMRun:
         self.max_iter = check_count("max_iter", max_iter, minimum=1)
         self.average_start = self._first_averaged_lap(average_start)
         self.tol = None if tol is None else check_scalar("tol", tol, low=0.0)
+        self.converge_on = _check_converge_on(converge_on)
         self.inertia = None if inertia is None else check_fraction("inertia", inertia)
         self.n_jobs = effective_n_jobs(n_jobs)
         self.source = as_source(X)
@@ -168,6 +171,7 @@ class EMRun:
                                           objective_name=learner.objective_name)
         # resumable state
         self.iteration = 0
+        self.elapsed = 0.0  # seconds of the passes so far
         self.history: list[dict[str, Any]] = []
         self.previous_total: float | None = None
         self.t = 0
@@ -224,6 +228,7 @@ class EMRun:
             "stored": [_stats_dict(s) for s in self.stored] if self.algorithm in ("memoized", "fiem") else [],
             "avg": self.avg,
             "avg_count": self.avg_count,
+            "elapsed": self.elapsed,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -251,6 +256,7 @@ class EMRun:
         if self.algorithm in ("memoized", "fiem"):
             self.stored = [_stats_from(s) for s in state["stored"]]
         self.avg, self.avg_count = state["avg"], int(state["avg_count"])
+        self.elapsed = float(state.get("elapsed", 0.0))
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -409,6 +415,8 @@ class EMRun:
             order = [int(i) for i in self.rng.permutation(len(self.ranges))]
         bar = _progress(len(order), self.verbose, f"pass {iteration}")
         pass_objective = pass_w = 0.0
+        pass_stats = None  # the pass's local steps, scored once after its updates
+        memo_objective = None
         rho = math.nan
         try:
             for g in range(0, len(order), self.group):
@@ -425,8 +433,8 @@ class EMRun:
                         results.append(s)
                     if bar is not None:
                         bar.update(1)
-                pass_objective += float(self.learner.objective(group_stats))
                 pass_w += float(group_stats.weight)
+                pass_stats = group_stats if pass_stats is None else pass_stats + group_stats
                 if self.algorithm == "em":
                     apply_update(self.learner, group_stats, self.inertia)
                 elif self.algorithm == "stepwise":
@@ -434,10 +442,19 @@ class EMRun:
                 else:
                     objective = self._memoized(idx, results, last=g + self.group >= len(order))
                     if objective is not None:
-                        pass_objective = objective
+                        memo_objective = objective
         finally:
             if bar is not None:
                 bar.close()
+        # The objective of the pass's local steps, once: an EM learner's log-likelihood
+        # is the sum of its batches'; a variational learner's ELBO is not additive over
+        # batches (its KL terms count once), so it is scored on the pass's whole record
+        # under the parameters the pass ends with (for batch VB: bnpy's ELBO after the
+        # global step).
+        if memo_objective is not None:
+            pass_objective = memo_objective
+        elif pass_stats is not None:
+            pass_objective = float(self.learner.objective(pass_stats))
         return self._log_pass(iteration, tic, pass_objective, pass_w, rho)
 
     def _log_pass(self, iteration: int, tic: float, pass_objective: float, pass_w: float,
@@ -445,11 +462,15 @@ class EMRun:
         if not pass_w > 0:
             raise ParameterError("the data has total weight 0: nothing to fit")
         mean = pass_objective / pass_w
+        elapsed = time.perf_counter() - tic
+        self.elapsed += elapsed
         logs = {
             "iteration": iteration,
             "log_likelihood": pass_objective,
             "improvement": math.nan if self.previous_total is None else pass_objective - self.previous_total,
-            "time": time.perf_counter() - tic,
+            "time": elapsed,
+            "elapsed": self.elapsed,
+            "rss_mib": resident_mib(),
             "mean_log_likelihood": mean,
             "weight": pass_w,
         }
@@ -462,6 +483,10 @@ class EMRun:
         self.iteration = iteration
         self.history.append(logs)
         self.monitor.report(mean, iteration)
+        if self.converge_on is not None and iteration > 1:
+            column, threshold = self.converge_on
+            if float(logs.get(column, math.nan)) <= threshold:  # nan never converges
+                self.monitor.converged = True
         self.previous_total = pass_objective
         return logs
 
@@ -478,6 +503,8 @@ class EMRun:
             return math.nan
         scale = self._total_weight() / n_b
         target = s_b if scale == 1.0 else scale * s_b
+        if self.S is None:  # a posterior's own record (VB); EM's first step takes the batch's
+            self.S = self.learner.implied_statistics()
         self.t += 1
         rho = 1.0 if self.S is None else float(self.step.rho(self.t))
         if self.S is None or rho == 1.0:
@@ -543,6 +570,29 @@ class EMRun:
             objective = self.learner.objective(self.S, fresh=False)
         self._commit(self.S)
         return None if objective is None else float(objective)
+
+
+def resident_mib() -> float:
+    """This process's resident memory in MiB (nan where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return math.nan
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _check_converge_on(value: Any) -> tuple[str, float] | None:
+    """Validate ``converge_on``: a trace column and the value it must fall to."""
+    if value is None:
+        return None
+    try:
+        column, threshold = value
+    except (TypeError, ValueError):
+        raise ParameterError(f"converge_on must be a (trace column, threshold) pair; got {value!r}") from None
+    if not isinstance(column, str):
+        raise ParameterError(f"converge_on's column must be a trace column name; got {column!r}")
+    return column, check_scalar("converge_on threshold", threshold, low=0.0)
 
 
 def run_em(learner: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -20,11 +20,12 @@ import numpy as np
 
 from .._validation import check_count, check_random_state, check_scalar
 from ..exceptions import ParameterError
-from .driver import EMRun
+from ..parallel import ordered_map
+from .driver import EMRun, summarize_batch
 from .init import INITS, start_from_seeds
 
 #: Settings of the pass loop (passed to EMRun as they are).
-RUN_SETTINGS = ("max_iter", "tol", "batch_size", "batches_per_epoch", "n_jobs", "inertia", "verbose",
+RUN_SETTINGS = ("converge_on", "max_iter", "tol", "batch_size", "batches_per_epoch", "n_jobs", "inertia", "verbose",
                 "callbacks", "algorithm", "step", "shuffle", "n_total", "average", "average_start")
 #: Options of the named initializations.
 INIT_OPTIONS = ("max_kmeans_iter", "samplings", "percentage")
@@ -114,7 +115,26 @@ def prepare(learner: Any, run: EMRun, init: Any, rng: np.random.Generator,
             "init must be an initialization name, a fitted model, or a path to a saved "
             f"model or snapshot folder; got {init!r}"
         )
-    learner.warm_start(other, "init")
+    starter = learner.warm_start(other, "init")
+    if starter is not None:
+        start_from_local_step(learner, starter, run)
+
+
+def start_from_local_step(learner: Any, starter: Any, run: EMRun) -> None:
+    """Start ``learner`` from another model's responsibilities: one streamed pass.
+
+    The data is summarized under ``starter`` (the model a learner's ``warm_start``
+    returned: one whose records this learner's global step takes), and the learner
+    makes its global step from the whole record. The learner changes only if that
+    step is valid.
+    """
+    total = None
+    for s in ordered_map(summarize_batch, run.source, run.ranges, weights=run.weights,
+                         n_jobs=run.n_jobs, args=(starter,), additive=True):
+        total = s if total is None else total + s
+    proposal = learner.propose(total)
+    if proposal is not None:
+        learner.commit(learner.seeded(proposal))
 
 
 def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state: Any = None,

@@ -17,7 +17,10 @@ from ..parallel import ordered_map
 from ..sources import BatchSource
 from ..statistics import Statistic
 
-INITS = ("first-k", "random", "kmeans++", "kmeans", "refined")
+INITS = ("first-k", "random", "kmeans++", "kmeans", "refined", "randexamples", "randexamplesbydist")
+#: bnpy's starts: the seeds are rows (uniform, or by k-means++'s D^2 sampling) and each
+#: component's start record is its seed row alone, with weight 1 (no pass over the data).
+SEED_ROW_STARTS = {"randexamples": "random", "randexamplesbydist": "kmeans++"}
 #: Rows drawn from the stream for k-means++ seeding.
 KMEANSPP_SAMPLE = 20_000
 
@@ -219,6 +222,12 @@ def start_from_seeds(learner: Any, source: BatchSource, weights: BatchSource | N
     """
     blank = learner.blank()
     k = blank.seed_count()
+    if init in SEED_ROW_STARTS:
+        rows = initial_centers(source, k, SEED_ROW_STARTS[init], rng, **options)
+        stats = blank.seed_statistics(rows.reshape((k,) + source.shape[1:]), None, np.arange(k))
+        proposal = blank.propose(stats)
+        learner.commit(learner.seeded(blank.get_parameters() if proposal is None else proposal))
+        return
     centers = initial_centers(source, k, init, rng, weights=weights, ranges=ranges, n_jobs=n_jobs,
                               **options)
     stats = _seed_stats(blank, source, weights, centers, ranges, n_jobs)

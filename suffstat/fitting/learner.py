@@ -46,6 +46,7 @@ PROTOCOL = (
     "commit",
     "end_of_pass",
     "get_parameters",
+    "implied_statistics",
     "validate",
     "trace_values",
     "is_fitted",
@@ -85,9 +86,11 @@ class Learner(Protocol):
     def objective(self, stats: Statistic, *, fresh: bool = True) -> float | None:
         """The declared objective of a record.
 
-        ``fresh=True``: ``stats`` was just summarized under the current parameters
-        (full-pass and minibatch algorithms); the value is what the local step
-        computed (the log-likelihood of the batches for EM). ``fresh=False``: the
+        ``fresh=True``: ``stats`` holds the local steps of a pass (full-pass and
+        minibatch algorithms), scored once after the pass's updates; the value is
+        what the local steps computed for EM (the log-likelihood of the batches), and
+        the ELBO of the record under the current posterior for VB (an ELBO is not
+        a sum over batches). ``fresh=False``: the
         record holds local variables of earlier parameters (memoized algorithms);
         the value is the bound of those local variables under the current
         parameters (Neal and Hinton's free energy for EM), or None when the learner
@@ -117,6 +120,14 @@ class Learner(Protocol):
 
     def get_parameters(self) -> Any:
         """The current parameters as a nested value (for averaging and snapshots)."""
+
+    def implied_statistics(self) -> Statistic | None:
+        """The record whose global step gives the current parameters, or None.
+
+        Stochastic algorithms blend their first step from it: a variational
+        posterior is prior + record, so its record is known exactly; an EM learner
+        returns None and its first stochastic step takes the first batch's record.
+        """
 
     def validate(self, params: Any) -> Any:
         """Validate a nested parameter value (as from :meth:`get_parameters`) into a proposal."""
@@ -148,8 +159,15 @@ class Learner(Protocol):
         A learner may adjust them here, e.g. replace some by user-given initial values.
         """
 
-    def warm_start(self, other: Any, what: str = "init") -> None:
-        """Take a compatible fitted model's parameters (raise ParameterError otherwise)."""
+    def warm_start(self, other: Any, what: str = "init") -> Any | None:
+        """Take a compatible fitted model's parameters (raise ParameterError otherwise).
+
+        Returns None when the parameters were taken. A learner may instead return a
+        model whose local step (``summarize``) gives records its own global step
+        takes (e.g. an EM mixture starting a variational one): the engine then
+        summarizes the data once under that model and commits
+        ``seeded(propose(record))``.
+        """
 
     def copy(self) -> Learner:
         """An independent copy of the learner and its parameters."""

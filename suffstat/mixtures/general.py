@@ -32,7 +32,7 @@ FIT_SETTINGS = {
     "algorithm": "em", "step": None, "init": None, "n_init": 1, "random_state": None,
     "output_path": None, "verbose": False, "callbacks": None, "shuffle": True, "average": False,
     "average_start": None, "n_total": None, "save_every": 1, "resume": False, "max_kmeans_iter": 10, "samplings": 100,
-    "percentage": 0.02,
+    "percentage": 0.02, "converge_on": None,
 }
 
 class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
@@ -713,6 +713,19 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         -------
         None
             Nothing changes.
+        """
+        return None
+
+    def implied_statistics(self) -> None:
+        """Return the record whose update gives the current parameters: None for EM.
+
+        An EM update forgets the record it came from, so stepwise EM starts from the
+        first batch's record (a variational learner returns its posterior's).
+
+        Returns
+        -------
+        None
+            Always.
         """
         return None
 

@@ -1,0 +1,573 @@
+r"""BayesianMixture: a variational Bayesian mixture of conjugate-prior components.
+
+The learner is a :class:`~suffstat.GeneralMixtureModel` whose components are
+:class:`~suffstat.priors.ConjugatePrior` objects and whose weights carry a Dirichlet
+(finite) or stick-breaking (Dirichlet-process) posterior. Everything VB needs falls
+out of the mixture's machinery:
+
+- local step: the mixture's E-step with the expected log-weights
+  :math:`E[\log\pi_k]` and each component's expected log-density (the same fused
+  kernels as EM, with effective parameters);
+- global step: each component's conjugate update prior + record, and the weight
+  posterior from the summed responsibilities;
+- objective: the full ELBO of a record under the posterior (allocation term +
+  responsibility entropy + every component's data term), as bnpy defines it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from .._validation import check_scalar
+from ..distributions._base import Distribution
+from ..exceptions import ParameterError
+from ..priors._base import ConjugatePrior
+from ..statistics import MixtureStats
+from .general import FIT_SETTINGS, GeneralMixtureModel
+
+WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+#: bnpy's and our names of the variational algorithms, mapped onto the engine's.
+VB_ALGORITHMS = {"vb": "em", "VB": "em", "stochastic": "stepwise", "soVB": "stepwise",
+                 "memoized": "memoized", "moVB": "memoized", "memoVB": "memoized"}
+
+
+def expected_log_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
+    r"""Return :math:`E[\log\pi_k]` under a Dirichlet or a stick-breaking posterior.
+
+    Parameters
+    ----------
+    concentration : ndarray of shape (k,) or (k, 2)
+        Dirichlet parameters, or each stick's Beta parameters ``(a_k, b_k)``.
+    dp : bool
+        Whether ``concentration`` holds sticks.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        The expected log-weights.
+    """
+    if not dp:
+        return digamma(concentration) - digamma(concentration.sum())
+    a, b = concentration[:, 0], concentration[:, 1]
+    dsum = digamma(a + b)
+    e_log_v, e_log_1mv = digamma(a) - dsum, digamma(b) - dsum
+    return e_log_v + np.concatenate(([0.0], np.cumsum(e_log_1mv)[:-1]))
+
+
+def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
+    """Return the posterior mean weights (scikit-learn's ``weights_``, normalised).
+
+    Parameters
+    ----------
+    concentration : ndarray of shape (k,) or (k, 2)
+        As in :func:`expected_log_weights`.
+    dp : bool
+        Whether ``concentration`` holds sticks.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        Non-negative weights summing to 1.
+    """
+    if not dp:
+        return concentration / concentration.sum()
+    a, b = concentration[:, 0], concentration[:, 1]
+    w = a / (a + b) * np.concatenate(([1.0], np.cumprod(b / (a + b))[:-1]))
+    return w / w.sum()
+
+
+def _c_beta(a: Any, b: Any) -> Any:
+    return gammaln(a + b) - gammaln(a) - gammaln(b)
+
+
+class BayesianMixture(GeneralMixtureModel):
+    r"""A mixture fitted by variational Bayes: conjugate priors on every component.
+
+    Parameters
+    ----------
+    priors : sequence of ConjugatePrior
+        One prior per component (used, not copied), e.g.
+        :class:`~suffstat.priors.NormalWishart`. Their posteriors are the fitted
+        parameters.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
+        A stick-breaking (truncated Dirichlet-process) or a Dirichlet prior on the
+        weights, as in scikit-learn.
+    weight_concentration_prior : float, optional
+        The DP's concentration :math:`\gamma_0` (bnpy's ``gamma0``), or the
+        Dirichlet's per-component parameter :math:`\alpha_0`; ``1 / k`` when None
+        (scikit-learn's default).
+    concentration : array-like, optional
+        The weight posterior: shape (k,) for a Dirichlet, (k, 2) sticks ``(a_k, b_k)``
+        for a DP. Computed by the first global step when None.
+    **settings
+        Default fit settings, as for :class:`~suffstat.GeneralMixtureModel`
+        (``max_iter``, ``tol``, ``batch_size``, ``n_jobs``, ``algorithm``...).
+        ``algorithm`` also takes bnpy's names: ``'vb'`` / ``'VB'`` (full-pass
+        VB), ``'stochastic'`` / ``'soVB'``, ``'memoized'`` / ``'moVB'`` /
+        ``'memoVB'``.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (k,)
+        Posterior mean weights.
+    elbo_ : float
+        The evidence lower bound after the last global step, with every constant
+        (bnpy's definition).
+    history_ : list of dict
+        One entry per lap, with ``elbo`` (after the lap's last global step),
+        ``loss`` (``-elbo / (N d)``, bnpy's), ``K`` and ``Ndiff`` (the largest
+        change of an expected count since the previous lap).
+
+    Notes
+    -----
+    The ELBO of a record ``S`` (responsibilities ``r``) under the posterior ``q``:
+
+    .. math:: \mathcal L = \underbrace{E_q[\log p(z \mid \pi) + \log p(\pi) - \log q(\pi)]}_{\text{allocation}}
+              + H(r) + \sum_k \underbrace{E_q[\log p(X \mid \theta_k) + \log p(\theta_k) - \log q(\theta_k)]}_{\text{data}}
+
+    The allocation term of a Dirichlet prior is
+    :math:`c_D(\alpha_0) - c_D(\alpha) + \sum_k (N_k + \alpha_0 - \alpha_k) E[\log\pi_k]`
+    with :math:`c_D(a) = \log\Gamma(\sum a) - \sum\log\Gamma(a_k)`; that of the
+    stick-breaking prior is
+    :math:`\sum_k c_B(1, \gamma_0) - c_B(a_k, b_k) + (N_k + 1 - a_k) E[\log v_k] +
+    (N_{>k} + \gamma_0 - b_k) E[\log(1 - v_k)]`.
+
+    Examples
+    --------
+    >>> import numpy as np, suffstat as ss
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-4, 1, (300, 2)), rng.normal(4, 1, (300, 2))])
+    >>> priors = [ss.priors.NormalWishart(np.zeros(2), np.eye(2), degrees_of_freedom_prior=4.0)
+    ...           for _ in range(4)]
+    >>> model = ss.BayesianMixture(priors, weight_concentration_prior=0.01)
+    >>> model = model.fit(X, init="kmeans++", random_state=0, max_iter=200)
+    >>> int(np.sum(model.weights > 0.05))
+    2
+    """
+
+    objective_name = "elbo"
+    _param_names = ("concentration", "distributions")
+
+    def __init__(self, priors: Any, weight_concentration_prior_type: str = "dirichlet_process",
+                 weight_concentration_prior: float | None = None, concentration: Any = None,
+                 **settings: Any) -> None:
+        dists = priors if isinstance(priors, list) else list(priors)
+        for j, d in enumerate(dists):
+            if not isinstance(d, ConjugatePrior):
+                raise ParameterError(f"priors[{j}] must be a ConjugatePrior (ss.priors.*); got {d!r}")
+        if weight_concentration_prior_type not in WEIGHT_PRIOR_TYPES:
+            raise ParameterError(f"weight_concentration_prior_type must be one of {WEIGHT_PRIOR_TYPES}; "
+                                 f"got {weight_concentration_prior_type!r}")
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        k = len(dists)
+        alpha0 = 1.0 / max(k, 1) if weight_concentration_prior is None else weight_concentration_prior
+        self.weight_concentration_prior = check_scalar("weight_concentration_prior", alpha0, low=0.0,
+                                                       low_open=True)
+        self._given_prior = weight_concentration_prior
+        self._concentration_init = concentration
+        self._counts = None
+        self._counts_traced = None
+        self._entropy = math.nan
+        super().__init__(dists, **settings)
+        if concentration is not None:
+            self._set_params(self._check_params({"concentration": concentration,
+                                                 "distributions": [None] * k}))
+
+    @property
+    def _dp(self) -> bool:
+        return self.weight_concentration_prior_type == "dirichlet_process"
+
+    @property
+    def priors(self) -> list[ConjugatePrior]:
+        """The components (conjugate priors holding their posteriors)."""
+        return self.distributions
+
+    # -- parameters -------------------------------------------------------------------
+    def _get_param_value(self, name: str) -> Any:
+        if name == "concentration":
+            return self._concentration_init
+        if name == "weight_concentration_prior":
+            return self._given_prior
+        return super()._get_param_value(name)
+
+    def _set_param_value(self, name: str, value: Any) -> None:
+        if name in ("concentration", "weight_concentration_prior", "weight_concentration_prior_type"):
+            raise ValueError(f"{name} is set by the constructor; build a new BayesianMixture")
+        super()._set_param_value(name, value)
+
+    def _get_params(self) -> dict[str, Any]:
+        return {"concentration": self.concentration,
+                "distributions": [d._get_params() for d in self.distributions]}
+
+    def _prior_concentration(self) -> np.ndarray:
+        k, g = self.n_components, self.weight_concentration_prior
+        return np.tile([1.0, g], (k, 1)) if self._dp else np.full(k, g)
+
+    def _check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "weights" in params and "concentration" not in params:  # the base constructor's start
+            return {"concentration": None, "distributions": [None] * self.n_components}
+        conc = params["concentration"]
+        k = self.n_components
+        if conc is not None:
+            shape = (k, 2) if self._dp else (k,)
+            try:
+                conc = np.array(conc, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ParameterError(f"concentration must be an array of numbers; got {conc!r}") from None
+            if conc.shape != shape:
+                raise ParameterError(f"concentration must have shape {shape}; got {conc.shape}")
+            if not (np.isfinite(conc).all() and (conc > 0).all()):
+                raise ParameterError("concentration must be finite and positive")
+        children = [None if p is None else d._check_params(p)
+                    for d, p in zip(self.distributions, params["distributions"], strict=True)]
+        out = {"concentration": conc, "distributions": children}
+        for key in ("_counts", "_entropy"):
+            if key in params:
+                out[key] = params[key]
+        return out
+
+    def _set_params(self, params: dict[str, Any]) -> None:
+        for d, p in zip(self.distributions, params["distributions"], strict=True):
+            if p is not None:
+                d._set_params(p)
+        conc = params["concentration"]
+        self.concentration = conc
+        if conc is None:
+            k = self.n_components
+            self.weights = np.full(k, 1.0 / k)
+            self._log_weights = np.log(self.weights)
+        else:
+            self.weights = expected_weights(conc, self._dp)
+            self._log_weights = expected_log_weights(conc, self._dp)
+        if "_counts" in params:
+            self._counts, self._entropy = params["_counts"], params["_entropy"]
+
+    @property
+    def _fitted(self) -> bool:
+        return self.concentration is not None and all(d._fitted for d in self.distributions)
+
+    # -- the global step ----------------------------------------------------------------
+    def _concentration_for(self, resp_sum: np.ndarray) -> np.ndarray:
+        g = self.weight_concentration_prior
+        if not self._dp:
+            return g + resp_sum
+        tail = np.concatenate((np.cumsum(resp_sum[::-1])[::-1][1:], [0.0]))
+        return np.column_stack((1.0 + resp_sum, g + tail))
+
+    def _propose(self, stats: MixtureStats, *, inertia: float | None = None,
+                 inherited: float = 0.0) -> dict[str, Any] | None:
+        if not isinstance(stats, MixtureStats) or len(stats.parts) != self.n_components:
+            raise TypeError(f"BayesianMixture needs MixtureStats with {self.n_components} parts")
+        if inertia:
+            raise ParameterError("BayesianMixture does not blend posteriors by inertia: use "
+                                 "algorithm='stochastic' with a step rule")
+        if self.frozen:
+            return None
+        resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
+        if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
+            raise ParameterError(
+                f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
+                "finite and non-negative): they are not the record of any data"
+            )
+        children = []
+        for c, (d, part) in enumerate(zip(self.distributions, stats.parts, strict=True)):
+            try:
+                p = d._propose(part)
+            except ParameterError as e:
+                raise ParameterError(f"component {c} of the mixture: {e}") from None
+            children.append(d._check_params(d._get_params()) if p is None else p)
+        # the children are validated by their own _propose
+        return {"concentration": self._concentration_for(resp_sum), "distributions": children,
+                "_counts": resp_sum, "_entropy": float(stats.entropy)}
+
+    # -- the objective ------------------------------------------------------------------
+    def _allocation_elbo(self, resp_sum: np.ndarray, conc: np.ndarray) -> float:
+        g = self.weight_concentration_prior
+        if not self._dp:
+            k = self.n_components
+            elog = expected_log_weights(conc, False)
+            return float(gammaln(k * g) - k * gammaln(g) - gammaln(conc.sum()) + np.sum(gammaln(conc))
+                         + np.dot(resp_sum + g - conc, elog))
+        a, b = conc[:, 0], conc[:, 1]
+        dsum = digamma(a + b)
+        tail = np.concatenate((np.cumsum(resp_sum[::-1])[::-1][1:], [0.0]))
+        return float(np.sum(_c_beta(1.0, g) - _c_beta(a, b)
+                            + (resp_sum + 1.0 - a) * (digamma(a) - dsum)
+                            + (tail + g - b) * (digamma(b) - dsum)))
+
+    def _elbo(self, stats: MixtureStats, params: dict[str, Any] | None = None) -> float:
+        """The ELBO of ``stats`` (its responsibilities) under ``params`` (default: current)."""
+        if params is None:
+            self._require_fitted()
+            conc, comps = self.concentration, self.distributions
+        else:
+            conc, comps = params["concentration"], []
+            for d, p in zip(self.distributions, params["distributions"], strict=True):
+                tmp = copy.copy(d)
+                tmp._set_params(p)
+                comps.append(tmp)
+        resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
+        value = self._allocation_elbo(resp_sum, conc) + float(stats.entropy)
+        for d, part in zip(comps, stats.parts, strict=True):
+            value += d.elbo(part)
+        return value
+
+    def objective(self, stats: MixtureStats, *, fresh: bool = True) -> float:
+        """Return the ELBO of a record's responsibilities (the learner protocol's objective).
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            The local steps of a lap (``fresh``) or the memoized records.
+        fresh : bool, default=True
+            True: the ELBO under the current posterior (the engine asks after the
+            lap's global steps: for full-pass VB that is bnpy's ELBO after the global
+            step; for stochastic VB, bnpy's soVB value, the lap's records under the
+            blended posterior). False (memoized records, before the lap's last global
+            step): the ELBO under the global step of ``stats``, which that step makes
+            (bnpy's memoVB value).
+
+        Returns
+        -------
+        float
+            The evidence lower bound.
+        """
+        if fresh:
+            return self._elbo(stats)
+        return self._elbo(stats, self._propose(stats))
+
+    def implied_statistics(self) -> MixtureStats | None:
+        """Return the record whose global step gives the current posterior (None if unfitted).
+
+        Stochastic VB blends its first step from it, so a warm-started or seeded
+        posterior is kept at weight ``1 - rho_1`` (bnpy's soVB blends the natural
+        parameters the same way).
+
+        Returns
+        -------
+        MixtureStats or None
+            Counts from the weight posterior, each component's implied record, and
+            the entropy of the last global step's record.
+        """
+        if not self._fitted:
+            return None
+        conc = self.concentration
+        counts = np.maximum((conc[:, 0] - 1.0) if self._dp else (conc - self.weight_concentration_prior), 0.0)
+        parts = [d.implied_statistics() for d in self.distributions]
+        entropy = self._entropy if math.isfinite(self._entropy) else 0.0
+        return MixtureStats(w_sum=float(counts.sum()), resp_sum=counts, log_likelihood=0.0,
+                            entropy=entropy, parts=parts)
+
+    def _free_energy(self, stats: MixtureStats) -> float:
+        return self._elbo(stats)
+
+    def trace_values(self) -> dict[str, Any]:
+        """Return the lap's trace columns: ``K`` and ``Ndiff``.
+
+        ``Ndiff`` is the largest change of an expected count since the previous lap
+        (bnpy's; the count of a component's record at the lap's last global step).
+
+        Returns
+        -------
+        dict
+            The columns.
+        """
+        counts = self._counts
+        if counts is None:
+            ndiff = math.nan
+        elif self._counts_traced is None or len(self._counts_traced) != len(counts):
+            ndiff = float(np.max(counts)) if len(counts) else 0.0
+        else:
+            ndiff = float(np.max(np.abs(counts - self._counts_traced)))
+        self._counts_traced = None if counts is None else counts.copy()
+        return {"K": self.n_active, "Ndiff": ndiff}
+
+    @property
+    def n_active(self) -> int:
+        """Number of components with expected count above 1e-8 (all before a fit)."""
+        if self._counts is None:
+            return self.n_components
+        return int(np.count_nonzero(self._counts > 1e-8))
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, **settings: Any):
+        """Fit the posterior by variational Bayes, streaming ``X`` in batches.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, str or os.PathLike
+            The data (see :meth:`GeneralMixtureModel.fit`).
+        y : ignored
+            Accepted for scikit-learn compatibility.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+        **settings
+            As for :meth:`GeneralMixtureModel.fit`; ``algorithm`` also takes
+            ``'vb'``, ``'stochastic'`` and bnpy's ``'VB'``, ``'soVB'``, ``'moVB'``,
+            ``'memoVB'``.
+
+        Returns
+        -------
+        self
+            The fitted mixture, with ``elbo_``.
+        """
+        algorithm = settings.get("algorithm", self.algorithm)
+        if algorithm in VB_ALGORITHMS:
+            settings["algorithm"] = VB_ALGORITHMS[algorithm]
+        return super().fit(X, y, sample_weight, **settings)
+
+    def _record_fit(self, result: Any) -> None:
+        super()._record_fit(result)
+        d = self.n_features or 1
+        for h in self.history_:
+            h.setdefault("loss", -h["elbo"] / (h["weight"] * d))
+        self.elbo_ = float(self.history_[-1]["elbo"]) if self.history_ else math.nan
+
+    # -- starts ---------------------------------------------------------------------------
+    def seeded(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate the posterior a start found into the starting proposal.
+
+        Parameters
+        ----------
+        params : dict
+            Parameters of this mixture's shape.
+
+        Returns
+        -------
+        dict
+            The validated parameters.
+        """
+        return self._check_params(params)
+
+    def blank(self) -> BayesianMixture:
+        """Return a copy whose priors hold no posterior (options kept).
+
+        Returns
+        -------
+        BayesianMixture
+            The copy, to be started from seeds.
+        """
+        d = self.to_dict()
+        d["params"] = {**d["params"], "concentration": None,
+                       "distributions": [{**c, "params": {k: None for k in c["params"]}}
+                                         for c in d["params"]["distributions"]]}
+        return Distribution.from_dict(d)
+
+    def warm_start(self, other: Any, what: str = "init") -> Any:
+        """Start from another model: copy a like posterior, or take its responsibilities.
+
+        A fitted :class:`BayesianMixture` with the same number of components, the same
+        priors and the same weight prior gives its posterior as it is. Any other
+        fitted mixture with as many components (an EM ``GeneralMixtureModel``, a
+        finite VB run starting a DP run, other priors) starts the fit from its
+        responsibilities: the engine summarizes the data once under ``other`` and
+        this model makes a global step from that record (bnpy's warm start).
+
+        Parameters
+        ----------
+        other : GeneralMixtureModel or dict
+            The fitted model, or its ``to_dict()``.
+        what : str, default='init'
+            How ``other`` is named in errors.
+
+        Returns
+        -------
+        None or GeneralMixtureModel
+            None when the posterior was copied; else ``other``, whose local step the
+            engine runs to start this model.
+
+        Raises
+        ------
+        ParameterError
+            If ``other`` cannot start this model (nothing is changed).
+        """
+        if isinstance(other, dict):
+            other = Distribution.from_dict(other)
+        if not isinstance(other, GeneralMixtureModel):
+            raise ParameterError(f"{what} must be a mixture model; got {type(other).__name__}")
+        if other.n_components != self.n_components:
+            raise ParameterError(
+                f"cannot warm-start a {self.n_components}-component mixture from a "
+                f"{other.n_components}-component model"
+            )
+        if not other.is_fitted():
+            raise ParameterError(f"{what} has no fitted parameters to start from")
+        if other.n_features != self.n_features:
+            raise ParameterError(f"{what} has {other.n_features} features; this model has "
+                                 f"{self.n_features}")
+        if isinstance(other, BayesianMixture) and self._same_priors(other):
+            self._set_params(self._check_params(other._get_params()))
+            return None
+        return other
+
+    def _same_priors(self, other: BayesianMixture) -> bool:
+        if (other.weight_concentration_prior_type != self.weight_concentration_prior_type
+                or other.weight_concentration_prior != self.weight_concentration_prior):
+            return False
+        for a, b in zip(self.distributions, other.distributions, strict=True):
+            if type(a) is not type(b):
+                return False
+            oa, ob = a.to_dict()["options"], b.to_dict()["options"]
+            if oa.keys() != ob.keys() or any(not np.array_equal(oa[k], ob[k]) for k in oa):
+                return False
+        return True
+
+    # -- persistence ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return the mixture as a dict (priors and posteriors as nested dicts).
+
+        Returns
+        -------
+        dict
+            ``{"class": "BayesianMixture", "params": {...}, "options": {...}}``.
+        """
+        return {
+            "class": "BayesianMixture",
+            "params": {"concentration": None if self.concentration is None else self.concentration.copy(),
+                       "distributions": [d.to_dict() for d in self.distributions]},
+            "options": {"weight_concentration_prior_type": self.weight_concentration_prior_type,
+                        "weight_concentration_prior": self.weight_concentration_prior,
+                        "frozen": self.frozen},
+        }
+
+    @classmethod
+    def _from_parts(cls, params: dict[str, Any], options: dict[str, Any]) -> BayesianMixture:
+        dists = [Distribution.from_dict(d) for d in params["distributions"]]
+        return cls(dists, concentration=params["concentration"], **options)
+
+    def copy(self) -> BayesianMixture:
+        """Return an independent copy (priors, posterior, trace state).
+
+        Returns
+        -------
+        BayesianMixture
+            The copy.
+        """
+        new = type(self).from_dict(self.to_dict())
+        new._entropy = self._entropy
+        new._counts = None if self._counts is None else self._counts.copy()
+        return new
+
+    def n_parameters(self) -> int:
+        """Return the number of free parameters of the point estimate (weights and components).
+
+        Returns
+        -------
+        int
+            ``k - 1`` plus each component's count.
+        """
+        return self.n_components - 1 + sum(d._n_parameters() for d in self.distributions)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(type(d).__name__ for d in self.distributions)
+        return (f"BayesianMixture([\n  {inner}\n], weight_concentration_prior_type="
+                f"{self.weight_concentration_prior_type!r})")
+
+
+#: The fit settings BayesianMixture accepts (those of GeneralMixtureModel).
+BAYESIAN_FIT_SETTINGS = dict(FIT_SETTINGS)

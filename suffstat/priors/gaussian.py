@@ -1,0 +1,529 @@
+r"""Conjugate priors of Gaussian components: Normal-Wishart (full) and Normal-Gamma (diagonal).
+
+Both follow bnpy's ``GaussObsModel`` and ``DiagGaussObsModel`` (Hughes and Sudderth)
+term by term. With ``m`` the mean, ``kappa`` the mean precision, ``nu`` the degrees
+of freedom and ``B`` the inverse scale (``scale``), the posterior given a record
+``(N, sum x, sum x x^T)`` is
+
+.. math::
+
+    \kappa = \kappa_0 + N,\quad \nu = \nu_0 + N,\quad
+    m = (\kappa_0 m_0 + \textstyle\sum x) / \kappa,\quad
+    B = B_0 + S + \tfrac{\kappa_0 N}{\kappa} (\bar x - m_0)(\bar x - m_0)^\top
+
+with ``S`` the scatter about the mean ``\bar x`` (plus ``N reg_covar`` on its
+diagonal, scikit-learn's ``reg_covar``). The records are the shifted moments EM uses,
+so every computation runs about the record's reference point.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import linalg
+from scipy.special import digamma, gammaln
+
+from .._validation import check_scalar, check_vector
+from ..distributions._fused import FusedEStep, gaussian_diag_estep, gaussian_full_estep, normal_estep
+from ..distributions.multivariate_normal import MultivariateNormal
+from ..distributions.normal import Normal
+from ..exceptions import ParameterError
+from ..kernels.gaussian import LOG_2PI, mvn_diag_logpdf, mvn_full_logpdf
+from ..statistics import MultivariateNormalStats, NormalStats
+from ._base import ConjugatePrior
+
+LOG_2 = math.log(2.0)
+LOG_PI = math.log(math.pi)
+
+
+def _positive(name: str, value: Any) -> float:
+    return check_scalar(name, value, low=0.0, low_open=True)
+
+
+class NormalWishart(ConjugatePrior):
+    r"""Normal-Wishart prior of a full-covariance Gaussian component.
+
+    .. math:: \Lambda \sim \mathcal W(\nu_0, B_0^{-1}),\qquad
+              \mu \mid \Lambda \sim \mathcal N(m_0, (\kappa_0 \Lambda)^{-1})
+
+    so that :math:`E[\Lambda] = \nu B^{-1}` and, for :math:`\nu > D + 1`,
+    :math:`E[\Lambda^{-1}] = B / (\nu - D - 1)`. ``scale_prior`` is scikit-learn's
+    ``covariance_prior`` and bnpy's ``B``.
+
+    Parameters
+    ----------
+    mean_prior : array-like of shape (d,)
+        Prior mean :math:`m_0` of the component mean.
+    scale_prior : array-like of shape (d, d)
+        Inverse scale :math:`B_0` of the Wishart (symmetric positive definite).
+    mean_precision_prior : float, default=1.0
+        :math:`\kappa_0`, the prior's pseudo-count for the mean.
+    degrees_of_freedom_prior : float, optional
+        :math:`\nu_0 > d - 1`; ``d`` (scikit-learn's default) when None.
+    reg_covar : float, default=0.0
+        Added to the diagonal of each record's covariance (``N reg_covar`` to the
+        scatter), as scikit-learn's ``reg_covar``.
+    mean, mean_precision, degrees_of_freedom, scale : optional
+        The posterior (None until a global step).
+    frozen : bool, default=False
+        If True, global steps leave the posterior unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, suffstat as ss
+    >>> prior = ss.priors.NormalWishart(np.zeros(2), np.eye(2), mean_precision_prior=1.0,
+    ...                                 degrees_of_freedom_prior=3.0)
+    >>> X = np.random.default_rng(0).normal(3.0, 1.0, size=(1000, 2))
+    >>> post = prior.from_summaries(prior.summarize(X, accumulate=False))
+    >>> np.round(post.mean, 1)
+    array([3., 3.])
+    """
+
+    _registry_name = "priors.NormalWishart"
+    _param_names = ("mean", "mean_precision", "degrees_of_freedom", "scale")
+    _option_names = ("mean_prior", "scale_prior", "mean_precision_prior",
+                     "degrees_of_freedom_prior", "reg_covar", "frozen")
+    _ndim = 2
+    _stats_type = MultivariateNormalStats
+
+    def __init__(self, mean_prior: Any, scale_prior: Any, *, mean_precision_prior: float = 1.0,
+                 degrees_of_freedom_prior: float | None = None, reg_covar: float = 0.0,
+                 mean: Any = None, mean_precision: Any = None, degrees_of_freedom: Any = None,
+                 scale: Any = None, frozen: bool = False) -> None:
+        super().__init__(frozen=frozen)
+        self.mean_prior = check_vector("mean_prior", mean_prior)
+        d = self.mean_prior.shape[0]
+        self._d = d
+        self.scale_prior = _spd("scale_prior", scale_prior, d)
+        self.mean_precision_prior = _positive("mean_precision_prior", mean_precision_prior)
+        nu0 = float(d) if degrees_of_freedom_prior is None else degrees_of_freedom_prior
+        self.degrees_of_freedom_prior = check_scalar("degrees_of_freedom_prior", nu0, low=d - 1.0,
+                                                     low_open=True)
+        self.reg_covar = check_scalar("reg_covar", reg_covar, low=0.0)
+        self._prior_cache = _wishart_cache(self.scale_prior, self.degrees_of_freedom_prior,
+                                           self.mean_precision_prior, "scale_prior")
+        self._set_params(self._check_params({"mean": mean, "mean_precision": mean_precision,
+                                             "degrees_of_freedom": degrees_of_freedom,
+                                             "scale": scale}))
+
+    @property
+    def n_features(self) -> int:
+        """Dimension d of the data."""
+        return self._d
+
+    def prior_params(self) -> dict[str, Any]:
+        """Return the prior as posterior parameters (the posterior of no data).
+
+        Returns
+        -------
+        dict
+            ``mean``, ``mean_precision``, ``degrees_of_freedom`` and ``scale``.
+        """
+        return {"mean": self.mean_prior.copy(), "mean_precision": self.mean_precision_prior,
+                "degrees_of_freedom": self.degrees_of_freedom_prior, "scale": self.scale_prior.copy()}
+
+    def _check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        values = [params.get(n) for n in self._param_names]
+        if all(v is None for v in values):
+            return {n: None for n in self._param_names} | {"_cache": None}
+        if any(v is None for v in values):
+            raise ParameterError("the posterior needs all of mean, mean_precision, "
+                                 "degrees_of_freedom and scale")
+        d = self._d
+        mean = check_vector("mean", params["mean"], length=d)
+        kappa = _positive("mean_precision", params["mean_precision"])
+        nu = check_scalar("degrees_of_freedom", params["degrees_of_freedom"], low=d - 1.0, low_open=True)
+        scale = _spd("scale", params["scale"], d)
+        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu, "scale": scale,
+                "_cache": _wishart_cache(scale, nu, kappa)}
+
+    def _set_params(self, params: dict[str, Any]) -> None:
+        self.mean, self.mean_precision = params["mean"], params["mean_precision"]
+        self.degrees_of_freedom, self.scale = params["degrees_of_freedom"], params["scale"]
+        self._cache = params.get("_cache")
+
+    # -- the record and the global step ----------------------------------------------------
+    def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
+        shift = self.mean if self.mean is not None else self.mean_prior
+        return MultivariateNormal(shift, covariance_type="full")._summarize(X, w)
+
+    def _estimate(self, stats: MultivariateNormalStats) -> dict[str, Any]:
+        if not stats.full or stats.xw_sum.shape[0] != self._d:
+            raise ValueError(f"NormalWishart needs full scatter statistics of {self._d} features")
+        n = float(stats.w_sum)
+        kappa0, nu0, m0 = self.mean_precision_prior, self.degrees_of_freedom_prior, self.mean_prior
+        if not n > 0:
+            return self.prior_params()
+        c = stats.shift
+        dbar = stats.xw_sum / n  # mean - c
+        scatter = stats.xxw_sum - n * np.outer(dbar, dbar)
+        kappa = kappa0 + n
+        dm0 = dbar - (m0 - c)
+        B = self.scale_prior + scatter + (kappa0 * n / kappa) * np.outer(dm0, dm0)
+        B[np.diag_indices_from(B)] += n * self.reg_covar
+        mean = c + (kappa0 * (m0 - c) + n * dbar) / kappa
+        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu0 + n,
+                "scale": 0.5 * (B + B.T)}
+
+    def implied_statistics(self) -> MultivariateNormalStats:
+        """Return the data record whose global step gives the current posterior.
+
+        It inverts the conjugate update (``N = kappa - kappa_0``, about the
+        posterior mean), so stochastic VB can blend from a posterior it did not
+        compute. Exact for posteriors a global step made.
+
+        Returns
+        -------
+        MultivariateNormalStats
+            The record.
+        """
+        self._require_fitted()
+        n = max(self.mean_precision - self.mean_precision_prior, 0.0)
+        dm0 = self.mean_prior - self.mean
+        s1 = -self.mean_precision_prior * dm0
+        s2 = self.scale - self.scale_prior - self.mean_precision_prior * np.outer(dm0, dm0)
+        s2[np.diag_indices_from(s2)] -= n * self.reg_covar
+        return MultivariateNormalStats(w_sum=n, xw_sum=s1, xxw_sum=0.5 * (s2 + s2.T), shift=self.mean.copy())
+
+    # -- the local step --------------------------------------------------------------------
+    def _log_probability(self, X: np.ndarray) -> np.ndarray:
+        self._require_fitted()
+        out = np.empty(X.shape[0])
+        mvn_full_logpdf(X, self.mean, self._cache["U"], self._log_norm(), out)
+        return out
+
+    def _log_norm(self) -> float:
+        d, cache = self._d, self._cache
+        return -0.5 * d * LOG_2PI + 0.5 * cache["E_logdet"] - 0.5 * d / self.mean_precision
+
+    def _mixture_estep(self) -> FusedEStep | None:
+        if not self._fitted:
+            return None
+        arrays = {"mean": self.mean, "prec_chol": self._cache["U"], "log_norm": self._log_norm()}
+        return FusedEStep(("MultivariateNormal", "full"), gaussian_full_estep, arrays)
+
+    # -- the objective -----------------------------------------------------------------------
+    def elbo(self, stats: MultivariateNormalStats) -> float:
+        """Return the component's ELBO term for ``stats`` under the current posterior.
+
+        bnpy's ``GaussObsModel.calcELBO_Memoized``: the difference of the prior's and
+        the posterior's cumulants, plus the linear terms that vanish right after a
+        global step, minus ``N d / 2 log 2 pi``.
+
+        Parameters
+        ----------
+        stats : MultivariateNormalStats
+            The component's full-scatter record.
+
+        Returns
+        -------
+        float
+            ``E_q[log p(X | mu, Lambda)] + E_q[log p(mu, Lambda)] - E_q[log q(mu, Lambda)]``.
+        """
+        self._require_fitted()
+        d, cache, prior = self._d, self._cache, self._prior_cache
+        n = float(stats.w_sum)
+        kappa0, nu0 = self.mean_precision_prior, self.degrees_of_freedom_prior
+        kappa, nu = self.mean_precision, self.degrees_of_freedom
+        value = _wishart_cumulant_diff(d, nu0, prior["logdet"], kappa0, nu, cache["logdet"], kappa)
+        c = stats.shift
+        m0, m = self.mean_prior - c, self.mean - c
+        sxx = stats.xxw_sum + (n * self.reg_covar) * np.eye(d)
+        b_diff = sxx + self.scale_prior + kappa0 * np.outer(m0, m0) - self.scale - kappa * np.outer(m, m)
+        c_diff = stats.xw_sum + kappa0 * m0 - kappa * m
+        Binv_m = linalg.cho_solve((cache["L"], True), m)
+        e_l_mu = nu * Binv_m
+        e_mu_l_mu = d / kappa + nu * float(m @ Binv_m)
+        trace = nu * float(np.trace(linalg.cho_solve((cache["L"], True), b_diff)))
+        value += (0.5 * (n + nu0 - nu) * cache["E_logdet"] - 0.5 * trace + float(c_diff @ e_l_mu)
+                  - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu)
+        return value - 0.5 * n * d * LOG_2PI
+
+    def point_estimate(self) -> dict[str, Any]:
+        """Return the posterior mean and the inverse of the expected precision.
+
+        Returns
+        -------
+        dict
+            ``mean`` (``m``) and ``cov`` (``B / nu``: scikit-learn's ``covariances_``).
+        """
+        self._require_fitted()
+        return {"mean": self.mean.copy(), "cov": self.scale / self.degrees_of_freedom}
+
+    def _family(self, **params: Any) -> MultivariateNormal:
+        return MultivariateNormal(params["mean"], params["cov"], covariance_type="full", reg_covar=0.0)
+
+
+class NormalGamma(ConjugatePrior):
+    r"""Normal-Gamma prior of a diagonal (or univariate) Gaussian component, per dimension.
+
+    .. math:: \lambda_j \sim \mathrm{Gamma}(\nu_0 / 2, \beta_{0j} / 2),\qquad
+              \mu_j \mid \lambda_j \sim \mathcal N(m_{0j}, (\kappa_0 \lambda_j)^{-1})
+
+    (shape and rate), bnpy's ``DiagGaussObsModel``: :math:`E[\lambda_j] = \nu / \beta_j`
+    and :math:`E[\log\lambda_j] = \psi(\nu/2) - \log(\beta_j / 2)`, one shared
+    :math:`\nu` and :math:`\kappa` per component. scikit-learn's ``'diag'``
+    ``BayesianGaussianMixture`` uses the full Wishart's expectation
+    :math:`\sum_j \psi((\nu - j) / 2)` instead, an approximation for a diagonal precision.
+
+    Parameters
+    ----------
+    mean_prior : float or array-like of shape (d,)
+        Prior mean :math:`m_0`; a scalar makes the prior univariate (data of shape (n,)).
+    scale_prior : float or array-like of shape (d,)
+        Rates :math:`\beta_0` (positive), scikit-learn's diagonal ``covariance_prior``.
+    mean_precision_prior : float, default=1.0
+        :math:`\kappa_0`.
+    degrees_of_freedom_prior : float, optional
+        :math:`\nu_0 > 0`; ``d`` when None.
+    reg_covar : float, default=0.0
+        Added to each record's variances (``N reg_covar`` to the scatter).
+    mean, mean_precision, degrees_of_freedom, scale : optional
+        The posterior (None until a global step).
+    frozen : bool, default=False
+        If True, global steps leave the posterior unchanged.
+    """
+
+    _registry_name = "priors.NormalGamma"
+    _param_names = ("mean", "mean_precision", "degrees_of_freedom", "scale")
+    _option_names = ("mean_prior", "scale_prior", "mean_precision_prior",
+                     "degrees_of_freedom_prior", "reg_covar", "frozen")
+
+    def __init__(self, mean_prior: Any, scale_prior: Any, *, mean_precision_prior: float = 1.0,
+                 degrees_of_freedom_prior: float | None = None, reg_covar: float = 0.0,
+                 mean: Any = None, mean_precision: Any = None, degrees_of_freedom: Any = None,
+                 scale: Any = None, frozen: bool = False) -> None:
+        super().__init__(frozen=frozen)
+        self.univariate = np.ndim(mean_prior) == 0
+        self._ndim = 1 if self.univariate else 2
+        self._stats_type = NormalStats if self.univariate else MultivariateNormalStats
+        m0 = check_vector("mean_prior", np.atleast_1d(np.asarray(mean_prior, dtype=np.float64)))
+        d = m0.shape[0]
+        self._d = d
+        self.mean_prior = float(m0[0]) if self.univariate else m0
+        b0 = np.broadcast_to(np.asarray(scale_prior, dtype=np.float64), (d,)) \
+            if np.ndim(scale_prior) == 0 else scale_prior
+        b0 = check_vector("scale_prior", b0, length=d, low=0.0, low_open=True)
+        self.scale_prior = float(b0[0]) if self.univariate else b0
+        self.mean_precision_prior = _positive("mean_precision_prior", mean_precision_prior)
+        nu0 = float(d) if degrees_of_freedom_prior is None else degrees_of_freedom_prior
+        self.degrees_of_freedom_prior = _positive("degrees_of_freedom_prior", nu0)
+        self.reg_covar = check_scalar("reg_covar", reg_covar, low=0.0)
+        self._set_params(self._check_params({"mean": mean, "mean_precision": mean_precision,
+                                             "degrees_of_freedom": degrees_of_freedom,
+                                             "scale": scale}))
+
+    @property
+    def n_features(self) -> int:
+        """Dimension d of the data (1 for a univariate prior)."""
+        return self._d
+
+    def _vec(self, value: Any) -> np.ndarray:
+        return np.atleast_1d(np.asarray(value, dtype=np.float64))
+
+    def _out(self, value: np.ndarray) -> Any:
+        return float(value[0]) if self.univariate else value
+
+    def prior_params(self) -> dict[str, Any]:
+        """Return the prior as posterior parameters (the posterior of no data).
+
+        Returns
+        -------
+        dict
+            ``mean``, ``mean_precision``, ``degrees_of_freedom`` and ``scale``.
+        """
+        return {"mean": self._out(self._vec(self.mean_prior).copy()),
+                "mean_precision": self.mean_precision_prior,
+                "degrees_of_freedom": self.degrees_of_freedom_prior,
+                "scale": self._out(self._vec(self.scale_prior).copy())}
+
+    def _check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        values = [params.get(n) for n in self._param_names]
+        if all(v is None for v in values):
+            return {n: None for n in self._param_names}
+        if any(v is None for v in values):
+            raise ParameterError("the posterior needs all of mean, mean_precision, "
+                                 "degrees_of_freedom and scale")
+        d = self._d
+        mean = check_vector("mean", self._vec(params["mean"]), length=d)
+        scale = check_vector("scale", self._vec(params["scale"]), length=d, low=0.0, low_open=True)
+        return {"mean": self._out(mean),
+                "mean_precision": _positive("mean_precision", params["mean_precision"]),
+                "degrees_of_freedom": _positive("degrees_of_freedom", params["degrees_of_freedom"]),
+                "scale": self._out(scale)}
+
+    def _set_params(self, params: dict[str, Any]) -> None:
+        self.mean, self.mean_precision = params["mean"], params["mean_precision"]
+        self.degrees_of_freedom, self.scale = params["degrees_of_freedom"], params["scale"]
+        if self.scale is not None:
+            nu, beta = self.degrees_of_freedom, self._vec(self.scale)
+            self._E_lam = np.ascontiguousarray(nu / beta)
+            self._E_loglam = LOG_2 - np.log(beta) + float(digamma(0.5 * nu))
+
+    def _summarize(self, X: np.ndarray, w: np.ndarray) -> Any:
+        shift = self.mean if self.mean is not None else self.mean_prior
+        if self.univariate:
+            return Normal(shift, 1.0)._summarize(X, w)
+        return MultivariateNormal(shift, covariance_type="diag")._summarize(X, w)
+
+    def _moments(self, stats: Any) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(N, shift, sum w (x - shift), sum w (x - shift)^2) as vectors."""
+        if not self.univariate and (stats.full or stats.xw_sum.shape[0] != self._d):
+            raise ValueError(f"NormalGamma needs diagonal scatter statistics of {self._d} features")
+        return (float(stats.w_sum), self._vec(stats.shift), self._vec(stats.xw_sum),
+                self._vec(stats.xxw_sum))
+
+    def _estimate(self, stats: Any) -> dict[str, Any]:
+        n, c, s1, s2 = self._moments(stats)
+        if not n > 0:
+            return self.prior_params()
+        kappa0, m0, b0 = self.mean_precision_prior, self._vec(self.mean_prior), self._vec(self.scale_prior)
+        dbar = s1 / n
+        scatter = s2 - n * dbar * dbar
+        kappa = kappa0 + n
+        dm0 = dbar - (m0 - c)
+        beta = b0 + scatter + (kappa0 * n / kappa) * dm0 * dm0 + n * self.reg_covar
+        mean = c + (kappa0 * (m0 - c) + n * dbar) / kappa
+        return {"mean": self._out(mean), "mean_precision": kappa,
+                "degrees_of_freedom": self.degrees_of_freedom_prior + n, "scale": self._out(beta)}
+
+    def implied_statistics(self) -> Any:
+        """Return the data record whose global step gives the current posterior.
+
+        It inverts the conjugate update (``N = kappa - kappa_0``, about the
+        posterior mean), so stochastic VB can blend from a posterior it did not
+        compute. Exact for posteriors a global step made.
+
+        Returns
+        -------
+        MultivariateNormalStats or NormalStats
+            The record.
+        """
+        self._require_fitted()
+        n = max(self.mean_precision - self.mean_precision_prior, 0.0)
+        m = self._vec(self.mean)
+        dm0 = self._vec(self.mean_prior) - m
+        s1 = -self.mean_precision_prior * dm0
+        s2 = (self._vec(self.scale) - self._vec(self.scale_prior) - self.mean_precision_prior * dm0 * dm0
+              - n * self.reg_covar)
+        if self.univariate:
+            return NormalStats(w_sum=n, xw_sum=float(s1[0]), xxw_sum=float(s2[0]), shift=float(m[0]))
+        return MultivariateNormalStats(w_sum=n, xw_sum=s1, xxw_sum=s2, shift=m.copy())
+
+    def _log_norm(self) -> float:
+        return (-0.5 * self._d * LOG_2PI + 0.5 * float(np.sum(self._E_loglam))
+                - 0.5 * self._d / self.mean_precision)
+
+    def _log_probability(self, X: np.ndarray) -> np.ndarray:
+        self._require_fitted()
+        X2 = X.reshape(-1, 1) if self.univariate else X
+        out = np.empty(X2.shape[0])
+        mvn_diag_logpdf(X2, self._vec(self.mean), self._E_lam, self._log_norm(), out)
+        return out
+
+    def _mixture_estep(self) -> FusedEStep | None:
+        if not self._fitted:
+            return None
+        if self.univariate:
+            arrays = {"mean": [self.mean], "inv_var": [float(self._E_lam[0])], "log_norm": self._log_norm()}
+            return FusedEStep(("Normal",), normal_estep, arrays)
+        arrays = {"mean": self.mean, "inv_var": self._E_lam, "log_norm": self._log_norm()}
+        return FusedEStep(("MultivariateNormal", "diag"), gaussian_diag_estep, arrays)
+
+    def elbo(self, stats: Any) -> float:
+        """Return the component's ELBO term for ``stats`` under the current posterior.
+
+        bnpy's ``DiagGaussObsModel`` ELBO: per dimension, the difference of the
+        prior's and posterior's cumulants plus the linear terms that vanish right
+        after a global step, minus ``N d / 2 log 2 pi``.
+
+        Parameters
+        ----------
+        stats : MultivariateNormalStats or NormalStats
+            The component's diagonal record.
+
+        Returns
+        -------
+        float
+            ``E_q[log p(X | mu, lambda)] + E_q[log p(mu, lambda)] - E_q[log q(mu, lambda)]``.
+        """
+        self._require_fitted()
+        n, c, s1, s2 = self._moments(stats)
+        kappa0, nu0 = self.mean_precision_prior, self.degrees_of_freedom_prior
+        kappa, nu = self.mean_precision, self.degrees_of_freedom
+        b0, beta = self._vec(self.scale_prior), self._vec(self.scale)
+        m0, m = self._vec(self.mean_prior) - c, self._vec(self.mean) - c
+        value = float(np.sum(-0.5 * LOG_2 * (nu0 - nu) - gammaln(0.5 * nu0) + gammaln(0.5 * nu)
+                             + 0.5 * (math.log(kappa0) - math.log(kappa))
+                             + 0.5 * (nu0 * np.log(b0) - nu * np.log(beta))))
+        b_diff = s2 + n * self.reg_covar + b0 + kappa0 * m0 * m0 - beta - kappa * m * m
+        c_diff = s1 + kappa0 * m0 - kappa * m
+        e_lam = nu / beta
+        e_mu_l_mu = 1.0 / kappa + e_lam * m * m
+        value += float(0.5 * (n + nu0 - nu) * np.sum(self._E_loglam) - 0.5 * np.dot(b_diff, e_lam)
+                       + np.dot(c_diff, e_lam * m) - 0.5 * (n + kappa0 - kappa) * np.sum(e_mu_l_mu))
+        return value - 0.5 * n * self._d * LOG_2PI
+
+    def point_estimate(self) -> dict[str, Any]:
+        """Return the posterior mean and the inverse expected precisions.
+
+        Returns
+        -------
+        dict
+            ``mean`` and ``cov`` (``beta / nu`` per dimension; a float when univariate).
+        """
+        self._require_fitted()
+        cov = self._vec(self.scale) / self.degrees_of_freedom
+        return {"mean": self._out(self._vec(self.mean).copy()), "cov": self._out(cov)}
+
+    def _family(self, **params: Any) -> Any:
+        if self.univariate:
+            return Normal(params["mean"], math.sqrt(params["cov"]))
+        return MultivariateNormal(params["mean"], params["cov"], covariance_type="diag", reg_covar=0.0)
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._family(**self.point_estimate())._sample(n, rng)
+
+
+def _spd(name: str, value: Any, d: int) -> np.ndarray:
+    try:
+        a = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a matrix of real numbers; got {value!r}") from None
+    if a.shape != (d, d):
+        raise ParameterError(f"{name} must have shape ({d}, {d}); got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ParameterError(f"{name} must be finite")
+    if not np.allclose(a, a.T, rtol=1e-10, atol=0.0):
+        raise ParameterError(f"{name} must be symmetric")
+    return 0.5 * (a + a.T)  # positive definiteness: checked by its factorisation
+
+
+def _wishart_cache(B: np.ndarray, nu: float, kappa: float, name: str = "scale") -> dict[str, Any]:
+    """Factor B once: log|B|, ``E[log|Lambda|]``, U with ``U U^T = nu B^-1``, and B's factor L."""
+    d = B.shape[0]
+    L, info = linalg.lapack.dpotrf(B, lower=1, clean=1)
+    if info != 0:
+        raise ParameterError(f"{name} must be positive definite")
+    logdet = 2.0 * float(np.sum(np.log(np.diag(L))))
+    dvec = np.arange(1, d + 1, dtype=np.float64)
+    e_logdet = d * LOG_2 - logdet + float(np.sum(digamma(0.5 * (nu + 1.0 - dvec))))
+    # LAPACK's trtri: scipy's solve_triangular on a tiny matrix wakes OpenBLAS's threads
+    # and cost milliseconds per call on a loaded machine (one global step factors every B).
+    Linv, info = linalg.lapack.dtrtri(L, lower=1)
+    if info != 0:
+        raise ParameterError("the Wishart scale is singular")
+    U = np.ascontiguousarray(math.sqrt(nu) * Linv.T)
+    return {"logdet": logdet, "E_logdet": e_logdet, "U": U, "L": L}
+
+
+def _wishart_cumulant_diff(d: int, nu1: float, logdet1: float, kappa1: float,
+                           nu2: float, logdet2: float, kappa2: float) -> float:
+    """bnpy's ``GaussObsModel.c_Diff``: the Normal-Wishart cumulant c(1) - c(2)."""
+    dvec = np.arange(1, d + 1, dtype=np.float64)
+    return float(-0.5 * d * LOG_2 * (nu1 - nu2)
+                 - np.sum(gammaln(0.5 * (nu1 + 1.0 - dvec))) + np.sum(gammaln(0.5 * (nu2 + 1.0 - dvec)))
+                 + 0.5 * d * (math.log(kappa1) - math.log(kappa2))
+                 + 0.5 * (nu1 * logdet1 - nu2 * logdet2))

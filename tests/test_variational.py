@@ -1,0 +1,452 @@
+"""Issue 13: variational Bayesian mixtures (VB, stochastic VB, memoized VB).
+
+The ELBO is checked against bnpy 0.1.7's own numbers (the saved cases of
+``test_bnpy_reference``), the fixed point against scikit-learn's
+``BayesianGaussianMixture``, and the streaming guarantees as for EM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_bnpy_reference import CASES, SOVB, VB
+
+import bnpy_reference as ref
+import suffstat as ss
+from suffstat.statistics import MixtureStats, MultivariateNormalStats
+
+sklearn_mixture = pytest.importorskip("sklearn.mixture")
+# Most fits here run a fixed number of laps (tol=0): not converging is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::suffstat.ConvergenceWarning")
+
+ATTRS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "mean_precision_",
+         "degrees_of_freedom_")
+
+
+def blobs(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = np.array([[-5.0, 0.0], [5.0, 1.0], [0.0, 6.0]])
+    X = np.concatenate([rng.normal(c, [1.0, 0.7], size=(n // 3, 2)) for c in centers])
+    return X[rng.permutation(len(X))]
+
+
+# -- the ELBO is bnpy's -------------------------------------------------------------------
+def _model(c):
+    """Our mixture with the case's prior (bnpy's finite gamma split over the K components)."""
+    m, K, prior = c["meta"], c["meta"]["K"], c["prior"]
+    dp = m["alloc"] == "DP"
+    if m["obs"] == "Gauss":
+        comps = [ss.priors.NormalWishart(prior["m"], prior["B"], mean_precision_prior=prior["kappa"],
+                                         degrees_of_freedom_prior=prior["nu"]) for _ in range(K)]
+    else:
+        comps = [ss.priors.NormalGamma(prior["m"], prior["beta"], mean_precision_prior=prior["kappa"],
+                                       degrees_of_freedom_prior=prior["nu"]) for _ in range(K)]
+    return ss.BayesianMixture(comps, weight_concentration_prior_type="dirichlet_process" if dp else
+                              "dirichlet_distribution",
+                              weight_concentration_prior=m["gamma"] if dp else m["gamma"] / K)
+
+
+def _record(c):
+    """The case's record (raw sums about 0) as our MixtureStats."""
+    st, obs = c["stats"], c["meta"]["obs"]
+    K, D = st["x"].shape
+    parts = [MultivariateNormalStats(w_sum=float(st["N"][k]), xw_sum=st["x"][k],
+                                     xxw_sum=st["xxT"][k] if obs == "Gauss" else st["xx"][k],
+                                     shift=np.zeros(D)) for k in range(K)]
+    return MixtureStats(w_sum=float(st["N"].sum()), resp_sum=st["N"], log_likelihood=0.0,
+                        entropy=float(st["Hresp"].sum()), parts=parts)
+
+
+def _set_posterior(model, c):
+    post, obs = c["post"], c["meta"]["obs"]
+    conc = np.column_stack((post["eta1"], post["eta0"])) if "eta1" in post else post["theta"]
+    scale = post["B"] if obs == "Gauss" else post["beta"]
+    model.commit(model.validate({"concentration": conc, "distributions": [
+        {"mean": post["m"][k], "mean_precision": post["kappa"][k], "degrees_of_freedom": post["nu"][k],
+         "scale": scale[k]} for k in range(len(post["nu"]))]}))
+
+
+def _expected(c, key, posterior=None):
+    """bnpy's value; for finite mixtures the reference's value without bnpy's gamma=0.5 bug."""
+    m = c["meta"]
+    if m["alloc"] == "DP":
+        return c[key]
+    return ref.elbo_from_stats(c["stats"], c["prior"], posterior, obs=m["obs"], alloc=m["alloc"],
+                               gamma=m["gamma"], bnpy_finite_bug=False)
+
+
+@pytest.mark.parametrize("name", VB)
+def test_elbo_after_the_global_step_equals_bnpy(name):
+    c = CASES[name]
+    model = _model(c)
+    S = _record(c)
+    model.commit(model.propose(S))
+    np.testing.assert_allclose(model.objective(S), _expected(c, "elbo_vb"), rtol=1e-10, atol=0)
+    # memoized records are scored at the global step they make, before it is committed
+    fresh = _model(c)
+    _set_posterior(fresh, c)
+    np.testing.assert_allclose(fresh.objective(S, fresh=False), _expected(c, "elbo_vb"), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", VB)
+def test_elbo_for_a_given_posterior_equals_bnpy(name):
+    """With slack terms: the posterior is not the record's global step."""
+    c = CASES[name]
+    model = _model(c)
+    _set_posterior(model, c)
+    np.testing.assert_allclose(model.objective(_record(c)), _expected(c, "elbo_given", c["post"]),
+                               rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("name", SOVB)
+def test_stochastic_vb_lap_objective_equals_bnpys_report(name):
+    """bnpy's soVB reports the lap's records under the blended posterior: our lap objective."""
+    c = CASES[name]
+    model = _model(c)
+    _set_posterior(model, c)
+    np.testing.assert_allclose(model.objective(_record(c)), _expected(c, "elbo_sovb", c["post"]),
+                               rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("name", [n for n in VB if "X" in CASES[n]])
+def test_local_step_equals_bnpy(name):
+    """Responsibilities from the posterior (fused kernel) are bnpy's."""
+    c = CASES[name]
+    model = _model(c)
+    _set_posterior(model, c)
+    resp = model.predict_proba(c["X"])
+    np.testing.assert_allclose(resp, c["resp"], rtol=0, atol=1e-10)
+    # and the record of those responsibilities is the case's
+    S = model.summarize(c["X"], accumulate=False)
+    np.testing.assert_allclose(S.resp_sum, c["stats"]["N"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(S.entropy, c["stats"]["Hresp"].sum(), rtol=1e-8, atol=1e-8)
+
+
+def test_finite_elbo_differs_from_bnpy_report_by_its_gamma_bug():
+    c = CASES["asterisk_Gauss_Finite_K10"]
+    model = _model(c)
+    S = _record(c)
+    model.commit(model.propose(S))
+    ours, bnpys = model.objective(S), c["elbo_vb"]
+    bug = ref.elbo_from_stats(c["stats"], c["prior"], obs="Gauss", alloc="Finite", gamma=1.0,
+                              bnpy_finite_bug=True)
+    np.testing.assert_allclose(bug, bnpys, rtol=1e-10)
+    assert abs(ours - bnpys) > 1e-6 * abs(bnpys)
+
+
+# -- scikit-learn's fixed point ---------------------------------------------------------------
+@pytest.mark.parametrize("prior_type", ["dirichlet_process", "dirichlet_distribution"])
+def test_scikit_learns_converged_solution_is_a_fixed_point(prior_type):
+    X = blobs()
+    sk = sklearn_mixture.BayesianGaussianMixture(
+        n_components=4, reg_covar=0, weight_concentration_prior_type=prior_type, max_iter=3000,
+        tol=1e-13, random_state=0).fit(X)
+    assert sk.converged_
+    ours = ss.BayesianGaussianMixture(n_components=4, reg_covar=0, weight_concentration_prior_type=prior_type,
+                                      max_iter=20, init_params=sk).fit(X)
+    for name in ATTRS:
+        np.testing.assert_allclose(getattr(ours, name), getattr(sk, name), rtol=1e-6, atol=1e-8,
+                                   err_msg=name)
+    a, b = ours.weight_concentration_, sk.weight_concentration_
+    np.testing.assert_allclose(np.column_stack(a) if isinstance(a, tuple) else a,
+                               np.column_stack(b) if isinstance(b, tuple) else b, rtol=1e-6)
+    for name in ("weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_"):
+        assert getattr(ours, name) == pytest.approx(getattr(sk, name), rel=1e-12)
+    np.testing.assert_allclose(ours.mean_prior_, sk.mean_prior_, rtol=1e-12)
+    np.testing.assert_allclose(ours.covariance_prior_, sk.covariance_prior_, rtol=1e-12)
+    np.testing.assert_array_equal(ours.predict(X), sk.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), sk.predict_proba(X), atol=1e-8)
+    np.testing.assert_allclose(ours.score_samples(X), sk.score_samples(X), rtol=1e-8)
+    assert ours.converged_ and ours.lower_bound_ == ours.elbo_
+
+
+def test_diag_is_the_per_dimension_normal_gamma():
+    """'diag' components: the conjugate Normal-Gamma update and its expectations (bnpy's DiagGauss)."""
+    X = blobs(300)
+    rng = np.random.default_rng(1)
+    r = rng.dirichlet(np.ones(3), size=len(X))
+    bgm = ss.BayesianGaussianMixture(n_components=3, covariance_type="diag", reg_covar=0,
+                                     weight_concentration_prior_type="dirichlet_distribution")
+    prior = bgm._priors(ss.sources.as_source(X), None)
+    model = bgm._learner(prior)
+    parts = [c.summarize(X, r[:, k], accumulate=False) for k, c in enumerate(model.distributions)]
+    S = MixtureStats(w_sum=float(len(X)), resp_sum=r.sum(0), log_likelihood=0.0,
+                     entropy=float(-(r * np.log(r)).sum()), parts=parts)
+    model.commit(model.propose(S))
+    m0, b0, k0, nu0 = prior["mean_prior"], prior["covariance_prior"], prior["mean_precision_prior"], \
+        prior["degrees_of_freedom_prior"]
+    for k, comp in enumerate(model.distributions):
+        n = r[:, k].sum()
+        xbar = r[:, k] @ X / n
+        sk = r[:, k] @ (X - xbar) ** 2
+        assert comp.mean_precision == pytest.approx(k0 + n, rel=1e-13)
+        assert comp.degrees_of_freedom == pytest.approx(nu0 + n, rel=1e-13)
+        np.testing.assert_allclose(comp.mean, (k0 * m0 + n * xbar) / (k0 + n), rtol=1e-12)
+        np.testing.assert_allclose(comp.scale, b0 + sk + k0 * n / (k0 + n) * (xbar - m0) ** 2, rtol=1e-12)
+        # E[log N(x | mu, lambda)] per dimension: psi(nu/2) - log(beta/2), nu/beta, 1/kappa
+        nu, beta, kappa, m = comp.degrees_of_freedom, comp.scale, comp.mean_precision, comp.mean
+        from scipy.special import digamma
+
+        elog = (-0.5 * np.log(2 * np.pi) + 0.5 * (digamma(nu / 2) - np.log(beta / 2))
+                - 0.5 * (nu / beta * (X - m) ** 2 + 1 / kappa)).sum(axis=1)
+        np.testing.assert_allclose(comp.log_probability(X), elog, rtol=1e-12)
+
+
+def test_bnpy_prior_mapping():
+    kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10)
+    assert kw["degrees_of_freedom_prior"] == 4.0 and kw["mean_precision_prior"] == 1e-4
+    np.testing.assert_allclose(kw["covariance_prior"], 0.1 * np.eye(2))  # sF * I * (nu - D - 1)
+    assert kw["weight_concentration_prior"] == pytest.approx(0.1)
+    assert kw["weight_concentration_prior_type"] == "dirichlet_distribution"
+    dp = ss.BayesianGaussianMixture.bnpy_prior(3, sF=2.0, nu=7, gamma=1.5, dp=True, covariance_type="diag")
+    np.testing.assert_allclose(dp["covariance_prior"], 2.0 * 5 * np.ones(3))  # sF * (nu - 2)
+    assert dp["weight_concentration_prior"] == 1.5
+    X = blobs(90)
+    cov = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.5, ECovMat="covdata", X=X)
+    ref_prior = ref.bnpy_prior(X, sF=0.5, ECovMat="covdata", kappa=1e-4, obs="Gauss")
+    np.testing.assert_allclose(cov["covariance_prior"], ref_prior["B"], rtol=1e-12)
+
+
+# -- the algorithms ----------------------------------------------------------------------------
+def _bgm(**kw):
+    base = dict(n_components=5, weight_concentration_prior=0.05, random_state=0, reg_covar=0.0,
+                tol=0.0, max_iter=15)
+    base.update(kw)
+    return ss.BayesianGaussianMixture(**base)
+
+
+def _params(est):
+    return np.concatenate([est.means_.ravel(), est.covariances_.ravel(), est.mean_precision_,
+                           est.degrees_of_freedom_, est.weights_])
+
+
+@pytest.mark.parametrize("algorithm", ["vb", "memoized"])
+def test_the_elbo_never_decreases_lap_to_lap(algorithm):
+    X = blobs(900, seed=3)
+    with pytest.warns(ss.ConvergenceWarning):
+        est = _bgm(algorithm=algorithm, batch_size=150 if algorithm == "memoized" else None,
+                   init_params="randexamples").fit(X)
+    elbo = np.array([h["elbo"] for h in est.history_])
+    assert np.all(np.diff(elbo) >= -1e-9 * np.abs(elbo[1:])), np.diff(elbo)
+    assert est.elbo_ == elbo[-1] == est.lower_bound_
+    loss = [h["loss"] for h in est.history_]
+    np.testing.assert_allclose(loss, -elbo / (len(X) * 2), rtol=1e-14)
+
+
+def test_memoized_with_one_batch_is_vb():
+    X = blobs(600, seed=5)
+    a = _bgm(algorithm="vb", max_iter=25).fit(X)
+    b = _bgm(algorithm="moVB", max_iter=25).fit(X)
+    np.testing.assert_allclose(_params(a), _params(b), rtol=1e-10)
+    np.testing.assert_allclose([h["elbo"] for h in a.history_], [h["elbo"] for h in b.history_], rtol=1e-12)
+
+
+def test_batch_size_does_not_change_vb():
+    X = blobs(900, seed=2)
+    with pytest.warns(ss.ConvergenceWarning):
+        a = _bgm().fit(X)
+    with pytest.warns(ss.ConvergenceWarning):
+        b = _bgm(batch_size=77).fit(X)
+    np.testing.assert_allclose(_params(a), _params(b), rtol=1e-10)
+    assert a.elbo_ == pytest.approx(b.elbo_, rel=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["vb", "stochastic", "memoized"])
+def test_n_jobs_is_bitwise_and_npy_equals_memory(tmp_path, algorithm):
+    X = blobs(900, seed=4)
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    kw = dict(algorithm=algorithm, batch_size=100, max_iter=4)
+    with pytest.warns(ss.ConvergenceWarning):
+        a = _bgm(n_jobs=1, **kw).fit(X)
+    with pytest.warns(ss.ConvergenceWarning):
+        b = _bgm(n_jobs=2, **kw).fit(str(path))
+    np.testing.assert_array_equal(_params(a), _params(b))
+    assert [h["elbo"] for h in a.history_] == [h["elbo"] for h in b.history_]
+
+
+def test_stochastic_vb_first_step_blends_the_start():
+    """bnpy's soVB: rho_1 = 2^-0.55 blends the first batch with the starting posterior."""
+    X = blobs(600, seed=6)
+    start = _bgm(max_iter=30, tol=1e-8).fit(X)
+    so = _bgm(algorithm="soVB", init_params=start, batch_size=600, max_iter=1,
+              step=ss.steps.PowerDecay(0.55, 1.0)).fit(X)
+    # one batch holding every row: the blend of the start's record and the data's record
+    model = start.model_.copy()
+    S0 = model.implied_statistics()
+    S1 = model.summarize(X, accumulate=False)
+    rho = 2.0 ** -0.55
+    model.commit(model.propose((1 - rho) * S0 + rho * S1))
+    np.testing.assert_allclose([c.mean for c in so.model_.distributions],
+                               [c.mean for c in model.distributions], rtol=1e-10)
+    assert so.history_[0]["lrate"] == rho
+
+
+def test_implied_statistics_invert_the_global_step():
+    X = blobs(300, seed=7)
+    est = _bgm(max_iter=3, weight_concentration_prior_type="dirichlet_distribution").fit(X)
+    model = est.model_
+    again = model.copy()
+    again.commit(again.propose(model.implied_statistics()))
+    np.testing.assert_allclose(_params_of(again), _params_of(model), rtol=1e-10, atol=1e-12)
+
+
+def _params_of(model):
+    return np.concatenate([np.ravel(model.concentration)] + [
+        np.concatenate([np.ravel(c.mean), np.ravel(c.scale), [c.mean_precision, c.degrees_of_freedom]])
+        for c in model.distributions])
+
+
+# -- starts ----------------------------------------------------------------------------------
+def test_labels_start_is_one_global_step_from_the_hard_assignment():
+    X = blobs(300, seed=8)
+    labels = np.argmin(((X[:, None, :] - np.array([[-5, 0], [5, 1], [0, 6.0]])) ** 2).sum(-1), axis=1)
+    est = _bgm(n_components=3, max_iter=1, init_params=labels).fit(X)
+    prior = est.model_
+    # the fit's first lap starts from the labels' global step: its first local step is under it
+    start = ss.BayesianGaussianMixture(n_components=3, weight_concentration_prior=0.05, reg_covar=0.0)
+    learner = start._learner(start._priors(ss.sources.as_source(X), None))
+    parts = [c.summarize(X, (labels == k).astype(float), accumulate=False)
+             for k, c in enumerate(learner.distributions)]
+    S = MixtureStats(w_sum=300.0, resp_sum=np.bincount(labels, minlength=3).astype(float), log_likelihood=0.0,
+                     entropy=0.0, parts=parts)
+    learner.commit(learner.propose(S))
+    learner.commit(learner.propose(learner.summarize(X, accumulate=False)))
+    np.testing.assert_allclose(_params_of(prior), _params_of(learner), rtol=1e-10)
+
+
+def test_randexamples_start_is_k_rows_alone():
+    X = blobs(300, seed=9)
+    est = _bgm(n_components=4, init_params="randexamples", max_iter=1, random_state=3)
+    learner = est._learner(est._priors(ss.sources.as_source(X), None))
+    ss.fitting.fit.prepare(learner, ss.fitting.driver.EMRun(learner, X), "randexamples",
+                           np.random.default_rng(3), {})
+    # one row each: the sticks are (1 + 1, gamma0 + rows after k)
+    np.testing.assert_allclose(learner.concentration, np.column_stack((np.full(4, 2.0), 0.05 + np.arange(3, -1, -1))))
+    for c in learner.distributions:
+        assert c.mean_precision == pytest.approx(c.mean_precision_prior + 1.0)
+        assert any(np.allclose(c.mean, (c.mean_precision_prior * c.mean_prior + x) / c.mean_precision)
+                   for x in X)
+
+
+def test_warm_start_from_em_gaussian_mixture_takes_its_responsibilities():
+    X = blobs(600, seed=10)
+    em = ss.GaussianMixture(n_components=3, random_state=0).fit(X)
+    est = _bgm(n_components=3, init_params=em, max_iter=1).fit(X)
+    learner = _bgm(n_components=3)._learner(_bgm(n_components=3)._priors(ss.sources.as_source(X), None))
+    learner.commit(learner.propose(em.model_.summarize(X, accumulate=False)))
+    learner.commit(learner.propose(learner.summarize(X, accumulate=False)))
+    np.testing.assert_allclose(_params_of(est.model_), _params_of(learner), rtol=1e-10)
+
+
+def test_a_finite_run_starts_a_dp_run(tmp_path):
+    X = blobs(600, seed=11)
+    finite = _bgm(n_components=4, weight_concentration_prior_type="dirichlet_distribution", max_iter=30,
+                  tol=1e-6, output_path=tmp_path / "finite").fit(X)
+    dp = _bgm(n_components=4, init_params=str(tmp_path / "finite"), max_iter=30, tol=1e-6).fit(X)
+    assert dp.model_.weight_concentration_prior_type == "dirichlet_process"
+    assert dp.elbo_ > -np.inf and dp.n_iter_ >= 1
+    np.testing.assert_allclose(np.sort(dp.means_[dp.weights_ > 0.1], axis=0),
+                               np.sort(finite.means_[finite.weights_ > 0.1], axis=0), atol=0.05)
+
+
+# -- out of core, resume, bad input ----------------------------------------------------------
+def test_resume_after_an_interrupted_fit_is_bitwise(tmp_path):
+    X = blobs(900, seed=12)
+
+    class Stop(ss.Callback):
+        def on_epoch_end(self, logs):
+            if logs["iteration"] == 3:
+                raise KeyboardInterrupt
+
+    est = _bgm()
+    prior = est._priors(ss.sources.as_source(X), None)
+    kw = dict(init="kmeans++", random_state=0, algorithm="memoized", batch_size=200, max_iter=6, tol=None)
+    with pytest.raises(KeyboardInterrupt):
+        est._learner(prior).fit(X, output_path=tmp_path / "run", callbacks=[Stop()], **kw)
+    assert ss.snapshots.snapshot_laps(tmp_path / "run") == [1, 2]  # lap 3's callback stopped it
+    resumed = est._learner(prior).fit(X, output_path=tmp_path / "run", resume=True, **kw)
+    straight = est._learner(prior).fit(X, **kw)
+    np.testing.assert_array_equal(_params_of(resumed), _params_of(straight))
+    assert [h["elbo"] for h in resumed.history_] == [h["elbo"] for h in straight.history_]
+    back = ss.load_model_at_lap(tmp_path / "run", 2)
+    assert isinstance(back, ss.BayesianMixture) and back.n_components == 5
+
+
+def test_save_and_load_round_trip(tmp_path):
+    X = blobs(300, seed=13)
+    est = _bgm(max_iter=5).fit(X)
+    est.model_.save(tmp_path / "m.npz")
+    back = ss.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(_params_of(back), _params_of(est.model_))
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+
+
+def test_bad_input_leaves_the_estimator_as_it_was():
+    X = blobs(300, seed=14)
+    est = _bgm(max_iter=5).fit(X)
+    before = _params(est)
+    bad = X.copy()
+    bad[17, 1] = np.nan
+    with pytest.raises(ss.DataError, match="row 17"):
+        est.set_params(warm_start=True).fit(bad)
+    np.testing.assert_array_equal(_params(est), before)
+    with pytest.raises(ss.ParameterError, match="covariance_type"):
+        ss.BayesianGaussianMixture(covariance_type="bogus").fit(X)
+    with pytest.raises(ss.ParameterError, match="algorithm"):
+        ss.BayesianGaussianMixture(algorithm="gibbs").fit(X)
+    with pytest.raises(ss.ParameterError, match="init_params"):
+        ss.BayesianGaussianMixture(init_params="nonsense").fit(X)
+    with pytest.raises(ss.ParameterError, match="covariance_prior"):
+        ss.BayesianGaussianMixture(covariance_prior=np.eye(3)).fit(X)
+    with pytest.raises(ss.ParameterError, match="labels"):
+        ss.BayesianGaussianMixture(n_components=2, init_params=np.full(300, 5)).fit(X)
+    with pytest.raises(ss.ParameterError, match="positive definite"):
+        ss.priors.NormalWishart(np.zeros(2), -np.eye(2))
+    with pytest.raises(ss.NotFittedError):
+        ss.BayesianGaussianMixture().predict(X)
+
+
+def test_verbose_prints_bnpys_lap_line(capsys):
+    X = blobs(300, seed=15)
+    _bgm(max_iter=3, verbose=1).fit(X)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3
+    assert out[2].startswith("3/3 after ") and " MiB | K " in out[2] and "| loss " in out[2]
+    assert "| Ndiff " in out[2]
+
+
+def test_counts_convergence_is_bnpys_rule():
+    X = blobs(600, seed=16)
+    est = _bgm(convergence="counts", max_iter=500, tol=0.0).fit(X)
+    assert est.converged_
+    nd = [h["Ndiff"] for h in est.history_]
+    assert nd[-1] < 0.05 and all(v >= 0.05 for v in nd[1:-1])
+
+
+def _asterisk():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for p in (root.parent / "shared" / "data" / "asterisk_k8.npz",
+              root.parent.parent / "shared" / "data" / "asterisk_k8.npz"):
+        if p.is_file():
+            return np.load(p)["X"]
+    pytest.skip("AsteriskK8 (../shared/data/asterisk_k8.npz) is not available")
+
+
+@pytest.mark.slow
+def test_stochastic_vb_ends_near_vb_on_asterisk():
+    """The gallery's stages: cold VB (K=10, randexamples, 25 laps), warm VB, warm soVB."""
+    X = _asterisk()
+    kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)
+    base = dict(n_components=10, reg_covar=0.0, **kw)
+    with pytest.warns(ss.ConvergenceWarning):
+        cold = ss.BayesianGaussianMixture(init_params="randexamples", max_iter=25, tol=0.0, random_state=0,
+                                          **base).fit(X)
+    warm = ss.BayesianGaussianMixture(init_params=cold, max_iter=500, convergence="counts", **base).fit(X)
+    with pytest.warns(ss.ConvergenceWarning):
+        so = ss.BayesianGaussianMixture(init_params=cold, algorithm="soVB", batch_size=10, max_iter=5, tol=0.0,
+                                        step=ss.steps.PowerDecay(0.55, 1.0), random_state=0, **base).fit(X)
+    vb_loss, so_loss = warm.history_[-1]["loss"], so.history_[-1]["loss"]
+    assert abs(so_loss - vb_loss) <= 0.01 * abs(vb_loss), (so_loss, vb_loss)
