@@ -19,7 +19,9 @@ FIT_USAGE = """%(prog)s INPUT [--components K] [--covariance {full,diag,spherica
          [--max-iter N] [--tol TOL] [--trials T] [--init NAME] [--samplings S]
          [--percentage P] [--batch-size B] [--batches-per-epoch M] [--n-jobs J]
          [--input-model MODEL] [--reg-covar R] [--noise SIGMA]
-         [--algorithm {em,stepwise,memoized}] [--save-every S]
+         [--algorithm {em,stepwise,memoized,vb,stochastic}] [--save-every S]
+         [--model {gmm,bayesian}] [--allocation {dp,finite}] [--sF SF]
+         [--ECovMat {eye,covdata}] [--kappa KAPPA] [--nu NU] [--gamma0 G] [--gamma G]
          [--max-kmeans-iter N] [--seed SEED] [--output-model FILE]
          [--output-path DIR] [--resume] [--plot FILE] [--delimiter D] [--verbose]
    or: %(prog)s -i INPUT -g K [mlpack gmm_train options, listed below]"""
@@ -129,9 +131,11 @@ def _add_fit(sub, commands) -> None:
                           "(default 1e-3)")
     fit.add_argument("--trials", type=_positive_int, default=1, metavar="T",
                      help="fits from T seeds, keeping the best (n_init; default 1)")
-    fit.add_argument("--init", choices=["first-k", "random", "kmeans++", "kmeans", "refined"],
+    fit.add_argument("--init", choices=["first-k", "random", "kmeans++", "kmeans", "refined",
+                                        "randexamples", "randexamplesbydist"],
                      default=None, metavar="NAME",
-                     help="first-k, random, kmeans++ (default), kmeans or refined")
+                     help="first-k, random, kmeans++ (default), kmeans, refined, or bnpy's "
+                          "randexamples, randexamplesbydist")
     fit.add_argument("--samplings", type=_positive_int, default=100, metavar="S",
                      help="subsamples of --init refined (default 100)")
     fit.add_argument("--percentage", type=_fraction, default=0.02, metavar="P",
@@ -147,8 +151,28 @@ def _add_fit(sub, commands) -> None:
                      help="added to each covariance's diagonal (default 1e-6)")
     fit.add_argument("--noise", type=_non_negative, default=0.0, metavar="SIGMA",
                      help="std of Gaussian noise added to the data (fixed per row)")
-    fit.add_argument("--algorithm", choices=["em", "stepwise", "memoized"], default="em",
-                     help="the update family (default em)")
+    fit.add_argument("--algorithm", choices=["em", "stepwise", "memoized", "vb", "stochastic",
+                                             "VB", "soVB", "moVB", "memoVB"], default=None,
+                     help="em, stepwise or memoized (default em); with --model bayesian: vb "
+                          "(default), stochastic or memoized (bnpy's VB, soVB, moVB/memoVB)")
+    fit.add_argument("--model", choices=["gmm", "bayesian"], default="gmm",
+                     help="gmm: a Gaussian mixture by EM (default); bayesian: a variational "
+                          "Bayesian Gaussian mixture (ss.BayesianGaussianMixture)")
+    vb = fit.add_argument_group("the prior of --model bayesian (bnpy's names)")
+    vb.add_argument("--allocation", choices=["dp", "finite"], default="dp",
+                    help="a Dirichlet-process (default) or a finite Dirichlet weight prior")
+    vb.add_argument("--sF", type=_non_negative, default=1.0, metavar="SF",
+                    help="scale of the expected covariance (default 1)")
+    vb.add_argument("--ECovMat", choices=["eye", "covdata"], default="eye",
+                    help="the expected covariance: sF * I (default) or sF * the data's covariance")
+    vb.add_argument("--kappa", type=_non_negative, default=1e-4, metavar="KAPPA",
+                    help="prior pseudo-count of the means (default 1e-4)")
+    vb.add_argument("--nu", type=_non_negative, default=None, metavar="NU",
+                    help="prior degrees of freedom (default D + 2)")
+    vb.add_argument("--gamma0", type=_non_negative, default=1.0, metavar="G",
+                    help="concentration of the DP (default 1)")
+    vb.add_argument("--gamma", type=_non_negative, default=1.0, metavar="G",
+                    help="total concentration of the finite Dirichlet, split over K (default 1)")
     fit.add_argument("--save-every", type=_positive_int, default=1, metavar="S",
                      help="write a snapshot every S laps (default 1)")
     fit.add_argument("--max-kmeans-iter", type=_positive_int, default=10, metavar="N",

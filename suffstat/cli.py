@@ -240,6 +240,12 @@ def _fit(args: argparse.Namespace) -> int:
         tol = args.tol if args.tol is not None else 1e-3
         if args.tolerance is not None:  # mlpack's rule is on the total log-likelihood
             tol = args.tolerance / max(source.n_rows, 1)
+        if args.model == "bayesian":
+            return _fit_bayesian(args, source, data, tol)
+        if args.algorithm is None:
+            args.algorithm = "em"
+        if args.algorithm not in ("em", "stepwise", "memoized"):
+            raise CommandError(f"--algorithm {args.algorithm} needs --model bayesian")
         if args.input_model:
             base = _load_model(args.input_model)
             if not isinstance(base, ss.GeneralMixtureModel):
@@ -279,6 +285,50 @@ def _fit(args: argparse.Namespace) -> int:
     print(f"fitted {model.n_components} components on {source.n_rows} rows: "
           f"mean log-likelihood {last['mean_log_likelihood']:.6f} after {model.n_iter_} passes"
           f"{' (converged)' if model.converged_ else ''}")
+    return 0
+
+
+def _fit_bayesian(args: argparse.Namespace, source, data: str, tol: float) -> int:
+    """``fit --model bayesian``: a BayesianGaussianMixture with bnpy's prior names."""
+    import suffstat as ss
+
+    if args.covariance == "spherical":
+        raise CommandError("--model bayesian takes --covariance full or diag")
+    algorithm = args.algorithm or "vb"
+    if algorithm in ("em", "stepwise"):
+        raise CommandError(f"--algorithm {algorithm} is for --model gmm; --model bayesian takes "
+                           "vb, stochastic or memoized")
+    ctype = args.covariance or "full"
+    if args.input_model:
+        base = _load_model(args.input_model)
+        if not isinstance(base, ss.GeneralMixtureModel):
+            raise CommandError(f"{args.input_model} is a {type(base).__name__}, not a mixture")
+        k, init = base.n_components, args.input_model
+        if args.components and args.components != k:
+            raise CommandError(f"--components {args.components} does not match --input-model, "
+                               f"which has {k}")
+    else:
+        k, init = args.components, args.init
+    dp = args.allocation == "dp"
+    prior = ss.BayesianGaussianMixture.bnpy_prior(
+        source.n_features, sF=args.sF, ECovMat=args.ECovMat, kappa=args.kappa, nu=args.nu,
+        gamma=args.gamma0 if dp else args.gamma, n_components=k,
+        X=source if args.ECovMat == "covdata" else None, dp=dp, covariance_type=ctype)
+    est = ss.BayesianGaussianMixture(
+        n_components=k, covariance_type=ctype, reg_covar=0.0 if args.reg_covar is None else args.reg_covar,
+        max_iter=args.max_iter, tol=tol * source.n_rows, n_init=args.trials, init_params=init,
+        random_state=args.seed, verbose=int(bool(args.verbose)), batch_size=args.batch_size,
+        batches_per_epoch=args.batches_per_epoch, n_jobs=args.n_jobs, algorithm=algorithm,
+        output_path=args.output_path, resume=args.resume, **prior)
+    est.fit(source)
+    model = est.model_
+    if args.plot:
+        _draw_fit(args, model, data)
+    if args.output_model:
+        model.save(args.output_model)
+    print(f"fitted {k} components ({model.n_active} active) on {source.n_rows} rows: "
+          f"loss {est.history_[-1]['loss']:.9e} (ELBO {est.elbo_:.6f}) after {est.n_iter_} laps"
+          f"{' (converged)' if est.converged_ else ''}")
     return 0
 
 

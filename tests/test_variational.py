@@ -450,3 +450,22 @@ def test_stochastic_vb_ends_near_vb_on_asterisk():
                                         step=ss.steps.PowerDecay(0.55, 1.0), random_state=0, **base).fit(X)
     vb_loss, so_loss = warm.history_[-1]["loss"], so.history_[-1]["loss"]
     assert abs(so_loss - vb_loss) <= 0.01 * abs(vb_loss), (so_loss, vb_loss)
+
+
+def test_the_command_line_fits_a_bayesian_mixture(tmp_path, capsys):
+    from suffstat.cli import main
+
+    X = blobs(600, seed=17)
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "m.npz"
+    argv = ["fit", str(tmp_path / "x.npy"), "--model", "bayesian", "-k", "5", "--sF", "0.1",
+            "--gamma0", "1", "--algorithm", "memoized", "--batch-size", "150", "--max-iter", "8",
+            "--tol", "0", "--seed", "2", "--output-model", str(out)]
+    assert main(argv) == 0
+    assert "fitted 5 components" in capsys.readouterr().out
+    kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, gamma=1.0, n_components=5, dp=True)
+    lib = ss.BayesianGaussianMixture(n_components=5, reg_covar=0.0, max_iter=8, tol=0.0, init_params="kmeans++",
+                                     random_state=2, algorithm="memoized", batch_size=150, **kw).fit(str(tmp_path / "x.npy"))
+    np.testing.assert_array_equal(_params_of(ss.load(out)), _params_of(lib.model_))
+    assert main(["fit", str(tmp_path / "x.npy"), "--model", "bayesian", "-k", "3", "--algorithm", "stepwise"]) == 2
+    assert "--model bayesian takes vb, stochastic or memoized" in capsys.readouterr().err

@@ -31,6 +31,9 @@ from ..statistics import MixtureStats
 from .general import FIT_SETTINGS, GeneralMixtureModel
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+#: Default tolerance on the change of the ELBO per row (VB moves weight out of
+#: superfluous components slowly: EM's 1e-3 stops it early).
+DEFAULT_TOL = 1e-6
 #: bnpy's and our names of the variational algorithms, mapped onto the engine's.
 VB_ALGORITHMS = {"vb": "em", "VB": "em", "stochastic": "stepwise", "soVB": "stepwise",
                  "memoized": "memoized", "moVB": "memoized", "memoVB": "memoized"}
@@ -106,7 +109,8 @@ class BayesianMixture(GeneralMixtureModel):
         for a DP. Computed by the first global step when None.
     **settings
         Default fit settings, as for :class:`~suffstat.GeneralMixtureModel`
-        (``max_iter``, ``tol``, ``batch_size``, ``n_jobs``, ``algorithm``...).
+        (``max_iter``, ``tol``, ``batch_size``, ``n_jobs``, ``algorithm``...);
+        ``tol`` (on the change of the ELBO per row) defaults to 1e-6.
         ``algorithm`` also takes bnpy's names: ``'vb'`` / ``'VB'`` (full-pass
         VB), ``'stochastic'`` / ``'soVB'``, ``'memoized'`` / ``'moVB'`` /
         ``'memoVB'``.
@@ -173,6 +177,7 @@ class BayesianMixture(GeneralMixtureModel):
         self._counts = None
         self._counts_traced = None
         self._entropy = math.nan
+        settings.setdefault("tol", DEFAULT_TOL)
         super().__init__(dists, **settings)
         if concentration is not None:
             self._set_params(self._check_params({"concentration": concentration,

@@ -29,7 +29,7 @@ from .general import GeneralMixtureModel
 
 COVARIANCE_TYPES = ("full", "diag")
 #: scikit-learn's and bnpy's starts, mapped onto the engine's named starts.
-INIT_PARAMS = {"kmeans": "kmeans", "k-means++": "kmeans++", "random": "random",
+INIT_PARAMS = {"kmeans": "kmeans", "k-means++": "kmeans++", "kmeans++": "kmeans++", "random": "random",
                "random_from_data": "randexamples", "randexamples": "randexamples",
                "randexamplesbydist": "randexamplesbydist", "first-k": "first-k", "refined": "refined"}
 #: bnpy's default count tolerance of convergence='counts', per algorithm.
@@ -296,7 +296,9 @@ class BayesianGaussianMixture(EstimatorParams):
         elif ECovMat == "covdata":
             if X is None:
                 raise ParameterError("ECovMat='covdata' needs the data X")
-            E = np.atleast_2d(np.cov(np.asarray(X, dtype=np.float64).T, bias=True))
+            source = as_source(X if hasattr(X, "shape") or isinstance(X, (str, os.PathLike))
+                               or hasattr(X, "ranges") else np.asarray(X, dtype=np.float64))
+            E = np.atleast_2d(_data_moments(source, None, "full", ddof=0)[1])
         else:
             raise ParameterError(f"ECovMat must be 'eye' or 'covdata'; got {ECovMat!r}")
         if covariance_type == "full":
@@ -652,8 +654,8 @@ def _vector(name: str, value: Any, d: int) -> np.ndarray:
     return a
 
 
-def _data_moments(source: Any, weights: Any, ctype: str) -> tuple[np.ndarray, np.ndarray]:
-    """The data's mean and covariance (``ddof=1``, as ``np.cov``) in one streamed pass."""
+def _data_moments(source: Any, weights: Any, ctype: str, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The data's mean and covariance (``ddof=1`` as ``np.cov``) in one streamed pass."""
     mvn = MultivariateNormal(covariance_type="full" if ctype == "full" else "diag")
     total = None
     for a, b in source.ranges(resolve_batch_size(None, source)):
@@ -662,10 +664,10 @@ def _data_moments(source: Any, weights: Any, ctype: str) -> tuple[np.ndarray, np
         s = mvn.summarize(X, w, accumulate=False)
         total = s if total is None else total + s
     n = float(total.w_sum)
-    if not n > 1:
+    if not n > ddof:
         raise ParameterError("the default priors need at least two rows (give mean_prior and "
                              "covariance_prior)")
-    return total.mean(), total.scatter() * (n / (n - 1.0))
+    return total.mean(), total.scatter() * (n / (n - ddof))
 
 
 def _from_labels(learner: BayesianMixture, source: Any, weights: Any, labels: np.ndarray) -> BayesianMixture:

@@ -112,7 +112,11 @@ class ConjugatePrior(Distribution):
         if self.frozen:
             return None
         # No data is a valid record for a posterior: it is then the prior.
-        return self._check_params(self._estimate(stats))
+        return self._validated_estimate(self._estimate(stats))
+
+    def _validated_estimate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate a posterior that :meth:`_estimate` computed (well-formed by construction)."""
+        return self._check_params(params)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._family(**self.point_estimate())._sample(n, rng)

@@ -139,6 +139,15 @@ class NormalWishart(ConjugatePrior):
         return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu, "scale": scale,
                 "_cache": _wishart_cache(scale, nu, kappa)}
 
+    def _validated_estimate(self, params: dict[str, Any]) -> dict[str, Any]:
+        # shapes and symmetry hold by construction; finiteness and definiteness are checked
+        # (this runs at every global step: stochastic VB makes thousands)
+        B, mean = params["scale"], params["mean"]
+        if not (math.isfinite(float(B.sum())) and math.isfinite(float(mean.sum()))):
+            raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
+        params["_cache"] = _wishart_cache(B, params["degrees_of_freedom"], params["mean_precision"])
+        return params
+
     def _set_params(self, params: dict[str, Any]) -> None:
         self.mean, self.mean_precision = params["mean"], params["mean_precision"]
         self.degrees_of_freedom, self.scale = params["degrees_of_freedom"], params["scale"]
