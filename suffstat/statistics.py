@@ -25,6 +25,7 @@ __all__ = [
     "CategoricalStats",
     "CountStats",
     "GammaStats",
+    "GaussianMixtureStats",
     "IndependentStats",
     "MixtureStats",
     "MultivariateNormalStats",
@@ -37,6 +38,14 @@ _REGISTRY: dict[str, type[Statistic]] = {}
 
 
 def _frozen(value) -> np.ndarray:
+    if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, fast
+        arr = value.copy()
+        arr.flags.writeable = False
+        return arr
+    if type(value) is float:
+        arr = np.array(value)
+        arr.flags.writeable = False
+        return arr
     if np.iscomplexobj(value):
         raise TypeError(f"statistic fields must be real; got {np.asarray(value).dtype}")
     arr = np.array(value, dtype=np.float64)
@@ -572,6 +581,113 @@ class MixtureStats(Statistic):
 
     _fields = ("w_sum", "resp_sum", "log_likelihood", "entropy")
     _parts_field = "parts"
+
+
+class GaussianMixtureStats(MixtureStats):
+    """E-step statistics of a Gaussian mixture with every component's moments stacked.
+
+    The same record as :class:`MixtureStats` with :class:`MultivariateNormalStats`
+    parts, held as arrays over the components so that adding, scaling and the
+    global step cost a few array operations whatever the number of components
+    (variational mixtures make a global step per batch in stochastic VB). Fields:
+    ``w_sum``, ``resp_sum`` (k,), ``log_likelihood``, ``entropy``, ``xw_sum`` (k, d),
+    ``xxw_sum`` (k, d, d) or (k, d) (diagonal) and ``shift`` (k, d), each component's
+    moments about its own reference point. :attr:`parts` gives the per-component
+    records.
+
+    Parameters
+    ----------
+    w_sum, resp_sum, log_likelihood, entropy, xw_sum, xxw_sum, shift : array-like
+        The fields.
+    """
+
+    _fields = ("w_sum", "resp_sum", "log_likelihood", "entropy", "xw_sum", "xxw_sum", "shift")
+    _kept_fields = ("shift",)
+    _parts_field = None
+
+    @property
+    def full(self) -> bool:
+        """Whether ``xxw_sum`` holds full scatter matrices (else their diagonals)."""
+        return self.xxw_sum.ndim == 3  # type: ignore[attr-defined]
+
+    @property
+    def parts(self) -> tuple[MultivariateNormalStats, ...]:  # type: ignore[override]
+        """The components' records (a component's weight is its ``resp_sum``)."""
+        return tuple(MultivariateNormalStats(w_sum=self.resp_sum[k], xw_sum=self.xw_sum[k],  # type: ignore
+                                             xxw_sum=self.xxw_sum[k], shift=self.shift[k])  # type: ignore
+                     for k in range(self.resp_sum.shape[0]))  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_parts(cls, stats: MixtureStats) -> GaussianMixtureStats:
+        """Stack a :class:`MixtureStats` of :class:`MultivariateNormalStats` parts.
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            The record to stack (returned as it is when already stacked).
+
+        Returns
+        -------
+        GaussianMixtureStats
+            The same record.
+        """
+        if isinstance(stats, cls):
+            return stats
+        parts = stats.parts  # type: ignore[attr-defined]
+        if not all(isinstance(p, MultivariateNormalStats) for p in parts):
+            raise TypeError("GaussianMixtureStats stacks MultivariateNormalStats parts only")
+        return cls(w_sum=stats.w_sum, resp_sum=stats.resp_sum,  # type: ignore[attr-defined]
+                   log_likelihood=stats.log_likelihood, entropy=stats.entropy,  # type: ignore
+                   xw_sum=np.array([p.xw_sum for p in parts]), xxw_sum=np.array([p.xxw_sum for p in parts]),
+                   shift=np.array([p.shift for p in parts]))
+
+    def recentered(self, shift: Any) -> GaussianMixtureStats:
+        """Return the same statistics about other reference points (one per component).
+
+        Parameters
+        ----------
+        shift : array-like of shape (k, d)
+            The new reference points.
+
+        Returns
+        -------
+        GaussianMixtureStats
+            The record about ``shift``.
+        """
+        new = np.array(shift, dtype=np.float64).reshape(self.shift.shape)  # type: ignore
+        delta = self.shift - new  # type: ignore[attr-defined]
+        if not np.any(delta):
+            return self
+        values = self._values()
+        values.update(self._moved(delta), shift=new)
+        return type(self)(**values)
+
+    def _moved(self, delta: np.ndarray) -> dict[str, np.ndarray]:
+        w, s1, s2 = self.resp_sum, self.xw_sum, self.xxw_sum  # type: ignore[attr-defined]
+        s1_new = s1 + w[:, None] * delta
+        if self.full:
+            cross = s1[:, :, None] * delta[:, None, :]
+            s2_new = s2 + cross + cross.transpose(0, 2, 1) + w[:, None, None] * (
+                delta[:, :, None] * delta[:, None, :])
+        else:
+            s2_new = s2 + 2.0 * delta * s1 + w[:, None] * delta * delta
+        return {"xw_sum": s1_new, "xxw_sum": s2_new}
+
+    def _aligned(self, other: Statistic) -> Statistic:
+        return other.recentered(self.shift)  # type: ignore[attr-defined]
+
+    def _combine(self, other: Statistic) -> dict[str, Any]:
+        if self.xxw_sum.shape != other.xxw_sum.shape:  # type: ignore[attr-defined]
+            raise ValueError(f"cannot add GaussianMixtureStats records of shapes {self.xxw_sum.shape} "
+                             f"and {other.xxw_sum.shape}")  # type: ignore[attr-defined]
+        # each component keeps the reference point of the record that weighs more in it,
+        # so an empty record (the identity) never moves a shift
+        heavier = self.resp_sum >= other.resp_sum  # type: ignore[attr-defined]
+        shift = np.where(heavier[:, None], self.shift, other.shift)  # type: ignore[attr-defined]
+        a, b = self.recentered(shift), other.recentered(shift)  # type: ignore[attr-defined]
+        return {"w_sum": a.w_sum + b.w_sum, "resp_sum": a.resp_sum + b.resp_sum,
+                "log_likelihood": a.log_likelihood + b.log_likelihood, "entropy": a.entropy + b.entropy,
+                "xw_sum": a.xw_sum + b.xw_sum, "xxw_sum": a.xxw_sum + b.xxw_sum, "shift": shift}
 
 
 class SeedStats(Statistic):

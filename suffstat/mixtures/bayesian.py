@@ -26,8 +26,10 @@ from scipy.special import digamma, gammaln
 from .._validation import check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
+from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
 from ..priors._base import ConjugatePrior
-from ..statistics import MixtureStats
+from ..priors.gaussian import NormalWishart
+from ..statistics import GaussianMixtureStats, MixtureStats
 from .general import FIT_SETTINGS, GeneralMixtureModel
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
@@ -82,6 +84,15 @@ def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
     a, b = concentration[:, 0], concentration[:, 1]
     w = a / (a + b) * np.concatenate(([1.0], np.cumprod(b / (a + b))[:-1]))
     return w / w.sum()
+
+
+def _same_options(first: ConjugatePrior, others: list[ConjugatePrior]) -> bool:
+    ref = first.to_dict()["options"]
+    for d in others:
+        opts = d.to_dict()["options"]
+        if opts.keys() != ref.keys() or any(not np.array_equal(opts[k], ref[k]) for k in ref):
+            return False
+    return True
 
 
 def _c_beta(a: Any, b: Any) -> Any:
@@ -237,6 +248,7 @@ class BayesianMixture(GeneralMixtureModel):
         return out
 
     def _set_params(self, params: dict[str, Any]) -> None:
+        self._stacked_run = None
         for d, p in zip(self.distributions, params["distributions"], strict=True):
             if p is not None:
                 d._set_params(p)
@@ -254,7 +266,39 @@ class BayesianMixture(GeneralMixtureModel):
 
     @property
     def _fitted(self) -> bool:
+        if self.__dict__.get("_stacked_run") is not None:  # a global step made it (cheap, per batch)
+            return True
         return self.concentration is not None and all(d._fitted for d in self.distributions)
+
+    def _require_fitted(self) -> None:
+        if self.__dict__.get("_stacked_run") is None:
+            super()._require_fitted()
+
+    # -- the local step -----------------------------------------------------------------
+    def _fused_estep(self) -> Any:
+        """The stacked E-step of components sharing a Gaussian prior (else the mixture's)."""
+        run = self.__dict__.get("_stacked_run")
+        if run is not None:  # built once per global step
+            return run, None
+        if self._shared_prior() is None or not self._fitted:
+            return super()._fused_estep()
+        comps = self.distributions
+        means = np.ascontiguousarray([c.mean for c in comps], dtype=np.float64)
+        log_norms = np.array([c._cache["log_norm"] for c in comps])
+        full = isinstance(comps[0], NormalWishart)
+        precision = np.ascontiguousarray([c._cache["U"] if full else c._cache["E_lam"] for c in comps])
+        kernel = gmm_full_estep if full else gmm_diag_estep
+
+        def run(X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, _arrays: Any) -> Any:
+            k, d = means.shape
+            resp_sum, s1 = np.zeros(k), np.zeros((k, d))
+            s2 = np.zeros((k, d, d) if full else (k, d))
+            w_sum, ll, ent, finite = kernel(X, w, log_weights, means, precision, log_norms, resp_sum, s1, s2)
+            return GaussianMixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
+                                        xw_sum=s1, xxw_sum=s2, shift=means), finite
+
+        self._stacked_run = run
+        return run, None
 
     # -- the global step ----------------------------------------------------------------
     def _concentration_for(self, resp_sum: np.ndarray) -> np.ndarray:
@@ -266,7 +310,7 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _propose(self, stats: MixtureStats, *, inertia: float | None = None,
                  inherited: float = 0.0) -> dict[str, Any] | None:
-        if not isinstance(stats, MixtureStats) or len(stats.parts) != self.n_components:
+        if not isinstance(stats, MixtureStats) or np.shape(stats.resp_sum) != (self.n_components,):
             raise TypeError(f"BayesianMixture needs MixtureStats with {self.n_components} parts")
         if inertia:
             raise ParameterError("BayesianMixture does not blend posteriors by inertia: use "
@@ -279,6 +323,20 @@ class BayesianMixture(GeneralMixtureModel):
                 f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
                 "finite and non-negative): they are not the record of any data"
             )
+        proposal = {"concentration": self._concentration_for(resp_sum), "_counts": resp_sum,
+                    "_entropy": float(stats.entropy)}
+        shared = self._shared_prior()
+        if shared is not None and not any(d.frozen for d in self.distributions):
+            # one batched global step for every component (stochastic VB makes one per batch)
+            S = GaussianMixtureStats.from_parts(stats)
+            post = shared._batch_posterior(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
+            try:
+                factors = shared._batch_factors(post)
+            except ParameterError as e:
+                raise ParameterError(f"the mixture's global step: {e}") from None
+            proposal["distributions"] = [shared._component(post, factors, j) for j in range(len(resp_sum))]
+            proposal["_batch"] = (post, factors)
+            return proposal
         children = []
         for c, (d, part) in enumerate(zip(self.distributions, stats.parts, strict=True)):
             try:
@@ -287,8 +345,21 @@ class BayesianMixture(GeneralMixtureModel):
                 raise ParameterError(f"component {c} of the mixture: {e}") from None
             children.append(d._check_params(d._get_params()) if p is None else p)
         # the children are validated by their own _propose
-        return {"concentration": self._concentration_for(resp_sum), "distributions": children,
-                "_counts": resp_sum, "_entropy": float(stats.entropy)}
+        proposal["distributions"] = children
+        return proposal
+
+    def _shared_prior(self) -> ConjugatePrior | None:
+        """The Gaussian prior every component shares (so batched steps apply), else None."""
+        cached = self.__dict__.get("_shared")
+        if cached is not None:
+            return cached or None
+        first = self.distributions[0]
+        shared = first if (
+            hasattr(first, "_batch_posterior") and not getattr(first, "univariate", False)
+            and all(type(d) is type(first) for d in self.distributions)
+            and _same_options(first, self.distributions)) else False
+        self._shared = shared
+        return shared or None
 
     # -- the objective ------------------------------------------------------------------
     def _allocation_elbo(self, resp_sum: np.ndarray, conc: np.ndarray) -> float:
@@ -310,6 +381,8 @@ class BayesianMixture(GeneralMixtureModel):
         if params is None:
             self._require_fitted()
             conc, comps = self.concentration, self.distributions
+        elif "_batch" in params:
+            conc, comps = params["concentration"], []
         else:
             conc, comps = params["concentration"], []
             for d, p in zip(self.distributions, params["distributions"], strict=True):
@@ -318,6 +391,13 @@ class BayesianMixture(GeneralMixtureModel):
                 comps.append(tmp)
         resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
         value = self._allocation_elbo(resp_sum, conc) + float(stats.entropy)
+        shared = self._shared_prior()
+        if shared is not None:
+            S = GaussianMixtureStats.from_parts(stats)
+            post, factors = shared._stacked(self.distributions) if params is None else params["_batch"] \
+                if "_batch" in params else shared._stacked(comps)
+            return value + float(np.sum(shared._batch_elbo(post, factors, resp_sum, S.shift, S.xw_sum,
+                                                           S.xxw_sum)))
         for d, part in zip(comps, stats.parts, strict=True):
             value += d.elbo(part)
         return value
@@ -365,8 +445,10 @@ class BayesianMixture(GeneralMixtureModel):
         counts = np.maximum((conc[:, 0] - 1.0) if self._dp else (conc - self.weight_concentration_prior), 0.0)
         parts = [d.implied_statistics() for d in self.distributions]
         entropy = self._entropy if math.isfinite(self._entropy) else 0.0
-        return MixtureStats(w_sum=float(counts.sum()), resp_sum=counts, log_likelihood=0.0,
-                            entropy=entropy, parts=parts)
+        implied = MixtureStats(w_sum=float(counts.sum()), resp_sum=counts, log_likelihood=0.0,
+                               entropy=entropy, parts=parts)
+        # the same record type as the local step's, so the two blend
+        return GaussianMixtureStats.from_parts(implied) if self._shared_prior() is not None else implied
 
     def _free_energy(self, stats: MixtureStats) -> float:
         return self._elbo(stats)
@@ -514,13 +596,8 @@ class BayesianMixture(GeneralMixtureModel):
         if (other.weight_concentration_prior_type != self.weight_concentration_prior_type
                 or other.weight_concentration_prior != self.weight_concentration_prior):
             return False
-        for a, b in zip(self.distributions, other.distributions, strict=True):
-            if type(a) is not type(b):
-                return False
-            oa, ob = a.to_dict()["options"], b.to_dict()["options"]
-            if oa.keys() != ob.keys() or any(not np.array_equal(oa[k], ob[k]) for k in oa):
-                return False
-        return True
+        return all(type(a) is type(b) and _same_options(a, [b])
+                   for a, b in zip(self.distributions, other.distributions, strict=True))
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -102,8 +102,12 @@ class NormalWishart(ConjugatePrior):
         self.degrees_of_freedom_prior = check_scalar("degrees_of_freedom_prior", nu0, low=d - 1.0,
                                                      low_open=True)
         self.reg_covar = check_scalar("reg_covar", reg_covar, low=0.0)
-        self._prior_cache = _wishart_cache(self.scale_prior, self.degrees_of_freedom_prior,
-                                           self.mean_precision_prior, "scale_prior")
+        prior = {"mean": self.mean_prior[None], "mean_precision": np.array([self.mean_precision_prior]),
+                 "degrees_of_freedom": np.array([self.degrees_of_freedom_prior]), "scale": self.scale_prior[None]}
+        try:
+            self._prior_cache = self._component(prior, self._batch_factors(prior), 0)["_cache"]
+        except ParameterError:
+            raise ParameterError("scale_prior must be positive definite") from None
         self._set_params(self._check_params({"mean": mean, "mean_precision": mean_precision,
                                              "degrees_of_freedom": degrees_of_freedom,
                                              "scale": scale}))
@@ -136,22 +140,107 @@ class NormalWishart(ConjugatePrior):
         kappa = _positive("mean_precision", params["mean_precision"])
         nu = check_scalar("degrees_of_freedom", params["degrees_of_freedom"], low=d - 1.0, low_open=True)
         scale = _spd("scale", params["scale"], d)
-        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu, "scale": scale,
-                "_cache": _wishart_cache(scale, nu, kappa)}
+        return self._validated_estimate({"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu,
+                                         "scale": scale})
 
     def _validated_estimate(self, params: dict[str, Any]) -> dict[str, Any]:
         # shapes and symmetry hold by construction; finiteness and definiteness are checked
         # (this runs at every global step: stochastic VB makes thousands)
-        B, mean = params["scale"], params["mean"]
-        if not (math.isfinite(float(B.sum())) and math.isfinite(float(mean.sum()))):
-            raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
-        params["_cache"] = _wishart_cache(B, params["degrees_of_freedom"], params["mean_precision"])
-        return params
+        post = {"mean": params["mean"][None], "mean_precision": np.array([params["mean_precision"]]),
+                "degrees_of_freedom": np.array([params["degrees_of_freedom"]]), "scale": params["scale"][None]}
+        return self._component(post, self._batch_factors(post), 0)
 
     def _set_params(self, params: dict[str, Any]) -> None:
         self.mean, self.mean_precision = params["mean"], params["mean_precision"]
         self.degrees_of_freedom, self.scale = params["degrees_of_freedom"], params["scale"]
         self._cache = params.get("_cache")
+
+    # -- the batched global step (k components sharing this prior) ---------------------------
+    def _batch_posterior(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
+                         s2: np.ndarray) -> dict[str, np.ndarray]:
+        """Posteriors of k records: counts (k,), shifts and sums (k, d), scatters (k, d, d)."""
+        if s2.ndim != 3 or s1.shape[1] != self._d:
+            raise ValueError(f"NormalWishart needs full scatter statistics of {self._d} features")
+        kappa0, nu0, m0 = self.mean_precision_prior, self.degrees_of_freedom_prior, self.mean_prior
+        some = n > 0
+        dbar = np.divide(s1, n[:, None], out=np.zeros_like(s1), where=some[:, None])  # mean - shift
+        scatter = s2 - n[:, None, None] * dbar[:, :, None] * dbar[:, None, :]
+        kappa = kappa0 + n
+        dm0 = dbar - (m0 - shift)
+        B = self.scale_prior + scatter + (kappa0 * n / kappa)[:, None, None] * dm0[:, :, None] * dm0[:, None, :]
+        idx = np.arange(self._d)
+        B[:, idx, idx] += (n * self.reg_covar)[:, None]
+        B = 0.5 * (B + B.transpose(0, 2, 1))
+        mean = shift + (kappa0 * (m0 - shift) + n[:, None] * dbar) / kappa[:, None]
+        # no data: the prior itself (not its rounding through the shift)
+        mean[~some], B[~some] = m0, self.scale_prior
+        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu0 + n, "scale": B}
+
+    def _batch_factors(self, post: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Factor every B: L, log|B|, ``E[log|Lambda|]``, U (``U U^T = nu B^-1``), the log-normaliser."""
+        B, nu, kappa = post["scale"], post["degrees_of_freedom"], post["mean_precision"]
+        d = self._d
+        if not (np.isfinite(B).all() and np.isfinite(post["mean"]).all()):
+            raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
+        try:
+            L = np.linalg.cholesky(B)
+        except np.linalg.LinAlgError:
+            bad = next(j for j in range(len(B)) if linalg.lapack.dpotrf(B[j], lower=1)[1] != 0)
+            raise ParameterError(f"the scale of component {bad} is not positive definite") from None
+        diag = np.diagonal(L, axis1=1, axis2=2)
+        logdet = 2.0 * np.sum(np.log(diag), axis=1)
+        dvec = np.arange(1, d + 1, dtype=np.float64)
+        e_logdet = d * LOG_2 - logdet + np.sum(digamma(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
+        # U = sqrt(nu) L^-T; inv of a triangular factor (batched LAPACK, no solve_triangular:
+        # on a tiny matrix it woke OpenBLAS's threads and cost milliseconds per call)
+        U = np.ascontiguousarray(np.sqrt(nu)[:, None, None] * np.linalg.inv(L).transpose(0, 2, 1))
+        log_norm = -0.5 * d * LOG_2PI + 0.5 * e_logdet - 0.5 * d / kappa
+        return {"L": L, "logdet": logdet, "E_logdet": e_logdet, "U": U, "log_norm": log_norm}
+
+    @staticmethod
+    def _component(post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
+        """Component j's parameters (with its cache) from batched arrays."""
+        return {"mean": post["mean"][j], "mean_precision": float(post["mean_precision"][j]),
+                "degrees_of_freedom": float(post["degrees_of_freedom"][j]), "scale": post["scale"][j],
+                "_cache": {"L": factors["L"][j], "logdet": float(factors["logdet"][j]),
+                           "E_logdet": float(factors["E_logdet"][j]), "U": factors["U"][j],
+                           "log_norm": float(factors["log_norm"][j])}}
+
+    @staticmethod
+    def _stacked(components: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The current posteriors of components sharing a prior, as batched arrays."""
+        post = {"mean": np.array([c.mean for c in components]),
+                "mean_precision": np.array([c.mean_precision for c in components]),
+                "degrees_of_freedom": np.array([c.degrees_of_freedom for c in components]),
+                "scale": np.array([c.scale for c in components])}
+        factors = {k: np.array([c._cache[k] for c in components])
+                   for k in ("L", "logdet", "E_logdet", "U", "log_norm")}
+        return post, factors
+
+    def _batch_elbo(self, post: dict[str, np.ndarray], factors: dict[str, np.ndarray], n: np.ndarray,
+                    shift: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
+        """Each component's ELBO term (bnpy's ``GaussObsModel.calcELBO_Memoized``), shape (k,)."""
+        d = self._d
+        kappa0, nu0, prior = self.mean_precision_prior, self.degrees_of_freedom_prior, self._prior_cache
+        kappa, nu = post["mean_precision"], post["degrees_of_freedom"]
+        dvec = np.arange(1, d + 1, dtype=np.float64)
+        value = (-0.5 * d * LOG_2 * (nu0 - nu) - float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
+                 + np.sum(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
+                 + 0.5 * d * (math.log(kappa0) - np.log(kappa)) + 0.5 * (nu0 * prior["logdet"] - nu * factors["logdet"]))
+        m0, m = self.mean_prior - shift, post["mean"] - shift
+        U = factors["U"]
+        E_L = U @ U.transpose(0, 2, 1)  # nu B^-1
+        outer = lambda v: v[:, :, None] * v[:, None, :]  # noqa: E731
+        b_diff = s2 + self.scale_prior + kappa0 * outer(m0) - post["scale"] - kappa[:, None, None] * outer(m)
+        idx = np.arange(d)
+        b_diff[:, idx, idx] += (n * self.reg_covar)[:, None]
+        c_diff = s1 + kappa0 * m0 - kappa[:, None] * m
+        e_l_mu = np.einsum("kij,kj->ki", E_L, m)
+        e_mu_l_mu = d / kappa + np.einsum("ki,ki->k", m, e_l_mu)
+        trace = np.einsum("kij,kji->k", E_L, b_diff)
+        value += (0.5 * (n + nu0 - nu) * factors["E_logdet"] - 0.5 * trace + np.einsum("ki,ki->k", c_diff, e_l_mu)
+                  - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu)
+        return value - 0.5 * n * d * LOG_2PI
 
     # -- the record and the global step ----------------------------------------------------
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
@@ -161,20 +250,10 @@ class NormalWishart(ConjugatePrior):
     def _estimate(self, stats: MultivariateNormalStats) -> dict[str, Any]:
         if not stats.full or stats.xw_sum.shape[0] != self._d:
             raise ValueError(f"NormalWishart needs full scatter statistics of {self._d} features")
-        n = float(stats.w_sum)
-        kappa0, nu0, m0 = self.mean_precision_prior, self.degrees_of_freedom_prior, self.mean_prior
-        if not n > 0:
-            return self.prior_params()
-        c = stats.shift
-        dbar = stats.xw_sum / n  # mean - c
-        scatter = stats.xxw_sum - n * np.outer(dbar, dbar)
-        kappa = kappa0 + n
-        dm0 = dbar - (m0 - c)
-        B = self.scale_prior + scatter + (kappa0 * n / kappa) * np.outer(dm0, dm0)
-        B[np.diag_indices_from(B)] += n * self.reg_covar
-        mean = c + (kappa0 * (m0 - c) + n * dbar) / kappa
-        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu0 + n,
-                "scale": 0.5 * (B + B.T)}
+        post = self._batch_posterior(np.array([float(stats.w_sum)]), stats.shift[None], stats.xw_sum[None],
+                                     stats.xxw_sum[None])
+        return {"mean": post["mean"][0], "mean_precision": float(post["mean_precision"][0]),
+                "degrees_of_freedom": float(post["degrees_of_freedom"][0]), "scale": post["scale"][0]}
 
     def implied_statistics(self) -> MultivariateNormalStats:
         """Return the data record whose global step gives the current posterior.
@@ -204,8 +283,7 @@ class NormalWishart(ConjugatePrior):
         return out
 
     def _log_norm(self) -> float:
-        d, cache = self._d, self._cache
-        return -0.5 * d * LOG_2PI + 0.5 * cache["E_logdet"] - 0.5 * d / self.mean_precision
+        return self._cache["log_norm"]
 
     def _mixture_estep(self) -> FusedEStep | None:
         if not self._fitted:
@@ -232,23 +310,9 @@ class NormalWishart(ConjugatePrior):
             ``E_q[log p(X | mu, Lambda)] + E_q[log p(mu, Lambda)] - E_q[log q(mu, Lambda)]``.
         """
         self._require_fitted()
-        d, cache, prior = self._d, self._cache, self._prior_cache
-        n = float(stats.w_sum)
-        kappa0, nu0 = self.mean_precision_prior, self.degrees_of_freedom_prior
-        kappa, nu = self.mean_precision, self.degrees_of_freedom
-        value = _wishart_cumulant_diff(d, nu0, prior["logdet"], kappa0, nu, cache["logdet"], kappa)
-        c = stats.shift
-        m0, m = self.mean_prior - c, self.mean - c
-        sxx = stats.xxw_sum + (n * self.reg_covar) * np.eye(d)
-        b_diff = sxx + self.scale_prior + kappa0 * np.outer(m0, m0) - self.scale - kappa * np.outer(m, m)
-        c_diff = stats.xw_sum + kappa0 * m0 - kappa * m
-        Binv_m = linalg.cho_solve((cache["L"], True), m)
-        e_l_mu = nu * Binv_m
-        e_mu_l_mu = d / kappa + nu * float(m @ Binv_m)
-        trace = nu * float(np.trace(linalg.cho_solve((cache["L"], True), b_diff)))
-        value += (0.5 * (n + nu0 - nu) * cache["E_logdet"] - 0.5 * trace + float(c_diff @ e_l_mu)
-                  - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu)
-        return value - 0.5 * n * d * LOG_2PI
+        post, factors = self._stacked([self])
+        return float(self._batch_elbo(post, factors, np.array([float(stats.w_sum)]), stats.shift[None],
+                                      stats.xw_sum[None], stats.xxw_sum[None])[0])
 
     def point_estimate(self) -> dict[str, Any]:
         """Return the posterior mean and the inverse of the expected precision.
@@ -366,10 +430,10 @@ class NormalGamma(ConjugatePrior):
     def _set_params(self, params: dict[str, Any]) -> None:
         self.mean, self.mean_precision = params["mean"], params["mean_precision"]
         self.degrees_of_freedom, self.scale = params["degrees_of_freedom"], params["scale"]
-        if self.scale is not None:
-            nu, beta = self.degrees_of_freedom, self._vec(self.scale)
-            self._E_lam = np.ascontiguousarray(nu / beta)
-            self._E_loglam = LOG_2 - np.log(beta) + float(digamma(0.5 * nu))
+        self._cache = params.get("_cache")
+        if self.scale is not None and self._cache is None:
+            post = self._as_batch([self])
+            self._cache = {k: v[0] for k, v in self._batch_factors(post).items()}
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> Any:
         shift = self.mean if self.mean is not None else self.mean_prior
@@ -377,26 +441,84 @@ class NormalGamma(ConjugatePrior):
             return Normal(shift, 1.0)._summarize(X, w)
         return MultivariateNormal(shift, covariance_type="diag")._summarize(X, w)
 
-    def _moments(self, stats: Any) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """(N, shift, sum w (x - shift), sum w (x - shift)^2) as vectors."""
+    def _moments(self, stats: Any) -> tuple[np.ndarray, ...]:
+        """(N, shift, sum w (x - shift), sum w (x - shift)^2) of one record, batched (k = 1)."""
         if not self.univariate and (stats.full or stats.xw_sum.shape[0] != self._d):
             raise ValueError(f"NormalGamma needs diagonal scatter statistics of {self._d} features")
-        return (float(stats.w_sum), self._vec(stats.shift), self._vec(stats.xw_sum),
-                self._vec(stats.xxw_sum))
+        return (np.array([float(stats.w_sum)]), self._vec(stats.shift)[None], self._vec(stats.xw_sum)[None],
+                self._vec(stats.xxw_sum)[None])
+
+    # -- the batched global step (k components sharing this prior) ---------------------------
+    def _as_batch(self, components: list[Any]) -> dict[str, np.ndarray]:
+        return {"mean": np.array([self._vec(c.mean) for c in components]),
+                "mean_precision": np.array([c.mean_precision for c in components]),
+                "degrees_of_freedom": np.array([c.degrees_of_freedom for c in components]),
+                "scale": np.array([self._vec(c.scale) for c in components])}
+
+    def _batch_posterior(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
+                         s2: np.ndarray) -> dict[str, np.ndarray]:
+        """Posteriors of k records: counts (k,), shifts, sums and squares (k, d)."""
+        if s2.ndim != 2 or s1.shape[1] != self._d:
+            raise ValueError(f"NormalGamma needs diagonal scatter statistics of {self._d} features")
+        kappa0, m0, b0 = self.mean_precision_prior, self._vec(self.mean_prior), self._vec(self.scale_prior)
+        some = n > 0
+        dbar = np.divide(s1, n[:, None], out=np.zeros_like(s1), where=some[:, None])
+        scatter = s2 - n[:, None] * dbar * dbar
+        kappa = kappa0 + n
+        dm0 = dbar - (m0 - shift)
+        beta = b0 + scatter + (kappa0 * n / kappa)[:, None] * dm0 * dm0 + (n * self.reg_covar)[:, None]
+        mean = shift + (kappa0 * (m0 - shift) + n[:, None] * dbar) / kappa[:, None]
+        mean[~some], beta[~some] = m0, b0
+        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": self.degrees_of_freedom_prior + n,
+                "scale": beta}
+
+    def _batch_factors(self, post: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``E[lambda]``, ``E[log lambda]`` (k, d) and the log-normaliser (k,)."""
+        beta, nu, kappa = post["scale"], post["degrees_of_freedom"], post["mean_precision"]
+        if not (np.isfinite(beta).all() and np.isfinite(post["mean"]).all()):
+            raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
+        if not (beta > 0).all():
+            bad = int(np.flatnonzero(~(beta > 0).all(axis=1))[0])
+            raise ParameterError(f"the scale of component {bad} is not positive")
+        e_lam = nu[:, None] / beta
+        e_loglam = LOG_2 - np.log(beta) + digamma(0.5 * nu)[:, None]
+        log_norm = -0.5 * self._d * LOG_2PI + 0.5 * e_loglam.sum(axis=1) - 0.5 * self._d / kappa
+        return {"E_lam": np.ascontiguousarray(e_lam), "E_loglam": e_loglam, "log_norm": log_norm}
+
+    def _component(self, post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
+        """Component j's parameters from batched arrays."""
+        out = {"mean": self._out(post["mean"][j]), "mean_precision": float(post["mean_precision"][j]),
+               "degrees_of_freedom": float(post["degrees_of_freedom"][j]), "scale": self._out(post["scale"][j])}
+        if factors:
+            out["_cache"] = {k: v[j] for k, v in factors.items()}
+        return out
+
+    def _stacked(self, components: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The current posteriors of components sharing a prior, as batched arrays."""
+        factors = {k: np.array([c._cache[k] for c in components]) for k in ("E_lam", "E_loglam", "log_norm")}
+        return self._as_batch(components), factors
+
+    def _batch_elbo(self, post: dict[str, np.ndarray], factors: dict[str, np.ndarray], n: np.ndarray,
+                    shift: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
+        """Each component's ELBO term (bnpy's ``DiagGaussObsModel``), shape (k,)."""
+        kappa0, nu0 = self.mean_precision_prior, self.degrees_of_freedom_prior
+        kappa, nu, beta = post["mean_precision"], post["degrees_of_freedom"], post["scale"]
+        b0 = self._vec(self.scale_prior)
+        m0, m = self._vec(self.mean_prior) - shift, post["mean"] - shift
+        value = np.sum(-0.5 * LOG_2 * (nu0 - nu)[:, None] - gammaln(0.5 * nu0) + gammaln(0.5 * nu)[:, None]
+                       + 0.5 * (math.log(kappa0) - np.log(kappa))[:, None]
+                       + 0.5 * (nu0 * np.log(b0) - nu[:, None] * np.log(beta)), axis=1)
+        b_diff = s2 + (n * self.reg_covar)[:, None] + b0 + kappa0 * m0 * m0 - beta - kappa[:, None] * m * m
+        c_diff = s1 + kappa0 * m0 - kappa[:, None] * m
+        e_lam = factors["E_lam"]
+        e_mu_l_mu = 1.0 / kappa[:, None] + e_lam * m * m
+        value += (0.5 * (n + nu0 - nu) * factors["E_loglam"].sum(axis=1) - 0.5 * np.sum(b_diff * e_lam, axis=1)
+                  + np.sum(c_diff * e_lam * m, axis=1) - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu.sum(axis=1))
+        return value - 0.5 * n * self._d * LOG_2PI
 
     def _estimate(self, stats: Any) -> dict[str, Any]:
-        n, c, s1, s2 = self._moments(stats)
-        if not n > 0:
-            return self.prior_params()
-        kappa0, m0, b0 = self.mean_precision_prior, self._vec(self.mean_prior), self._vec(self.scale_prior)
-        dbar = s1 / n
-        scatter = s2 - n * dbar * dbar
-        kappa = kappa0 + n
-        dm0 = dbar - (m0 - c)
-        beta = b0 + scatter + (kappa0 * n / kappa) * dm0 * dm0 + n * self.reg_covar
-        mean = c + (kappa0 * (m0 - c) + n * dbar) / kappa
-        return {"mean": self._out(mean), "mean_precision": kappa,
-                "degrees_of_freedom": self.degrees_of_freedom_prior + n, "scale": self._out(beta)}
+        post = self._batch_posterior(*self._moments(stats))
+        return self._component(post, {}, 0)
 
     def implied_statistics(self) -> Any:
         """Return the data record whose global step gives the current posterior.
@@ -422,23 +544,22 @@ class NormalGamma(ConjugatePrior):
         return MultivariateNormalStats(w_sum=n, xw_sum=s1, xxw_sum=s2, shift=m.copy())
 
     def _log_norm(self) -> float:
-        return (-0.5 * self._d * LOG_2PI + 0.5 * float(np.sum(self._E_loglam))
-                - 0.5 * self._d / self.mean_precision)
+        return float(self._cache["log_norm"])
 
     def _log_probability(self, X: np.ndarray) -> np.ndarray:
         self._require_fitted()
         X2 = X.reshape(-1, 1) if self.univariate else X
         out = np.empty(X2.shape[0])
-        mvn_diag_logpdf(X2, self._vec(self.mean), self._E_lam, self._log_norm(), out)
+        mvn_diag_logpdf(X2, self._vec(self.mean), self._cache["E_lam"], self._log_norm(), out)
         return out
 
     def _mixture_estep(self) -> FusedEStep | None:
         if not self._fitted:
             return None
         if self.univariate:
-            arrays = {"mean": [self.mean], "inv_var": [float(self._E_lam[0])], "log_norm": self._log_norm()}
+            arrays = {"mean": [self.mean], "inv_var": [float(self._cache["E_lam"][0])], "log_norm": self._log_norm()}
             return FusedEStep(("Normal",), normal_estep, arrays)
-        arrays = {"mean": self.mean, "inv_var": self._E_lam, "log_norm": self._log_norm()}
+        arrays = {"mean": self.mean, "inv_var": self._cache["E_lam"], "log_norm": self._log_norm()}
         return FusedEStep(("MultivariateNormal", "diag"), gaussian_diag_estep, arrays)
 
     def elbo(self, stats: Any) -> float:
@@ -459,21 +580,8 @@ class NormalGamma(ConjugatePrior):
             ``E_q[log p(X | mu, lambda)] + E_q[log p(mu, lambda)] - E_q[log q(mu, lambda)]``.
         """
         self._require_fitted()
-        n, c, s1, s2 = self._moments(stats)
-        kappa0, nu0 = self.mean_precision_prior, self.degrees_of_freedom_prior
-        kappa, nu = self.mean_precision, self.degrees_of_freedom
-        b0, beta = self._vec(self.scale_prior), self._vec(self.scale)
-        m0, m = self._vec(self.mean_prior) - c, self._vec(self.mean) - c
-        value = float(np.sum(-0.5 * LOG_2 * (nu0 - nu) - gammaln(0.5 * nu0) + gammaln(0.5 * nu)
-                             + 0.5 * (math.log(kappa0) - math.log(kappa))
-                             + 0.5 * (nu0 * np.log(b0) - nu * np.log(beta))))
-        b_diff = s2 + n * self.reg_covar + b0 + kappa0 * m0 * m0 - beta - kappa * m * m
-        c_diff = s1 + kappa0 * m0 - kappa * m
-        e_lam = nu / beta
-        e_mu_l_mu = 1.0 / kappa + e_lam * m * m
-        value += float(0.5 * (n + nu0 - nu) * np.sum(self._E_loglam) - 0.5 * np.dot(b_diff, e_lam)
-                       + np.dot(c_diff, e_lam * m) - 0.5 * (n + kappa0 - kappa) * np.sum(e_mu_l_mu))
-        return value - 0.5 * n * self._d * LOG_2PI
+        post, factors = self._stacked([self])
+        return float(self._batch_elbo(post, factors, *self._moments(stats))[0])
 
     def point_estimate(self) -> dict[str, Any]:
         """Return the posterior mean and the inverse expected precisions.
@@ -508,31 +616,3 @@ def _spd(name: str, value: Any, d: int) -> np.ndarray:
     if not np.allclose(a, a.T, rtol=1e-10, atol=0.0):
         raise ParameterError(f"{name} must be symmetric")
     return 0.5 * (a + a.T)  # positive definiteness: checked by its factorisation
-
-
-def _wishart_cache(B: np.ndarray, nu: float, kappa: float, name: str = "scale") -> dict[str, Any]:
-    """Factor B once: log|B|, ``E[log|Lambda|]``, U with ``U U^T = nu B^-1``, and B's factor L."""
-    d = B.shape[0]
-    L, info = linalg.lapack.dpotrf(B, lower=1, clean=1)
-    if info != 0:
-        raise ParameterError(f"{name} must be positive definite")
-    logdet = 2.0 * float(np.sum(np.log(np.diag(L))))
-    dvec = np.arange(1, d + 1, dtype=np.float64)
-    e_logdet = d * LOG_2 - logdet + float(np.sum(digamma(0.5 * (nu + 1.0 - dvec))))
-    # LAPACK's trtri: scipy's solve_triangular on a tiny matrix wakes OpenBLAS's threads
-    # and cost milliseconds per call on a loaded machine (one global step factors every B).
-    Linv, info = linalg.lapack.dtrtri(L, lower=1)
-    if info != 0:
-        raise ParameterError("the Wishart scale is singular")
-    U = np.ascontiguousarray(math.sqrt(nu) * Linv.T)
-    return {"logdet": logdet, "E_logdet": e_logdet, "U": U, "L": L}
-
-
-def _wishart_cumulant_diff(d: int, nu1: float, logdet1: float, kappa1: float,
-                           nu2: float, logdet2: float, kappa2: float) -> float:
-    """bnpy's ``GaussObsModel.c_Diff``: the Normal-Wishart cumulant c(1) - c(2)."""
-    dvec = np.arange(1, d + 1, dtype=np.float64)
-    return float(-0.5 * d * LOG_2 * (nu1 - nu2)
-                 - np.sum(gammaln(0.5 * (nu1 + 1.0 - dvec))) + np.sum(gammaln(0.5 * (nu2 + 1.0 - dvec)))
-                 + 0.5 * d * (math.log(kappa1) - math.log(kappa2))
-                 + 0.5 * (nu1 * logdet1 - nu2 * logdet2))
