@@ -547,6 +547,11 @@ class EMRun:
         stored local variables under the current parameters is measured *before*
         the last update: batch local and global steps never decrease it, so the
         pass values are monotone, and with one batch it is what full EM reports.
+
+        The first lap makes no update before every batch has its record: a global
+        step on the records of the batches seen so far would fit the whole model to
+        a fraction of the data (a warm start collapsed onto the first batch's
+        clusters), so every global step sees the exact whole-data record.
         """
         for b, s in zip(idx, results, strict=True):
             old = self.stored[b]
@@ -568,6 +573,8 @@ class EMRun:
             if moved is not None:
                 self.S, self.stored = moved[0], list(moved[1])
             objective = self.learner.objective(self.S, fresh=False)
+        elif any(r is None for r in self.stored):  # the first lap: no partial record
+            return None
         self._commit(self.S)
         return None if objective is None else float(objective)
 

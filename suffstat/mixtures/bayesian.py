@@ -33,6 +33,9 @@ from ..statistics import GaussianMixtureStats, MixtureStats
 from .general import FIT_SETTINGS, GeneralMixtureModel
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+#: Negative expected counts within this fraction of the total are rounding (memoized
+#: subtraction), counted as 0.
+COUNT_ROUNDING = 1e-9
 #: Default tolerance on the change of the ELBO per row (VB moves weight out of
 #: superfluous components slowly: EM's 1e-3 stops it early).
 DEFAULT_TOL = 1e-6
@@ -318,6 +321,11 @@ class BayesianMixture(GeneralMixtureModel):
         if self.frozen:
             return None
         resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
+        # memoized VB subtracts a batch's old record: an emptied component keeps rounding
+        # dust (-1e-42) that is no data (bnpy clips the counts at 0 too)
+        dust = (resp_sum < 0) & (resp_sum >= -COUNT_ROUNDING * max(float(np.sum(np.abs(resp_sum))), 1.0))
+        if dust.any():
+            resp_sum = np.where(dust, 0.0, resp_sum)
         if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
             raise ParameterError(
                 f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
