@@ -28,7 +28,7 @@ from ..distributions._base import Distribution
 from ..exceptions import ParameterError
 from ..priors._base import ConjugatePrior
 from ..statistics import MixtureStats
-from .general import FIT_SETTINGS, GeneralMixtureModel
+from .general import FIT_SETTINGS, GeneralMixtureModel, _unfitted_component
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 #: bnpy's and our names of the variational algorithms, mapped onto the engine's.
@@ -453,9 +453,8 @@ class BayesianMixture(GeneralMixtureModel):
             The copy, to be started from seeds.
         """
         d = self.to_dict()
-        d["params"] = {**d["params"], "concentration": None,
-                       "distributions": [{**c, "params": {k: None for k in c["params"]}}
-                                         for c in d["params"]["distributions"]]}
+        d["params"] = {**d["params"], "concentration": None,  # nested priors (Independent) too
+                       "distributions": [_unfitted_component(c) for c in d["params"]["distributions"]]}
         return Distribution.from_dict(d)
 
     def warm_start(self, other: Any, what: str = "init") -> Any:
