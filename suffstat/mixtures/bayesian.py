@@ -511,8 +511,8 @@ class BayesianMixture(GeneralMixtureModel):
         for a, b in zip(self.distributions, other.distributions, strict=True):
             if type(a) is not type(b):
                 return False
-            oa, ob = a.to_dict()["options"], b.to_dict()["options"]
-            if oa.keys() != ob.keys() or any(not np.array_equal(oa[k], ob[k]) for k in oa):
+            # the priors without their posteriors (nested priors too: ss.priors.Independent)
+            if not _same_tree(_unfitted_component(a.to_dict()), _unfitted_component(b.to_dict())):
                 return False
         return True
 
@@ -566,6 +566,19 @@ class BayesianMixture(GeneralMixtureModel):
         inner = ",\n  ".join(type(d).__name__ for d in self.distributions)
         return (f"BayesianMixture([\n  {inner}\n], weight_concentration_prior_type="
                 f"{self.weight_concentration_prior_type!r})")
+
+
+def _same_tree(a: Any, b: Any) -> bool:
+    """Whether two dicts of options (nested dicts, lists, arrays, scalars) are equal."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_tree(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(_same_tree(x, y) for x, y in zip(a, b)))
+    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return bool(np.array_equal(a, b))
 
 
 #: The fit settings BayesianMixture accepts (those of GeneralMixtureModel).

@@ -201,7 +201,8 @@ class Dirichlet(ConjugatePrior):
         :math:`\alpha_0` (positive): one pseudo-count per code, or one for all codes
         (then ``n_categories`` is required).
     n_categories : int, optional
-        K, when ``alpha_prior`` is a scalar (else its length, which it must equal).
+        K, when ``alpha_prior`` is a scalar and no posterior ``alpha`` is given (else
+        the length of either, which it must equal).
     alpha : array-like of shape (K,), optional
         The posterior (None until a global step).
     frozen : bool, default=False
@@ -231,6 +232,8 @@ class Dirichlet(ConjugatePrior):
                  frozen: bool = False) -> None:
         super().__init__(frozen=frozen)
         if np.ndim(alpha_prior) == 0:
+            if n_categories is None and alpha is not None:
+                n_categories = np.size(alpha)
             if n_categories is None:
                 raise ParameterError("n_categories is required when alpha_prior is a scalar")
             k = check_count("n_categories", n_categories, minimum=1)
