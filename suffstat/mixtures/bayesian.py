@@ -91,9 +91,12 @@ class BayesianMixture(GeneralMixtureModel):
     Parameters
     ----------
     priors : sequence of ConjugatePrior
-        One prior per component (used, not copied), e.g.
-        :class:`~suffstat.priors.NormalWishart`. Their posteriors are the fitted
-        parameters.
+        One prior per component (used, not copied):
+        :class:`~suffstat.priors.NormalWishart`, :class:`~suffstat.priors.NormalGamma`,
+        :class:`~suffstat.priors.Beta` (Bernoulli), :class:`~suffstat.priors.Dirichlet`
+        (Categorical), :class:`~suffstat.priors.Gamma` (Poisson or Exponential) or
+        :class:`~suffstat.priors.Independent` (one prior per column). Their posteriors
+        are the fitted parameters.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
         A stick-breaking (truncated Dirichlet-process) or a Dirichlet prior on the
         weights, as in scikit-learn.

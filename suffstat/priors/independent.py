@@ -45,6 +45,16 @@ class Independent(ConjugatePrior):
     >>> post = prior.from_summaries(prior.summarize(X, accumulate=False))
     >>> bool(post.distributions[0].alpha == 1 + X[:, 0].sum()), post.distributions[1].rate
     (True, 101.0)
+
+    A mixture of 0/1 vectors (two clusters of 300 and 200 rows):
+
+    >>> z = np.repeat([0, 1], [300, 200])
+    >>> B = (rng.random((500, 6)) < np.where(z[:, None] == 0, 0.9, 0.2)).astype(float)
+    >>> model = ss.BayesianMixture(
+    ...     [ss.priors.Independent([ss.priors.Beta() for _ in range(6)]) for _ in range(2)],
+    ...     weight_concentration_prior_type="dirichlet_distribution").fit(B, random_state=0)
+    >>> np.round(np.sort(model.weights), 2).tolist()
+    [0.4, 0.6]
     """
 
     _registry_name = "priors.Independent"
