@@ -532,7 +532,49 @@ def test_bad_hyperparameters_and_posteriors():
         ss.priors.Independent([ss.priors.NormalWishart(np.zeros(2), np.eye(2))])
     with pytest.raises(ss.ParameterError, match="univariate ConjugatePrior"):
         ss.priors.Independent([ss.Bernoulli()])
+    # a global step takes ss.Poisson's record; the ELBO needs the log x! field
+    gamma = ss.priors.Gamma().from_summaries(CountStats(w_sum=2.0, xw_sum=3.0))
+    assert (gamma.shape, gamma.rate) == (4.0, 3.0)
     with pytest.raises(TypeError, match="PoissonStats"):
-        ss.priors.Gamma().from_summaries(CountStats(w_sum=2.0, xw_sum=3.0))
+        gamma.elbo(CountStats(w_sum=2.0, xw_sum=3.0))
     with pytest.raises(ValueError, match="categories"):
         ss.priors.Dirichlet([1.0, 1.0]).from_summaries(CategoricalStats(counts=[1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("family", ["mixed", "poisson"])
+def test_resume_after_an_interrupted_memoized_fit_is_bitwise(family, tmp_path):
+    """The snapshots hold the memoized records (PoissonStats, nested IndependentStats)."""
+    X, _ = FAMILIES[family][0](600, seed=18)
+
+    class Stop(ss.Callback):
+        def on_epoch_end(self, logs):
+            if logs["iteration"] == 3:
+                raise KeyboardInterrupt
+
+    kw = dict(random_state=0, algorithm="memoized", batch_size=150, max_iter=6, tol=None)
+    with pytest.raises(KeyboardInterrupt):
+        mixture(family, k=3).fit(X, output_path=tmp_path / "run", callbacks=[Stop()], **kw)
+    resumed = mixture(family, k=3).fit(X, output_path=tmp_path / "run", resume=True, **kw)
+    straight = mixture(family, k=3).fit(X, **kw)
+    np.testing.assert_array_equal(flat(resumed), flat(straight))
+    assert [h["elbo"] for h in resumed.history_] == [h["elbo"] for h in straight.history_]
+    back = ss.load_model_at_lap(tmp_path / "run", 2)
+    assert isinstance(back, ss.BayesianMixture) and type(back.priors[0]) is type(straight.priors[0])
+
+
+def test_an_em_mixture_of_the_family_starts_a_vb_run():
+    """The EM components' own records (ss.Poisson's CountStats...) make the first global step."""
+    X, z = poisson_data(600, seed=19)
+    em = ss.GeneralMixtureModel([ss.Poisson(), ss.Poisson()]).fit(X, random_state=0)
+    vb = mixture("poisson", k=2).fit(X, init=em, max_iter=100, tol=1e-10)
+    assert purity(vb.predict(X), z) > 0.95
+    em_rates = sorted(d.rate for d in em.distributions)
+    vb_rates = sorted(p.point_estimate()["rate"] for p in vb.priors)
+    np.testing.assert_allclose(vb_rates, em_rates, rtol=0.02)
+    X, z = mixed_data(600, seed=19)
+    em = ss.GeneralMixtureModel([ss.IndependentComponents(
+        [ss.Bernoulli(), ss.Poisson(), ss.Categorical(n_categories=3), ss.Exponential(), ss.Normal()])
+        for _ in range(2)]).fit(X, random_state=0)
+    vb = mixture("mixed", k=2).fit(X, init=em, max_iter=100, tol=1e-10)
+    assert purity(vb.predict(X), z) > 0.99
+    np.testing.assert_allclose(np.sort(vb.weights), np.sort(em.weights), atol=0.01)

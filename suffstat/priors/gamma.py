@@ -51,7 +51,9 @@ class Gamma(ConjugatePrior):
     vanishes right after a global step. The Poisson's constant
     :math:`\sum w \log x!` is a field of its record,
     :class:`~suffstat.PoissonStats` (the Poisson's own ``CountStats`` plus
-    ``logfactw_sum``), so the ELBO keeps every constant.
+    ``logfactw_sum``), so the ELBO keeps every constant. A global step also takes
+    ``ss.Poisson``'s ``CountStats`` (an EM mixture of Poissons can start a VB run),
+    :meth:`elbo` only the full record.
 
     Parameters
     ----------
@@ -140,6 +142,14 @@ class Gamma(ConjugatePrior):
         """The record's sums that add to the shape and to the rate."""
         n, s = float(stats.w_sum), float(stats.xw_sum)
         return (s, n) if self._poisson else (n, s)
+
+    def _propose(self, stats: Any, *, inertia: float | None = None,
+                 inherited: float = 0.0) -> dict[str, Any] | None:
+        if self._poisson and type(stats) is CountStats:
+            # ss.Poisson's own record (an EM mixture's local step starting a VB run): the
+            # global step needs only its sums; only the ELBO needs the log x! field.
+            stats = PoissonStats(w_sum=stats.w_sum, xw_sum=stats.xw_sum, logfactw_sum=0.0)
+        return super()._propose(stats, inertia=inertia, inherited=inherited)
 
     def _estimate(self, stats: Any) -> dict[str, Any]:
         if not float(stats.w_sum) > 0:
