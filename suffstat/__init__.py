@@ -42,6 +42,7 @@ from .statistics import (
     MixtureStats,
     MultivariateNormalStats,
     NormalStats,
+    PoissonStats,
     Statistic,
     UniformStats,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "ParameterError",
     "PhaseTransitions",
     "Poisson",
+    "PoissonStats",
     "Statistic",
     "StreamingAgglomerative",
     "Uniform",

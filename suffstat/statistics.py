@@ -30,6 +30,7 @@ __all__ = [
     "MixtureStats",
     "MultivariateNormalStats",
     "NormalStats",
+    "PoissonStats",
     "Statistic",
     "UniformStats",
 ]
@@ -460,6 +461,23 @@ class CountStats(Statistic):
     """
 
     _fields = ("w_sum", "xw_sum")
+
+
+class PoissonStats(Statistic):
+    """``w_sum``, ``xw_sum`` and ``logfactw_sum`` (sum w log x!), for Poisson counts.
+
+    :class:`CountStats` plus the constant of the Poisson log-mass, for models whose
+    objective keeps every constant (the Gamma prior of a variational mixture:
+    :class:`~suffstat.priors.Gamma`). A record of a posterior rather than of data
+    (``implied_statistics``) holds 0 there: the field never enters an estimate.
+
+    Parameters
+    ----------
+    w_sum, xw_sum, logfactw_sum : float
+        The fields.
+    """
+
+    _fields = ("w_sum", "xw_sum", "logfactw_sum")
 
 
 class GammaStats(Statistic):

@@ -30,7 +30,7 @@ from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats
-from .general import FIT_SETTINGS, GeneralMixtureModel
+from .general import FIT_SETTINGS, GeneralMixtureModel, _unfitted_component
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 #: Negative expected counts within this fraction of the total are rounding (memoized
@@ -108,9 +108,12 @@ class BayesianMixture(GeneralMixtureModel):
     Parameters
     ----------
     priors : sequence of ConjugatePrior
-        One prior per component (used, not copied), e.g.
-        :class:`~suffstat.priors.NormalWishart`. Their posteriors are the fitted
-        parameters.
+        One prior per component (used, not copied):
+        :class:`~suffstat.priors.NormalWishart`, :class:`~suffstat.priors.NormalGamma`,
+        :class:`~suffstat.priors.Beta` (Bernoulli), :class:`~suffstat.priors.Dirichlet`
+        (Categorical), :class:`~suffstat.priors.Gamma` (Poisson or Exponential) or
+        :class:`~suffstat.priors.Independent` (one prior per column). Their posteriors
+        are the fitted parameters.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
         A stick-breaking (truncated Dirichlet-process) or a Dirichlet prior on the
         weights, as in scikit-learn.
@@ -548,9 +551,8 @@ class BayesianMixture(GeneralMixtureModel):
             The copy, to be started from seeds.
         """
         d = self.to_dict()
-        d["params"] = {**d["params"], "concentration": None,
-                       "distributions": [{**c, "params": {k: None for k in c["params"]}}
-                                         for c in d["params"]["distributions"]]}
+        d["params"] = {**d["params"], "concentration": None,  # nested priors (Independent) too
+                       "distributions": [_unfitted_component(c) for c in d["params"]["distributions"]]}
         return Distribution.from_dict(d)
 
     def warm_start(self, other: Any, what: str = "init") -> Any:
@@ -604,8 +606,13 @@ class BayesianMixture(GeneralMixtureModel):
         if (other.weight_concentration_prior_type != self.weight_concentration_prior_type
                 or other.weight_concentration_prior != self.weight_concentration_prior):
             return False
-        return all(type(a) is type(b) and _same_options(a, [b])
-                   for a, b in zip(self.distributions, other.distributions, strict=True))
+        for a, b in zip(self.distributions, other.distributions, strict=True):
+            if type(a) is not type(b):
+                return False
+            # the priors without their posteriors (nested priors too: ss.priors.Independent)
+            if not _same_tree(_unfitted_component(a.to_dict()), _unfitted_component(b.to_dict())):
+                return False
+        return True
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -657,6 +664,19 @@ class BayesianMixture(GeneralMixtureModel):
         inner = ",\n  ".join(type(d).__name__ for d in self.distributions)
         return (f"BayesianMixture([\n  {inner}\n], weight_concentration_prior_type="
                 f"{self.weight_concentration_prior_type!r})")
+
+
+def _same_tree(a: Any, b: Any) -> bool:
+    """Whether two dicts of options (nested dicts, lists, arrays, scalars) are equal."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_tree(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(_same_tree(x, y) for x, y in zip(a, b)))
+    if a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return bool(np.array_equal(a, b))
 
 
 #: The fit settings BayesianMixture accepts (those of GeneralMixtureModel).
