@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._version import __version__
 from . import statistics
 from .agglomerative import PhaseTransitions, StreamingAgglomerative, phase_transitions
+from .classifiers import BayesClassifier, NaiveBayes
 from .distributions import (
     Bernoulli,
     Beta,
@@ -35,6 +36,7 @@ from .snapshots import load_model_at_lap
 from .statistics import (
     BetaStats,
     CategoricalStats,
+    ClassifierStats,
     CountStats,
     GammaStats,
     IndependentStats,
@@ -46,6 +48,7 @@ from .statistics import (
 )
 
 __all__ = [
+    "BayesClassifier",
     "Bernoulli",
     "Beta",
     "CSVLogger",
@@ -57,6 +60,7 @@ __all__ = [
     "BetaStats",
     "Categorical",
     "CategoricalStats",
+    "ClassifierStats",
     "ConvergenceWarning",
     "CountStats",
     "DataError",
@@ -71,6 +75,7 @@ __all__ = [
     "ModelFileError",
     "MultivariateNormal",
     "MultivariateNormalStats",
+    "NaiveBayes",
     "Normal",
     "NormalStats",
     "NotFittedError",
