@@ -396,3 +396,43 @@ def test_predict_streamed_equals_in_memory(fitted, tmp_path):
     assert np.array_equal(clf.predict(path, batch_size=33, n_jobs=2), clf.predict(X))
     _close(clf.predict_log_proba(path, batch_size=33), clf.predict_log_proba(X), rtol=1e-12)
     assert clf.score(path, str(tmp_path / "y.npy"), batch_size=33) == clf.score(X, y)
+
+
+def test_mixture_classes_streamed_threads_bitwise(rng, tmp_path):
+    X, y = _blobs(rng, sizes=(200, 150, 100), d=2)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y.astype(np.int32))
+
+    def starts():
+        return [ss.GeneralMixtureModel([ss.MultivariateNormal(X[y == c][i], np.eye(2))
+                                        for i in (0, 1)]) for c in range(3)]
+
+    fits = [ss.BayesClassifier(starts(), max_iter=5, tol=None, batch_size=29, n_jobs=n)
+            .fit(str(tmp_path / "X.npy"), str(tmp_path / "y.npy")) for n in (1, 2)]
+    assert _same(fits[0].to_dict()["params"], fits[1].to_dict()["params"])
+    memory = ss.BayesClassifier(starts(), max_iter=5, tol=None).fit(X, y)
+    for a, b in zip(fits[0].distributions_, memory.distributions_):
+        _close(a.weights, b.weights)
+        for ca, cb in zip(a.distributions, b.distributions):
+            _close(ca.mean, cb.mean)
+            _close(ca.cov, cb.cov)
+
+
+def test_pickle_and_copy(fitted):
+    import pickle
+
+    clf, X, y = fitted
+    for other in (pickle.loads(pickle.dumps(clf)), clf.copy()):
+        assert np.array_equal(other.predict_proba(X), clf.predict_proba(X))
+        assert other.distributions_[0] is not clf.distributions_[0]
+
+
+def test_string_classes_with_numeric_label_file(fitted, tmp_path):
+    clf, X, y = fitted
+    strings = ss.NaiveBayes(ss.Normal).fit(X, np.array(["a", "b", "c"])[y])
+    np.save(tmp_path / "y.npy", y)
+    with pytest.raises(DataError, match="y read from a file holds numbers"):
+        strings.score(X, str(tmp_path / "y.npy"))
+    np.save(tmp_path / "s.npy", np.array(["a", "b", "c"])[y])
+    with pytest.raises(DataError, match="labels read from a file must have a numeric dtype"):
+        strings.fit(X, str(tmp_path / "s.npy"))
