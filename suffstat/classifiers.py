@@ -114,7 +114,8 @@ class _Labels:
                 raise DataError(f"y: {e.problem.replace('X must', 'labels read from a file must')}",
                                 hint="Pass string labels as an in-memory array") from None
             if len(src.shape) != 1:
-                raise DataError(f"y must be 1-dimensional of shape (n_samples,); got shape {src.shape}")
+                raise DataError("y must be 1-dimensional of shape (n_samples,); got shape "
+                                f"{src.shape}")
             self._check_length(src.n_rows, n_rows)
             if classes is not None and classes.dtype.kind in "US":
                 raise DataError(f"y read from a file holds numbers, but the classes are "
@@ -325,14 +326,16 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
         if self.priors is not None:
             p = check_probs("priors", self.priors)
             if k is not None and p.shape[0] != k:
-                raise ParameterError(f"priors must have one entry per class ({k}); got {p.shape[0]}")
+                raise ParameterError(f"priors must have one entry per class ({k}); got "
+                                     f"{p.shape[0]}")
             self._fixed_priors = p
         if self._entries is not None:
             models = self._resolve(len(self._entries), None)
             if models is not None:
                 self._check_models(models)
                 self.distributions_ = models
-                self.classes_ = self._classes if self._classes is not None else np.arange(len(models))
+                self.classes_ = (self._classes if self._classes is not None
+                                 else np.arange(len(models)))
                 self.priors_ = (self._fixed_priors if self._fixed_priors is not None
                                 else np.full(len(models), 1.0 / len(models)))
 
@@ -441,8 +444,9 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
             try:
                 parts.append(d._validated_stats(X[rows], w[rows]))
             except DataError as e:
-                raise DataError(f"class {classes[c].item()!r}: {e.problem}",
-                                row=None if e.row is None else int(rows[e.row]), hint=e.hint) from None
+                row = None if e.row is None else int(rows[e.row])
+                raise DataError(f"class {classes[c].item()!r}: {e.problem}", row=row,
+                                hint=e.hint) from None
         return ClassifierStats(w_sum=np.bincount(codes, weights=w, minlength=k), parts=parts)
 
     def _summary_classes(self) -> np.ndarray:
@@ -481,10 +485,10 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
         for c, d in enumerate(models):
             if _has_mixture(d) and not d._fitted:
                 raise NotFittedError(
-                    f"the mixture of class {labels.classes[c].item()!r} has no starting parameters: "
-                    "its record is an E-step under its current parameters. Fit it first (e.g. "
-                    "GeneralMixtureModel.from_samples on that class's rows) or build it from "
-                    "fitted components"
+                    f"the mixture of class {labels.classes[c].item()!r} has no starting "
+                    "parameters: its record is an E-step under its current parameters. Fit it "
+                    "first (e.g. GeneralMixtureModel.from_samples on that class's rows) or build "
+                    "it from fitted components"
                 )
         total = None
         for part in ordered_map(_batch_stats, source, ranges, weights=weights,
@@ -555,8 +559,8 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
     def _propose(self, models: list, classes: np.ndarray, stats: ClassifierStats) -> tuple:
         """Validated priors and class updates for ``stats``, changing nothing."""
         if not isinstance(stats, ClassifierStats) or len(stats.parts) != len(models):
-            raise TypeError(f"{type(self).__name__} needs ClassifierStats with {len(models)} parts; "
-                            f"got {stats!r}")
+            raise TypeError(f"{type(self).__name__} needs ClassifierStats with {len(models)} "
+                            f"parts; got {stats!r}")
         w_sum = np.asarray(stats.w_sum, dtype=np.float64)
         if not np.all(np.isfinite(w_sum)) or np.any(w_sum < 0):
             raise ParameterError(f"the statistics give invalid class weights {w_sum.tolist()}: "
@@ -573,7 +577,8 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
             try:
                 proposals.append(d._propose(part))
             except ParameterError as e:
-                raise ParameterError(f"class {classes[c].item()!r} ({type(d).__name__}): {e}") from None
+                label = classes[c].item()
+                raise ParameterError(f"class {label!r} ({type(d).__name__}): {e}") from None
         priors = self._fixed_priors if self._fixed_priors is not None else w_sum / w_sum.sum()
         if priors.shape[0] != len(models):
             raise ParameterError(f"priors must have one entry per class ({len(models)}); got "
@@ -873,7 +878,8 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
                        classes=np.asarray(params["classes"]), **options)
         model.priors_ = check_probs("priors", params["priors"])
         if model.priors_.shape[0] != len(dists):
-            raise ValueError(f"priors has {model.priors_.shape[0]} entries for {len(dists)} classes")
+            raise ValueError(f"priors has {model.priors_.shape[0]} entries for {len(dists)} "
+                             "classes")
         if params.get("class_count") is not None:
             model.class_count_ = np.asarray(params["class_count"], dtype=np.float64)
         return model

@@ -166,7 +166,8 @@ def test_mixture_per_class_is_em_on_that_class_rows(rng):
     X = np.where(rng.random(n) < 0.5, -2.0, 2.0) + 0.5 * rng.standard_normal(n) + 6.0 * y
 
     def start(c):
-        return ss.GeneralMixtureModel([ss.Normal(6.0 * c - 1.0, 1.0), ss.Normal(6.0 * c + 1.0, 1.0)])
+        return ss.GeneralMixtureModel([ss.Normal(6.0 * c - 1.0, 1.0),
+                                       ss.Normal(6.0 * c + 1.0, 1.0)])
 
     clf = ss.BayesClassifier([start(0), start(1)], max_iter=15, tol=None).fit(X, y)
     assert clf.n_iter_ == 15
@@ -292,8 +293,8 @@ def test_unknown_label_at_score(fitted):
     clf, X, y = fitted
     y2 = y.copy()
     y2[5] = 7
-    with pytest.raises(DataError, match=re.escape("label 7, which is not one of the classes [0, 1, 2] "
-                                                  "at row 5")):
+    message = "label 7, which is not one of the classes [0, 1, 2] at row 5"
+    with pytest.raises(DataError, match=re.escape(message)):
         clf.score(X, y2)
     with pytest.raises(DataError, match="not one of the classes"):
         clf.score(X, np.array(["a"] * len(y)))
@@ -315,7 +316,8 @@ def test_class_with_no_rows(rng):
 def test_wrong_number_of_distributions(rng):
     X, y = _blobs(rng)
     clf = ss.BayesClassifier([ss.MultivariateNormal(), ss.MultivariateNormal()])
-    with pytest.raises(DataError, match=re.escape("y has 3 classes but 2 distributions were given")):
+    message = "y has 3 classes but 2 distributions were given"
+    with pytest.raises(DataError, match=re.escape(message)):
         clf.fit(X, y)
     with pytest.raises(ParameterError, match="classes has 3 labels but 2 distributions"):
         ss.BayesClassifier([ss.Normal(), ss.Normal()], classes=[0, 1, 2])
@@ -337,7 +339,8 @@ def test_other_bad_input(fitted, tmp_path):
         clf.fit(X, y[:, None])
     with pytest.raises(DataError, match=re.escape("y contains NaN at row 3")):
         clf.fit(X, np.where(np.arange(len(y)) == 3, np.nan, y))
-    with pytest.raises(DataError, match=re.escape("sample_weight must be non-negative; got -1.0 at row 9")):
+    message = "sample_weight must be non-negative; got -1.0 at row 9"
+    with pytest.raises(DataError, match=re.escape(message)):
         clf.fit(X, y, sample_weight=np.where(np.arange(len(y)) == 9, -1.0, 1.0))
     with pytest.raises(DataError, match=re.escape("X must have 3 features")):
         clf.predict(X[:, :2])
@@ -358,8 +361,9 @@ def test_save_load_round_trip_exact(rng, tmp_path, kind):
     elif kind == "mvn":
         clf = ss.BayesClassifier(ss.MultivariateNormal(covariance_type="diag")).fit(X, labels)
     else:
-        starts = [ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 2, X[y == c], max_iter=2, tol=None,
-                                                      random_state=0) for c in range(3)]
+        starts = [ss.GeneralMixtureModel.from_samples(ss.MultivariateNormal, 2, X[y == c],
+                                                      max_iter=2, tol=None, random_state=0)
+                  for c in range(3)]
         clf = ss.BayesClassifier(starts, max_iter=3).fit(X, labels)
     path = tmp_path / "clf.npz"
     clf.save(path)
@@ -436,3 +440,22 @@ def test_string_classes_with_numeric_label_file(fitted, tmp_path):
     np.save(tmp_path / "s.npy", np.array(["a", "b", "c"])[y])
     with pytest.raises(DataError, match="labels read from a file must have a numeric dtype"):
         strings.fit(X, str(tmp_path / "s.npy"))
+
+
+def test_dask_cluster_gives_bitwise_the_same_fit(rng, tmp_path):
+    """The batches' records are summarized on Dask workers (other processes) and added in order."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    X, y = _blobs(rng)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    args = (str(tmp_path / "X.npy"), str(tmp_path / "y.npy"))
+    reference = ss.NaiveBayes(ss.Normal, batch_size=100).fit(*args)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            on_dask = ss.NaiveBayes(ss.Normal, batch_size=100, n_jobs=2).fit(*args)
+            score = on_dask.score(*args, batch_size=100, n_jobs=2)
+    assert _same(on_dask.to_dict()["params"], reference.to_dict()["params"])
+    assert score == reference.score(X, y)
