@@ -22,7 +22,13 @@ from ._registry import register
 from ._validation import check_count, check_probs, check_scalar, check_weights, check_X
 from .distributions._base import Distribution
 from .distributions.independent import IndependentComponents
-from .exceptions import DataError, NotFittedError, ParameterError
+from .exceptions import (
+    ConvergenceWarning,
+    DataError,
+    NotFittedError,
+    ParameterError,
+    warn_at_caller,
+)
 from .io import save as _save
 from .mixtures.general import GeneralMixtureModel
 from .parallel import effective_n_jobs, ordered_map
@@ -202,8 +208,9 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
         estimate of every class distribution that is not a mixture; a mixture class
         gets one EM step per pass (see Notes).
     tol : float or None, default=1e-3
-        With mixtures, stop when the mean log-likelihood per unit weight changes by at
-        most ``tol`` between two passes; None runs exactly ``max_iter`` passes.
+        With mixtures, stop when their log-likelihood per unit weight (of all the
+        rows) changes by at most ``tol`` between two passes (a :class:`~suffstat.ConvergenceWarning` says
+        when ``max_iter`` passes end first); None runs exactly ``max_iter`` passes.
     batch_size : int, optional
         Rows per batch when fitting (about 8 MiB of float64 rows by default). The fit
         does not depend on it, up to rounding.
@@ -696,6 +703,12 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
                 break
             previous = value
         self.n_iter_, self.converged_ = n_iter, converged
+        if not converged and tol is not None:
+            warn_at_caller(
+                f"EM of the mixture classes did not converge in {n_iter} passes (tol={tol:g}): "
+                "increase max_iter or tol, or check the mixtures' starting parameters",
+                ConvergenceWarning,
+            )
         return self
 
     # -- predictions ------------------------------------------------------------------------
