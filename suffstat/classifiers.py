@@ -711,6 +711,40 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
             )
         return self
 
+    @classmethod
+    def from_samples(cls, distributions: Any, X: Any, y: Any, sample_weight: Any = None,
+                     **kwargs: Any) -> BayesClassifier:
+        """Build a classifier and fit it to labelled rows (pomegranate's name).
+
+        Parameters
+        ----------
+        distributions : Distribution class or instance, or sequence
+            For :class:`BayesClassifier`, a family (class or unfitted instance) copied
+            once per class, or one distribution per class. For :class:`NaiveBayes`, a
+            univariate family applied to every column, or a sequence of univariate
+            families, one per column, shared by every class (as pomegranate's
+            ``NaiveBayes.from_samples``).
+        X : array-like, numpy.memmap, str or os.PathLike
+            The rows (see :meth:`fit`).
+        y : array-like, numpy.memmap, str or os.PathLike of shape (n_samples,)
+            One label per row.
+        sample_weight : array-like, numpy.memmap, str or os.PathLike, default=None
+            Non-negative weights.
+        **kwargs
+            Constructor settings (``priors``, ``classes``, ``max_iter``, ``tol``,
+            ``batch_size``, ``n_jobs``).
+
+        Returns
+        -------
+        BayesClassifier
+            The fitted classifier.
+        """
+        return cls(cls._family(distributions), **kwargs).fit(X, y, sample_weight)
+
+    @classmethod
+    def _family(cls, distributions: Any) -> Any:
+        return distributions
+
     # -- predictions ------------------------------------------------------------------------
     def _joint_log_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, k) array of ``log pi_c + log p_c(x)``."""
@@ -975,6 +1009,14 @@ class NaiveBayes(BayesClassifier):
     """
 
     _naive = True
+
+    @classmethod
+    def _family(cls, distributions: Any) -> Any:
+        if isinstance(distributions, (list, tuple)):  # one family per column, for every class
+            columns = [d() if isinstance(d, type) else d for d in distributions]
+            return IndependentComponents([d.copy() if isinstance(d, Distribution) else d
+                                          for d in columns])
+        return distributions
 
     def _entry(self, d: Any, what: str) -> Any:
         if isinstance(d, type) and issubclass(d, Distribution):

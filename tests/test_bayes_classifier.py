@@ -462,3 +462,19 @@ def test_dask_cluster_gives_bitwise_the_same_fit(rng, tmp_path):
             score = on_dask.score(*args, batch_size=100, n_jobs=2)
     assert _same(on_dask.to_dict()["params"], reference.to_dict()["params"])
     assert score == reference.score(X, y)
+
+
+def test_from_samples_follows_pomegranate(rng):
+    n = 400
+    y = rng.integers(0, 2, n)
+    X = np.column_stack([rng.normal(3.0 * y, 1.0), rng.exponential(1.0 + y)])
+    # NaiveBayes: a list is one family per column, shared by every class
+    nb = ss.NaiveBayes.from_samples([ss.Normal, ss.Exponential], X, y)
+    ref = ss.NaiveBayes([[ss.Normal(), ss.Exponential()] for _ in range(2)]).fit(X, y)
+    assert np.array_equal(nb.predict_proba(X), ref.predict_proba(X))
+    assert nb.distributions_[0].distributions[0] is not nb.distributions_[1].distributions[0]
+    gauss = ss.NaiveBayes.from_samples(ss.Normal, X, y, priors=[0.5, 0.5])
+    assert gauss.priors_.tolist() == [0.5, 0.5]
+    # BayesClassifier: a family is copied once per class
+    qda = ss.BayesClassifier.from_samples(ss.MultivariateNormal(reg_covar=0.0), X, y)
+    _close(qda.distributions_[1].mean, X[y == 1].mean(axis=0))
