@@ -268,9 +268,6 @@ class BayesClassifier(StreamedPrediction, EstimatorParams):
     ['a', 'b']
     """
 
-    #: NaiveBayes applies univariate distributions to every column.
-    _naive = False
-
     def __init__(
         self,
         distributions: Any,
@@ -1007,8 +1004,6 @@ class NaiveBayes(BayesClassifier):
     >>> nb.predict([[0.1, 1.0], [3.1, 5.0]]).tolist()
     [0, 1]
     """
-
-    _naive = True
 
     @classmethod
     def _family(cls, distributions: Any) -> Any:

@@ -478,3 +478,14 @@ def test_from_samples_follows_pomegranate(rng):
     # BayesClassifier: a family is copied once per class
     qda = ss.BayesClassifier.from_samples(ss.MultivariateNormal(reg_covar=0.0), X, y)
     _close(qda.distributions_[1].mean, X[y == 1].mean(axis=0))
+
+
+def test_a_row_outside_a_class_support_is_named_globally(rng):
+    x = np.abs(rng.normal(size=50))
+    y = np.arange(50) % 2
+    x[37] = -1.0
+    clf = ss.BayesClassifier([ss.Exponential(), ss.Exponential()], batch_size=10)
+    message = "class 1: X must be non-negative for Exponential; got -1 at row 37 (batch 3)"
+    with pytest.raises(DataError, match=re.escape(message)):
+        clf.fit(x, y, n_jobs=2)
+    assert not hasattr(clf, "priors_") or clf.distributions_[0].rate is None
