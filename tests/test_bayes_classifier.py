@@ -455,8 +455,9 @@ def test_dask_cluster_gives_bitwise_the_same_fit(rng, tmp_path):
     np.save(tmp_path / "y.npy", y)
     args = (str(tmp_path / "X.npy"), str(tmp_path / "y.npy"))
     reference = ss.NaiveBayes(ss.Normal, batch_size=100).fit(*args)
+    # ":0": any free port (None still binds 8787, and warns when a concurrent cluster holds it)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
         with joblib.parallel_config(backend="dask"):
             on_dask = ss.NaiveBayes(ss.Normal, batch_size=100, n_jobs=2).fit(*args)
             score = on_dask.score(*args, batch_size=100, n_jobs=2)
