@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._version import __version__
 from . import statistics
 from .agglomerative import PhaseTransitions, StreamingAgglomerative, phase_transitions
+from .classifiers import BayesClassifier, NaiveBayes
 from .distributions import (
     Bernoulli,
     Beta,
@@ -36,6 +37,7 @@ from .snapshots import load_model_at_lap
 from .statistics import (
     BetaStats,
     CategoricalStats,
+    ClassifierStats,
     CountStats,
     GammaStats,
     IndependentStats,
@@ -48,6 +50,7 @@ from .statistics import (
 )
 
 __all__ = [
+    "BayesClassifier",
     "BayesianGaussianMixture",
     "BayesianMixture",
     "Bernoulli",
@@ -61,6 +64,7 @@ __all__ = [
     "BetaStats",
     "Categorical",
     "CategoricalStats",
+    "ClassifierStats",
     "ConvergenceWarning",
     "CountStats",
     "DataError",
@@ -75,6 +79,7 @@ __all__ = [
     "ModelFileError",
     "MultivariateNormal",
     "MultivariateNormalStats",
+    "NaiveBayes",
     "Normal",
     "NormalStats",
     "NotFittedError",

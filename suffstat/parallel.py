@@ -151,25 +151,27 @@ def _pieces(start: int, stop: int, row: int | None) -> list[tuple[int, int]]:
     return [(a, min(a + step, stop)) for a in range(start, stop, step)]
 
 
-def _sum_pieces(fn, pieces, blocks, wblocks, index, args):
+def _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks=()):
     """``fn`` over the pieces of one batch (read by ``blocks``), results added in order."""
     total = None
     for (a, _), X in zip(pieces, blocks):
         w = None if wblocks is None else next(wblocks)
-        out = _call(fn, X, w, a, index, args)
+        extra = tuple(next(e) for e in eblocks)
+        out = _call(fn, X, w, a, index, extra + tuple(args))
         total = out if total is None else total + out
     return total
 
 
 def _task(fn: Callable, spec: Any, wspec: Any, start: int, stop: int, index: int, args: tuple,
-          additive: bool = False, buffers: _Buffers | None = None):
+          additive: bool = False, especs: tuple = (), buffers: _Buffers | None = None):
     row = _row_bytes(spec)
     pieces = _pieces(start, stop, row if additive else None)
     buf = None if row is None or buffers is None else buffers.take(max(b - a for a, b in pieces) * row)
     try:
         blocks = (read_rows(spec, a, b, buf) for a, b in pieces)  # each read after the last piece's fn
         wblocks = None if wspec is None else (read_rows(wspec, a, b) for a, b in pieces)
-        return _sum_pieces(fn, pieces, blocks, wblocks, index, args)
+        eblocks = tuple((read_rows(e, a, b) for a, b in pieces) for e in especs)
+        return _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks)
     finally:
         if buf is not None:
             buffers.give(buf)
@@ -194,6 +196,7 @@ def ordered_map(
     args: tuple = (),
     indices: list[int] | None = None,
     additive: bool = False,
+    extras: tuple[BatchSource, ...] = (),
 ) -> Iterator[Any]:
     """Yield ``fn(X, w, *args)`` for each row range, in the order of ``ranges``.
 
@@ -221,6 +224,10 @@ def ordered_map(
         ``fn``'s results add up (statistics): a batch of a float64 file is then read
         and mapped in cache-sized pieces whose results are added left to right, the
         same way for every ``n_jobs`` and backend.
+    extras : tuple of BatchSource, default=()
+        Further per-row columns read over the same row ranges (and pieces) as
+        ``source``, e.g. a classifier's labels: ``fn`` is then called as
+        ``fn(X, w, *extra_blocks, *args)``.
 
     Yields
     ------
@@ -234,11 +241,13 @@ def ordered_map(
         flat = [p for ps in pieces for p in ps]
         blocks = prefetched(source, flat)
         wblocks = (weights.read(*p) for p in flat) if weights is not None else None
+        eblocks = tuple((e.read(*p) for p in flat) for e in extras)
         for i, ps in enumerate(pieces):
-            yield _sum_pieces(fn, ps, blocks, wblocks, indices[i], args)
+            yield _sum_pieces(fn, ps, blocks, wblocks, indices[i], args, eblocks)
         return
     wspec = None if weights is None else weights.spec
-    tasks = ((fn, source.spec, wspec, s, e, i, args, additive)
+    especs = tuple(e.spec for e in extras)
+    tasks = ((fn, source.spec, wspec, s, e, i, args, additive, especs)
              for (s, e), i in zip(ranges, indices, strict=True))
     if getattr(_worker, "busy", False):  # called from one of our own tasks: no nesting
         for task in tasks:

@@ -23,6 +23,7 @@ import numpy as np
 __all__ = [
     "BetaStats",
     "CategoricalStats",
+    "ClassifierStats",
     "CountStats",
     "GammaStats",
     "GaussianMixtureStats",
@@ -706,6 +707,26 @@ class GaussianMixtureStats(MixtureStats):
         return {"w_sum": a.w_sum + b.w_sum, "resp_sum": a.resp_sum + b.resp_sum,
                 "log_likelihood": a.log_likelihood + b.log_likelihood, "entropy": a.entropy + b.entropy,
                 "xw_sum": a.xw_sum + b.xw_sum, "xxw_sum": a.xxw_sum + b.xxw_sum, "shift": shift}
+
+
+class ClassifierStats(Statistic):
+    """Statistics of a Bayes classifier: the weight of each class and its rows' record.
+
+    Fields: ``w_sum`` ((k,) summed sample weight of the rows of each class) and
+    ``parts`` (each class distribution's record of its own rows). Records of batches
+    add up, so a classifier fitted from the sum of its batches' records is the one
+    fitted to all the rows at once.
+
+    Parameters
+    ----------
+    w_sum : array-like of shape (k,)
+        Summed sample weight of each class.
+    parts : sequence of Statistic
+        The class distributions' records, in the order of the classes.
+    """
+
+    _fields = ("w_sum",)
+    _parts_field = "parts"
 
 
 class SeedStats(Statistic):

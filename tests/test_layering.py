@@ -44,6 +44,10 @@ ALLOWED = {
                  "_estimator", "prediction", "sources", "fitting", "priors"},
     # issue 16: a streaming summarizer over the sources and the ordered map; its summaries
     # become a mixture (to_mixture), it never runs the EM engine
+    # issue 18: Bayes classifiers stream labelled rows through the sources and the ordered
+    # map (labels ride as an extra column); their class distributions may be mixtures
+    "classifiers": {"distributions", "mixtures", "statistics", "sources", "parallel", "prediction",
+                    "_validation", "exceptions", "_estimator", "_registry", "io"},
     "agglomerative": {"kernels", "statistics", "sources", "parallel", "_validation", "exceptions",
                       "_estimator", "distributions", "mixtures", "fitting"},
 }

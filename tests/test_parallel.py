@@ -102,3 +102,25 @@ def test_file_batches_read_into_reused_buffers_are_the_right_rows(tmp_path, n_jo
     ranges = [(0, 400), (400, 410), (410, 800), (800, 1003), (0, 1003)]  # sizes vary both ways
     out = list(ordered_map(batch_digest, as_source(str(path)), ranges, n_jobs=n_jobs))
     assert out == [batch_digest(data[a:b], None) for a, b in ranges]
+
+
+def labelled_sums(Xb, w, yb, scale):
+    """Rows and their extra column, read over the same range (a classifier's labels)."""
+    assert Xb.shape[0] == yb.shape[0]
+    return np.array([float(np.dot(Xb[:, 0], yb)) * scale, float(Xb.shape[0])])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_extra_sources_ride_with_the_rows(tmp_path, monkeypatch, n_jobs):
+    """Issue 18: ``extras`` are read over the same ranges and pieces as X, in memory and from files."""
+    import suffstat.parallel as par
+
+    monkeypatch.setattr(par, "PIECE_BYTES", 48)  # 3 rows of X per piece: batches are split
+    y = (np.arange(100) % 7).astype(np.int64)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    want = [np.array([float(np.dot(X[s:e, 0], y[s:e])) * 2.0, e - s]) for s, e in RANGES]
+    for xs, ys in [(X, y), (str(tmp_path / "X.npy"), str(tmp_path / "y.npy"))]:
+        out = list(ordered_map(labelled_sums, as_source(xs), RANGES, n_jobs=n_jobs, args=(2.0,),
+                               additive=True, extras=(as_source(ys),)))
+        assert all(np.array_equal(a, b) for a, b in zip(out, want, strict=True))
