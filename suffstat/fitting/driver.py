@@ -287,14 +287,15 @@ class EMRun:
         finally:
             for cb in self.callbacks:
                 cb.on_training_end(logs)
-        if self.tol is not None and not self.converged:
+        if (self.tol is not None or self.converge_on is not None) and not self.converged:
             best = self.monitor.best()
             below = "" if not self.minibatch or not self.history or \
                 self.history[-1]["mean_log_likelihood"] >= best - self.tol else (
                 f"; the last pass is below the best one ({best:.6g}): shuffle the batches, "
                 "use a step rule or inertia, or algorithm='memoized'")
             warn_at_caller(
-                f"EM did not converge in {self.max_iter} passes (tol={self.tol}): increase "
+                f"{'VB' if self.learner.objective_name == 'elbo' else 'EM'} did not converge in "
+                f"{self.max_iter} passes (tol={self.tol}): increase "
                 f"max_iter or tol, or check the initialization{below}",
                 ConvergenceWarning,
             )
