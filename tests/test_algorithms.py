@@ -97,8 +97,7 @@ def test_memoized_global_statistics_are_exact_after_every_batch(X):
                      random_state=0)
     run.checks = []
     run.run()
-    # the first lap updates once, when every batch has its record; then once per batch
-    assert len(run.checks) == 1 + 3 * 8 and all(run.checks)
+    assert len(run.checks) == 4 * 8 and all(run.checks)
 
 
 def test_memoized_incremental_bookkeeping_matches_a_fresh_summary(X):

@@ -473,3 +473,12 @@ def test_the_command_line_fits_a_bayesian_mixture(tmp_path, capsys):
     np.testing.assert_array_equal(_params_of(ss.load(out)), _params_of(lib.model_))
     assert main(["fit", str(tmp_path / "x.npy"), "--model", "bayesian", "-k", "3", "--algorithm", "stepwise"]) == 2
     assert "--model bayesian takes vb, stochastic or memoized" in capsys.readouterr().err
+
+
+def test_memoized_vb_first_lap_waits_for_every_record():
+    """A warm-started posterior is not refitted to the first batch: each global step sees the whole record."""
+    X = blobs(600, seed=18)
+    start = _bgm(max_iter=30, tol=1e-8).fit(X)
+    memo = _bgm(init_params=start, algorithm="memoized", batch_size=60, max_iter=1).fit(X)
+    vb = _bgm(init_params=start, algorithm="vb", max_iter=1).fit(X)
+    np.testing.assert_allclose(_params(memo), _params(vb), rtol=1e-10)

@@ -172,6 +172,7 @@ class EMRun:
         # resumable state
         self.iteration = 0
         self.elapsed = 0.0  # seconds of the passes so far
+        self._first_lap_whole: bool | None = None
         self.history: list[dict[str, Any]] = []
         self.previous_total: float | None = None
         self.t = 0
@@ -539,6 +540,12 @@ class EMRun:
         self._commit(self.S)
         return rho
 
+    def _whole_first_lap(self) -> bool:
+        """Whether the learner's first memoized update waits for every batch's record."""
+        if self._first_lap_whole is None:
+            self._first_lap_whole = self.learner.implied_statistics() is not None
+        return self._first_lap_whole
+
     def _memoized(self, idx: list[int], results: list[Statistic], last: bool) -> float | None:
         """Swap the batches' records into S, then update; return the pass objective.
 
@@ -549,10 +556,12 @@ class EMRun:
         the last update: batch local and global steps never decrease it, so the
         pass values are monotone, and with one batch it is what full EM reports.
 
-        The first lap makes no update before every batch has its record: a global
-        step on the records of the batches seen so far would fit the whole model to
-        a fraction of the data (a warm start collapsed onto the first batch's
-        clusters), so every global step sees the exact whole-data record.
+        A learner whose parameters carry a record (``implied_statistics``: a
+        variational posterior) makes no update in the first lap before every batch
+        has its record: its global step on the records seen so far would refit the
+        whole model to part of the data (a warm start collapsed onto the first
+        batch's clusters), so each of its global steps sees the exact whole-data
+        record. EM learners keep Neal and Hinton's incremental first lap.
         """
         for b, s in zip(idx, results, strict=True):
             old = self.stored[b]
@@ -574,7 +583,7 @@ class EMRun:
             if moved is not None:
                 self.S, self.stored = moved[0], list(moved[1])
             objective = self.learner.objective(self.S, fresh=False)
-        elif any(r is None for r in self.stored):  # the first lap: no partial record
+        elif any(r is None for r in self.stored) and self._whole_first_lap():
             return None
         self._commit(self.S)
         return None if objective is None else float(objective)
