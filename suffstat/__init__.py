@@ -28,6 +28,7 @@ from .exceptions import (
     ParameterError,
 )
 from .fitting import Callback, CSVLogger, History
+from .hmm import CategoricalHMM, GaussianHMM, HiddenMarkovModel, PoissonHMM
 from . import steps
 from .io import load, save
 from .mixtures import GaussianMixture, GeneralMixtureModel
@@ -37,6 +38,7 @@ from .statistics import (
     CategoricalStats,
     CountStats,
     GammaStats,
+    HMMStats,
     IndependentStats,
     MixtureStats,
     MultivariateNormalStats,
@@ -64,6 +66,11 @@ __all__ = [
     "Exponential",
     "Gamma",
     "GammaStats",
+    "GaussianHMM",
+    "CategoricalHMM",
+    "HMMStats",
+    "HiddenMarkovModel",
+    "PoissonHMM",
     "IndependentComponents",
     "IndependentStats",
     "LogNormal",

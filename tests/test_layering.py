@@ -40,6 +40,9 @@ ALLOWED = {
     "plot": {"exceptions", "snapshots", "sources"},
     "mixtures": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_nested",
                  "_estimator", "prediction", "sources", "fitting"},
+    # issue 18: hidden Markov models are learners over sequences, like the mixtures
+    "hmm": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_nested",
+            "_estimator", "sources", "parallel", "fitting", "_registry", "io"},
     # issue 16: a streaming summarizer over the sources and the ordered map; its summaries
     # become a mixture (to_mixture), it never runs the EM engine
     "agglomerative": {"kernels", "statistics", "sources", "parallel", "_validation", "exceptions",
