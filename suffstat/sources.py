@@ -545,7 +545,7 @@ def check_lengths(lengths: Any, n_rows: int) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.floor(arr)))
         if bad.size:
             i = int(bad[0])
-            raise DataError(f"lengths must hold whole numbers; got {arr[i]!r} at index {i}")
+            raise DataError(f"lengths must hold whole numbers; got {float(arr[i]):g} at index {i}")
     arr = arr.astype(np.int64)
     bad = np.flatnonzero(arr < 1)
     if bad.size:

@@ -411,6 +411,8 @@ def _probs(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     if np.any(a < 0) or not np.allclose(sums, 1.0):
         raise ParameterError(f"{name} must hold probabilities summing to 1"
                              f"{' along each row' if a.ndim == 2 else ''}; got sums {np.round(sums, 6)}")
+    if np.all(np.abs(sums - 1.0) <= 1e-12):  # kept as given (so a start is exactly hmmlearn's)
+        return a
     return a / sums[..., None] if a.ndim == 2 else a / sums
 
 
