@@ -6,7 +6,7 @@ owns it: every state's emission distribution computes the log-densities of the r
 scaled forward-backward pass over each sequence, giving the posterior state
 marginals, the expected transition and first-state counts and the log-likelihood;
 and every emission distribution summarizes the rows weighted by its state's
-posteriors (``_summarize(X, gamma[:, c])``). The record
+posteriors (``_summarize(X, gamma[c])``). The record
 (:class:`~suffstat.statistics.HMMStats`) is additive, so the engine fits in batches
 of whole sequences, on threads, out of core or on Dask, and the result does not
 depend on the batching.
@@ -270,9 +270,10 @@ class HiddenMarkovModel(EstimatorParams):
         return check_lengths([n] if lengths is None else lengths, n)
 
     def _emission_log_probs(self, X: np.ndarray) -> np.ndarray:
-        logb = np.empty((X.shape[0], self.n_components))
+        """(k, n): each state's log-densities of the rows (states along rows, for the kernels)."""
+        logb = np.empty((self.n_components, X.shape[0]))
         for c, d in enumerate(self.distributions):
-            logb[:, c] = d._log_probability(X)
+            logb[c] = d._log_probability(X)
         return logb
 
     def _forward_backward(self, X: np.ndarray, bounds: np.ndarray, posteriors: bool
@@ -330,8 +331,7 @@ class HiddenMarkovModel(EstimatorParams):
                 row=bad, hint="the row lies outside every state's support, or the transitions "
                 "forbid every state that could emit it",
             )
-        gT = np.ascontiguousarray(gamma.T)
-        parts = [d._summarize(X, gT[c]) for c, d in enumerate(self.distributions)]
+        parts = [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
         stats = HMMStats(w_sum=float(X.shape[0]), n_sequences=float(bounds.shape[0] - 1), start=first,
                          trans=xi, log_likelihood=float(seq_ll.sum()), parts=parts)
         field = stats.nonfinite_field()
@@ -528,7 +528,7 @@ class HiddenMarkovModel(EstimatorParams):
 
     def _batch_posteriors(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), True)[0]
+        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), True)[0].T
 
     def _batch_viterbi(self, X: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = self._check_data(X)

@@ -21,22 +21,35 @@ from ._jit import kernel
 
 @kernel
 def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, posteriors):
-    """Scaled forward(-backward) over the sequences of a batch.
+    """Scaled forward(-backward) over the sequences of a batch, states along rows.
 
-    logb (n, k) C-contiguous float64 log emission densities, overwritten with
-    exp(logb - row max). bounds (m + 1,) int64 offsets with bounds[0] = 0, bounds[m] = n.
-    start (k,), trans (k, k) probabilities. gamma (n, k) receives the posterior state
-    marginals (the scaled forward variables when ``posteriors`` is False); xi (k, k)
-    and first (k,) get the expected transition counts and first-state posteriors added;
-    seq_ll (m,) receives each sequence's log-likelihood. Returns the first row where
-    every state has probability 0 (that sequence's log-likelihood is -inf, its
-    posteriors 0 and it adds nothing), or -1.
+    logb (k, n) C-contiguous float64 log emission densities (state j's row of rows),
+    overwritten with exp(logb - column max). bounds (m + 1,) int64 offsets with
+    bounds[0] = 0, bounds[m] = n. start (k,), trans (k, k) probabilities. gamma (k, n)
+    receives the posterior state marginals (the scaled forward variables when
+    ``posteriors`` is False); xi (k, k) and first (k,) get the expected transition
+    counts and first-state posteriors added; seq_ll (m,) receives each sequence's
+    log-likelihood. Returns the first row where every state has probability 0 (that
+    sequence's log-likelihood is -inf, its posteriors 0 and it adds nothing), or -1.
     """
-    n, k = logb.shape
+    k, n = logb.shape
     m = bounds.shape[0] - 1
+    # Each row's densities relative to their maximum, for the whole batch at once (the
+    # loops run along the rows of a state).
+    mxs = np.full(n, -np.inf)
+    for j in range(k):
+        row = logb[j]
+        for t in range(n):
+            v = row[t]
+            mxs[t] = v if v > mxs[t] else mxs[t]
+    for j in range(k):
+        row = logb[j]
+        for t in range(n):
+            row[t] = math.exp(row[t] - mxs[t])  # a row of -inf gives NaN: it is caught below
     inv_scale = np.empty(n)
+    prev = np.empty(k)
+    cur = np.empty(k)
     beta = np.empty(k)
-    nbeta = np.empty(k)
     tmp = np.empty(k)
     bad = -1
     for s in range(m):
@@ -45,31 +58,27 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
         ll = 0.0
         failed = False
         for t in range(a, b):
-            mx = -np.inf
-            for j in range(k):
-                v = logb[t, j]
-                mx = v if v > mx else mx
+            mx = mxs[t]
             if not mx > -np.inf:  # also NaN
                 failed = True
                 if bad < 0:
                     bad = t
                 break
-            for j in range(k):
-                logb[t, j] = math.exp(logb[t, j] - mx)
-            c = 0.0
             if t == a:
                 for j in range(k):
-                    g = start[j] * logb[t, j]
-                    gamma[t, j] = g
-                    c += g
+                    cur[j] = start[j]
             else:
                 for j in range(k):
-                    acc = 0.0
-                    for i in range(k):
-                        acc += gamma[t - 1, i] * trans[i, j]
-                    g = acc * logb[t, j]
-                    gamma[t, j] = g
-                    c += g
+                    cur[j] = 0.0
+                for i in range(k):
+                    pi = prev[i]
+                    for j in range(k):
+                        cur[j] += pi * trans[i, j]
+            c = 0.0
+            for j in range(k):
+                g = cur[j] * logb[j, t]
+                cur[j] = g
+                c += g
             if not c > 0.0:
                 failed = True
                 if bad < 0:
@@ -78,13 +87,15 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
             inv = 1.0 / c
             inv_scale[t] = inv
             for j in range(k):
-                gamma[t, j] *= inv
+                g = cur[j] * inv
+                prev[j] = g
+                gamma[j, t] = g
             ll += math.log(c) + mx
         if failed:
             seq_ll[s] = -np.inf
-            for t in range(a, b):
-                for j in range(k):
-                    gamma[t, j] = 0.0
+            for j in range(k):
+                for t in range(a, b):
+                    gamma[j, t] = 0.0
             continue
         seq_ll[s] = ll
         if not posteriors:
@@ -93,28 +104,26 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
         for j in range(k):
             beta[j] = 1.0
         for t in range(b - 2, a - 1, -1):
+            sc = inv_scale[t + 1]
             for j in range(k):
-                tmp[j] = logb[t + 1, j] * beta[j] * inv_scale[t + 1]
+                tmp[j] = logb[j, t + 1] * beta[j] * sc
+            tot = 0.0
             for i in range(k):
-                ai = gamma[t, i]
+                ai = gamma[i, t]
                 acc = 0.0
                 for j in range(k):
                     v = trans[i, j] * tmp[j]
                     acc += v
                     xi[i, j] += ai * v
-                nbeta[i] = acc
-            tot = 0.0
-            for i in range(k):
-                beta[i] = nbeta[i]
-                g = gamma[t, i] * nbeta[i]
-                gamma[t, i] = g
+                beta[i] = acc
+                g = ai * acc
+                cur[i] = g
                 tot += g
-            if tot > 0.0:
-                inv = 1.0 / tot
-                for i in range(k):
-                    gamma[t, i] *= inv
+            inv = 1.0 / tot if tot > 0.0 else 1.0
+            for i in range(k):
+                gamma[i, t] = cur[i] * inv
         for j in range(k):
-            first[j] += gamma[a, j]
+            first[j] += gamma[j, a]
     return bad
 
 
@@ -122,12 +131,12 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
 def viterbi(logb, bounds, log_start, log_trans, path, seq_ll):
     """Most probable state path of each sequence of a batch (log space).
 
-    logb (n, k) log emission densities (not modified); bounds (m + 1,) int64 row
-    offsets; log_start (k,), log_trans (k, k) log probabilities. path (n,) int64
-    receives the states, seq_ll (m,) each path's log-probability. Ties go to the
-    lowest state. Memory: back-pointers of the longest sequence, O(l k).
+    logb (k, n) log emission densities, states along rows (not modified); bounds
+    (m + 1,) int64 row offsets; log_start (k,), log_trans (k, k) log probabilities.
+    path (n,) int64 receives the states, seq_ll (m,) each path's log-probability. Ties
+    go to the lowest state. Memory: back-pointers of the longest sequence, O(l k).
     """
-    n, k = logb.shape
+    k, n = logb.shape
     m = bounds.shape[0] - 1
     longest = 0
     for s in range(m):
@@ -142,7 +151,7 @@ def viterbi(logb, bounds, log_start, log_trans, path, seq_ll):
             seq_ll[s] = 0.0
             continue
         for j in range(k):
-            delta[j] = log_start[j] + logb[a, j]
+            delta[j] = log_start[j] + logb[j, a]
         for t in range(a + 1, b):
             for j in range(k):
                 best = -np.inf
@@ -152,7 +161,7 @@ def viterbi(logb, bounds, log_start, log_trans, path, seq_ll):
                     if v > best:
                         best = v
                         arg = i
-                nd[j] = best + logb[t, j]
+                nd[j] = best + logb[j, t]
                 back[t - a, j] = arg
             for j in range(k):
                 delta[j] = nd[j]
