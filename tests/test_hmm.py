@@ -179,9 +179,9 @@ def model_params(m):
 def test_summarize_is_additive_over_sequences(data):
     m = general_model()
     cut = 17 * LENGTH
-    a = m.summarize(data[:cut], lengths=LENGTHS[:17], accumulate=False)
-    b = m.summarize(data[cut:], lengths=LENGTHS[17:], accumulate=False)
-    whole = m.summarize(data, lengths=LENGTHS, accumulate=False)
+    a = m.summarize(data[:cut], LENGTHS[:17], accumulate=False)
+    b = m.summarize(data[cut:], LENGTHS[17:], accumulate=False)
+    whole = m.summarize(data, LENGTHS, accumulate=False)
     assert isinstance(whole, ss.HMMStats)
     assert (a + b).allclose(whole, rtol=1e-12)
     assert float(whole.n_sequences) == N_SEQ and whole.weight == data.shape[0]
@@ -208,9 +208,9 @@ class Recording(ss.HiddenMarkovModel):
 
     seen: list = []
 
-    def summarize(self, X, sample_weight=None, *, accumulate=True, lengths=None):
+    def summarize(self, X, lengths=None, *, sample_weight=None, accumulate=True):
         Recording.seen.append((X.shape[0], np.array(lengths)))
-        return super().summarize(X, sample_weight, accumulate=accumulate, lengths=lengths)
+        return super().summarize(X, lengths, sample_weight=sample_weight, accumulate=accumulate)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -419,6 +419,23 @@ def test_stochastic_algorithms_fit(data, algorithm):
     assert lls[-1] > lls[0]
     ref = general_model().fit(data, LENGTHS, max_iter=50, tol=1e-9)
     assert abs(m.score(data, LENGTHS) - ref.score(data, LENGTHS)) < 1e-3 * abs(ref.score(data, LENGTHS))
+
+
+def test_a_dask_cluster_gives_bitwise_the_same_fit(tmp_path, data):
+    """Work items are (source spec, row range) with the sequence boundaries in the spec:
+    the workers read their own whole sequences."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    reference = general_model().fit(str(path), LENGTHS, max_iter=3, tol=None, batch_size=12)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            on_dask = general_model().fit(str(path), LENGTHS, max_iter=3, tol=None, batch_size=12,
+                                          n_jobs=2)
+    np.testing.assert_array_equal(model_params(on_dask), model_params(reference))
 
 
 def test_face_accepts_a_memmap_and_samples(tmp_path, data):

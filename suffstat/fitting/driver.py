@@ -42,10 +42,11 @@ def summarize_batch(X: np.ndarray, w: np.ndarray | None, learner: Any, lengths: 
     """Work item: the local step on one batch (module level, so it pickles).
 
     ``lengths`` (a sequence source's batches only) are the lengths of the whole
-    sequences that make up the batch; the learner receives them as ``lengths=``.
+    sequences that make up the batch; the learner then receives every argument but
+    the batch by keyword (``lengths=``, ``sample_weight=``, ``accumulate=``).
     """
     if lengths is not None:
-        return learner.summarize(X, w, accumulate=False, lengths=lengths)
+        return learner.summarize(X, lengths=lengths, sample_weight=w, accumulate=False)
     return learner.summarize(X, w, accumulate=False)
 
 

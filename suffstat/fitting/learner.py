@@ -25,10 +25,11 @@ leaves the learner as its last completed update left it.
 Sequences: a fit given ``lengths`` (``fit_learner(learner, X, lengths=...)``, or a
 source from :meth:`~suffstat.sources.BatchSource.with_lengths`) groups the rows into
 consecutive sequences. Every batch is then ``batch_size`` whole sequences (never a
-part of one), and ``summarize`` is called as ``summarize(batch, None,
-accumulate=False, lengths=...)`` with the lengths of the sequences that make up the
-batch, in row order. A learner of sequences (a hidden Markov model) must accept the
-``lengths`` keyword; learners of rows are never given it.
+part of one), and ``summarize`` is called as ``summarize(batch, lengths=...,
+sample_weight=None, accumulate=False)`` (keywords only after the batch), with the
+lengths of the sequences that make up the batch, in row order. A learner of
+sequences (a hidden Markov model) must accept the ``lengths`` keyword; learners of
+rows are never given it.
 
 How a variational learner plugs in: its ``summarize`` is the VB local step (the
 E-step with expected log-parameters) returning the data record; ``propose`` adds

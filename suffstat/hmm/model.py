@@ -288,21 +288,21 @@ class HiddenMarkovModel(EstimatorParams):
         return gamma, xi, first, seq_ll, int(bad)
 
     # -- the E-step -------------------------------------------------------------------
-    def summarize(self, X: Any, sample_weight: Any = None, *, accumulate: bool = True,
-                  lengths: Any = None) -> HMMStats:
+    def summarize(self, X: Any, lengths: Any = None, *, sample_weight: Any = None,
+                  accumulate: bool = True) -> HMMStats:
         """Run the E-step on a batch of whole sequences and return its statistics.
 
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_features)
             The rows of the sequences, one after another.
+        lengths : array-like of int, optional
+            Sequence lengths, summing to the rows of ``X``; one sequence when None.
         sample_weight : None
             Not supported (HMM rows are not exchangeable); must be None.
         accumulate : bool, default=True
             Also add the result to the pending statistics used by
             :meth:`from_summaries` (thread-safe).
-        lengths : array-like of int, optional
-            Sequence lengths, summing to the rows of ``X``; one sequence when None.
 
         Returns
         -------
