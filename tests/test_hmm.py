@@ -454,3 +454,17 @@ def test_face_accepts_a_memmap_and_samples(tmp_path, data):
     ss_sklearn = pytest.importorskip("sklearn.base")
     clone = ss_sklearn.clone(a)
     assert clone.get_params()["covariance_type"] == "diag" and not hasattr(clone, "monitor_")
+
+
+def test_mixture_emissions():
+    """Emissions may be mixtures: each state's GeneralMixtureModel summarizes its rows
+    weighted by the state's posteriors, and EM never decreases the log-likelihood."""
+    X, _ = gaussian_data(seed=11, n_seq=20, length=100)
+    states = [ss.GeneralMixtureModel([ss.MultivariateNormal(m + s, np.eye(D)) for s in (-0.5, 0.5)])
+              for m in START["means_"]]
+    m = ss.HiddenMarkovModel(states, transitions=START["transmat_"])
+    m.fit(X, [100] * 20, max_iter=5, tol=None, batch_size=3)
+    lls = [h["log_likelihood"] for h in m.history_]
+    assert all(b >= a - 1e-9 * abs(a) for a, b in zip(lls, lls[1:]))
+    back = ss.HiddenMarkovModel.from_dict(m.to_dict())
+    np.testing.assert_array_equal(back.log_probability(X, [100] * 20), m.log_probability(X, [100] * 20))
