@@ -532,6 +532,8 @@ def check_lengths(lengths: Any, n_rows: int) -> np.ndarray:
     DataError
         If ``lengths`` is not a 1-D array of positive whole numbers summing to ``n_rows``.
     """
+    if n_rows == 0:
+        raise DataError("X has no rows: give at least one sequence")
     arr = np.asarray(lengths)
     if arr.ndim == 0:
         arr = arr.reshape(1)

@@ -357,6 +357,14 @@ def test_bad_lengths_raise_and_leave_the_model_unchanged(data, lengths, message)
     assert not hasattr(face, "monitor_")
 
 
+def test_empty_input_is_a_clear_error():
+    m = general_model()
+    with pytest.raises(ss.DataError, match="X has no rows: give at least one sequence"):
+        m.fit(np.zeros((0, D)))
+    with pytest.raises(ss.DataError, match="X has no rows"):
+        started(ss.GaussianHMM, "diag").fit(np.zeros((0, D)))
+
+
 def test_nan_raises_naming_the_row_and_leaves_the_model_unchanged(data, tmp_path):
     bad = data.copy()
     bad[4321, 1] = np.nan
