@@ -476,3 +476,23 @@ def test_mixture_emissions():
     assert all(b >= a - 1e-9 * abs(a) for a, b in zip(lls, lls[1:]))
     back = ss.HiddenMarkovModel.from_dict(m.to_dict())
     np.testing.assert_array_equal(back.log_probability(X, [100] * 20), m.log_probability(X, [100] * 20))
+
+
+def test_an_hmm_is_a_learner_and_the_faces_sample_integers():
+    from suffstat.fitting.learner import PROTOCOL, Learner
+
+    m = general_model()
+    assert isinstance(m, Learner)
+    for name in PROTOCOL:
+        assert hasattr(m, name), name
+    cat = ss.CategoricalHMM(2, init_params="", n_iter=2)
+    cat.startprob_, cat.transmat_ = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]])
+    cat.emissionprob_ = np.array([[0.8, 0.2, 0.0], [0.0, 0.3, 0.7]])
+    X, Z = cat.sample(200, random_state=0)
+    assert X.dtype.kind == "i" and X.shape == (200, 1) and set(np.unique(X)) <= {0, 1, 2}
+    assert np.all(X[Z == 0] < 2) and np.all(X[Z == 1] > 0)
+    pois = ss.PoissonHMM(2, init_params="")
+    pois.startprob_, pois.transmat_ = cat.startprob_, cat.transmat_
+    pois.lambdas_ = np.array([[1.0, 5.0], [9.0, 2.0]])
+    X, Z = pois.sample(100, random_state=0)
+    assert X.dtype.kind == "i" and X.shape == (100, 2)
