@@ -29,6 +29,7 @@ from .exceptions import (
     ParameterError,
 )
 from .fitting import Callback, CSVLogger, History
+from .hmm import CategoricalHMM, GaussianHMM, HiddenMarkovModel, PoissonHMM
 from . import steps
 from .io import load, save
 from .mixtures import BayesianGaussianMixture, BayesianMixture, GaussianMixture, GeneralMixtureModel
@@ -41,6 +42,7 @@ from .statistics import (
     CountStats,
     GammaStats,
     GaussianMixtureStats,
+    HMMStats,
     IndependentStats,
     MixtureStats,
     MultivariateNormalStats,
@@ -74,6 +76,11 @@ __all__ = [
     "Gamma",
     "GammaStats",
     "GaussianMixtureStats",
+    "GaussianHMM",
+    "CategoricalHMM",
+    "HMMStats",
+    "HiddenMarkovModel",
+    "PoissonHMM",
     "IndependentComponents",
     "IndependentStats",
     "LogNormal",

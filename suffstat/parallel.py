@@ -20,7 +20,7 @@ from threadpoolctl import ThreadpoolController
 
 from ._validation import check_weights
 from .exceptions import DataError, ParameterError
-from .sources import BatchSource, NpyFile, prefetched, read_rows
+from .sources import BatchSource, NpyFile, Sequences, prefetched, read_rows
 
 
 def effective_n_jobs(n_jobs: Any) -> int:
@@ -96,7 +96,7 @@ def _threaded(tasks: Iterator[tuple], n_jobs: int) -> Iterator[Any]:
     window: deque = deque()
     try:
         for args in tasks:
-            window.append(pool.submit(_task, *args, buffers))
+            window.append(pool.submit(_task, *args, buffers=buffers))
             if len(window) >= 2 * n_jobs:
                 yield window.popleft().result()
         while window:
@@ -138,49 +138,66 @@ PIECE_BYTES = 4 * 2**20
 
 def _row_bytes(spec: Any) -> int | None:
     """Bytes per row of a file source read as is (float64, not noisy), else None."""
+    if isinstance(spec, Sequences):
+        return _row_bytes(spec.inner)
     if isinstance(spec, NpyFile) and np.dtype(spec.dtype) == np.float64:
         return spec.row_bytes
     return None
 
 
-def _pieces(start: int, stop: int, row: int | None) -> list[tuple[int, int]]:
-    """Rows start:stop cut into pieces of PIECE_BYTES for rows of ``row`` bytes (None: whole)."""
+def _pieces(start: int, stop: int, row: int | None, spec: Any = None) -> list[tuple[int, int]]:
+    """Rows start:stop cut into pieces of PIECE_BYTES for rows of ``row`` bytes (None: whole).
+
+    The rows of a sequence source are cut only between sequences.
+    """
     if row is None or stop <= start:
         return [(start, stop)]
     step = max(1, PIECE_BYTES // max(row, 1))
+    if isinstance(spec, Sequences):
+        return spec.cut(start, stop, step)
     return [(a, min(a + step, stop)) for a in range(start, stop, step)]
 
 
-def _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks=()):
-    """``fn`` over the pieces of one batch (read by ``blocks``), results added in order."""
+def _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks=(), seqs=None):
+    """``fn`` over the pieces of one batch (read by ``blocks``), results added in order.
+
+    ``eblocks`` read the extra columns of each piece; ``seqs`` (a
+    :class:`~suffstat.sources.Sequences` spec, or None) gives ``fn`` each piece's
+    sequence lengths as ``lengths=``.
+    """
     total = None
-    for (a, _), X in zip(pieces, blocks):
+    for (a, b), X in zip(pieces, blocks):
         w = None if wblocks is None else next(wblocks)
         extra = tuple(next(e) for e in eblocks)
-        out = _call(fn, X, w, a, index, extra + tuple(args))
+        lengths = None if seqs is None else seqs.lengths(a, b)
+        out = _call(fn, X, w, a, index, extra + tuple(args), lengths)
         total = out if total is None else total + out
     return total
 
 
 def _task(fn: Callable, spec: Any, wspec: Any, start: int, stop: int, index: int, args: tuple,
-          additive: bool = False, especs: tuple = (), buffers: _Buffers | None = None):
+          additive: bool = False, with_lengths: bool = False, especs: tuple = (),
+          buffers: _Buffers | None = None):
     row = _row_bytes(spec)
-    pieces = _pieces(start, stop, row if additive else None)
+    pieces = _pieces(start, stop, row if additive else None, spec)
     buf = None if row is None or buffers is None else buffers.take(max(b - a for a, b in pieces) * row)
+    seqs = spec if with_lengths and isinstance(spec, Sequences) else None
     try:
         blocks = (read_rows(spec, a, b, buf) for a, b in pieces)  # each read after the last piece's fn
         wblocks = None if wspec is None else (read_rows(wspec, a, b) for a, b in pieces)
         eblocks = tuple((read_rows(e, a, b) for a, b in pieces) for e in especs)
-        return _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks)
+        return _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks, seqs)
     finally:
         if buf is not None:
             buffers.give(buf)
 
 
-def _call(fn, X, w, start, index, args):
+def _call(fn, X, w, start, index, args, lengths=None):
     try:
         if w is not None:
             w = check_weights(w, X.shape[0])
+        if lengths is not None:
+            return fn(X, w, *args, lengths=lengths)
         return fn(X, w, *args)
     except DataError as e:
         raise e.shifted(start, batch=index) from None
@@ -196,6 +213,7 @@ def ordered_map(
     args: tuple = (),
     indices: list[int] | None = None,
     additive: bool = False,
+    with_lengths: bool = False,
     extras: tuple[BatchSource, ...] = (),
 ) -> Iterator[Any]:
     """Yield ``fn(X, w, *args)`` for each row range, in the order of ``ranges``.
@@ -223,7 +241,12 @@ def ordered_map(
     additive : bool, default=False
         ``fn``'s results add up (statistics): a batch of a float64 file is then read
         and mapped in cache-sized pieces whose results are added left to right, the
-        same way for every ``n_jobs`` and backend.
+        same way for every ``n_jobs`` and backend. The pieces of a sequence source
+        (:meth:`~suffstat.sources.BatchSource.with_lengths`) are whole sequences.
+    with_lengths : bool, default=False
+        For a sequence source, call ``fn(X, w, *args, lengths=...)`` with the lengths
+        of the whole sequences that make up each batch (or piece); ranges must then
+        begin and end at sequence boundaries. Ignored for other sources.
     extras : tuple of BatchSource, default=()
         Further per-row columns read over the same row ranges (and pieces) as
         ``source``, e.g. a classifier's labels: ``fn`` is then called as
@@ -235,19 +258,20 @@ def ordered_map(
         The results, in order. A :class:`DataError` names the global row.
     """
     indices = list(range(len(ranges))) if indices is None else indices
+    seqs = source.spec if with_lengths and isinstance(source.spec, Sequences) else None
     if n_jobs == 1:
         row = _row_bytes(source.spec) if additive else None
-        pieces = [_pieces(s, e, row) for s, e in ranges]
+        pieces = [_pieces(s, e, row, source.spec) for s, e in ranges]
         flat = [p for ps in pieces for p in ps]
         blocks = prefetched(source, flat)
         wblocks = (weights.read(*p) for p in flat) if weights is not None else None
         eblocks = tuple((e.read(*p) for p in flat) for e in extras)
         for i, ps in enumerate(pieces):
-            yield _sum_pieces(fn, ps, blocks, wblocks, indices[i], args, eblocks)
+            yield _sum_pieces(fn, ps, blocks, wblocks, indices[i], args, eblocks, seqs)
         return
     wspec = None if weights is None else weights.spec
     especs = tuple(e.spec for e in extras)
-    tasks = ((fn, source.spec, wspec, s, e, i, args, additive, especs)
+    tasks = ((fn, source.spec, wspec, s, e, i, args, additive, with_lengths, especs)
              for (s, e), i in zip(ranges, indices, strict=True))
     if getattr(_worker, "busy", False):  # called from one of our own tasks: no nesting
         for task in tasks:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["BatchSource", "as_source", "DEFAULT_BATCH_BYTES"]
+__all__ = ["BatchSource", "Sequences", "as_source", "DEFAULT_BATCH_BYTES"]
 
 #: Batch size picked for files when the user gives none: about 8 MiB of float64 rows.
 DEFAULT_BATCH_BYTES = 8 * 2**20
@@ -347,16 +347,66 @@ class BatchSource:
         """Number of columns (1 for a 1-D array)."""
         return 1 if len(self.shape) == 1 else int(self.shape[1])
 
-    def default_batch_size(self) -> int:
-        """About 8 MiB of float64 rows (at least 1024 rows), whatever the source.
+    @property
+    def sequences(self) -> Sequences | None:
+        """The sequence boundaries given by :meth:`with_lengths` (None for plain rows)."""
+        return self.spec if isinstance(self.spec, Sequences) else None
 
-        The same for every ``n_jobs``, so the default keeps fits bitwise identical
-        across thread counts while giving threads batches to share.
+    def with_lengths(self, lengths: Any) -> BatchSource:
+        """Return this source with its rows grouped into consecutive sequences.
+
+        Batches of the returned source are whole sequences: ``batch_size`` (in
+        :meth:`ranges` and :meth:`default_batch_size`) counts sequences, no batch
+        splits a sequence, and a work item is still (source spec, row range), the
+        spec carrying the boundaries.
+
+        Parameters
+        ----------
+        lengths : array-like of int
+            Positive sequence lengths, summing to :attr:`n_rows`.
+
+        Returns
+        -------
+        BatchSource
+            The sequence source.
+
+        Raises
+        ------
+        DataError
+            If ``lengths`` is invalid (see :func:`check_lengths`).
         """
-        return max(1, min(self.n_rows, max(1024, DEFAULT_BATCH_BYTES // (8 * self.n_features))))
+        bounds = check_lengths(lengths, self.n_rows)
+        seq = object.__new__(BatchSource)
+        seq.__dict__.update(self.__dict__)
+        inner = self.spec.inner if isinstance(self.spec, Sequences) else self.spec
+        seq.spec = Sequences(inner, bounds)
+        return seq
+
+    def default_batch_size(self) -> int:
+        """About 8 MiB of float64 rows (at least 1024), whatever the source.
+
+        In sequences for a sequence source (whole sequences of about that many rows
+        in all, at least one). The same for every ``n_jobs``, so the default keeps
+        fits bitwise identical across thread counts while giving threads batches to
+        share.
+        """
+        rows = max(1, min(self.n_rows, max(1024, DEFAULT_BATCH_BYTES // (8 * self.n_features))))
+        seqs = self.sequences
+        if seqs is None:
+            return rows
+        mean_length = max(1.0, self.n_rows / max(seqs.n_sequences, 1))
+        return max(1, min(seqs.n_sequences, int(rows / mean_length)))
 
     def ranges(self, batch_size: int) -> list[tuple[int, int]]:
-        """Split the rows into consecutive ``(start, stop)`` ranges."""
+        """Split the rows into consecutive ``(start, stop)`` ranges.
+
+        For a sequence source, each range holds ``batch_size`` whole sequences.
+        """
+        seqs = self.sequences
+        if seqs is not None:
+            b = seqs.bounds
+            m = seqs.n_sequences
+            return [(int(b[i]), int(b[min(i + batch_size, m)])) for i in range(0, m, batch_size)]
         n = self.n_rows
         return [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)] or [(0, 0)]
 
@@ -416,8 +466,106 @@ class Noisy:
         return block
 
 
+@dataclass(frozen=True, eq=False)
+class Sequences:
+    """Another source whose rows are consecutive sequences (hidden Markov models).
+
+    Parameters
+    ----------
+    inner : object
+        The spec of the rows (an array, a file, ...).
+    bounds : ndarray of shape (n_sequences + 1,)
+        Row offsets of the sequences: sequence ``i`` is rows ``bounds[i]:bounds[i + 1]``.
+    """
+
+    inner: Any
+    bounds: np.ndarray
+
+    @property
+    def n_sequences(self) -> int:
+        """Number of sequences."""
+        return int(self.bounds.shape[0]) - 1
+
+    def lengths(self, start: int, stop: int) -> np.ndarray:
+        """The lengths of the whole sequences that make up rows ``start:stop``.
+
+        Raises ValueError when ``start`` or ``stop`` is not a sequence boundary
+        (a batch never splits a sequence).
+        """
+        lo, hi = np.searchsorted(self.bounds, [start, stop])
+        if (lo >= self.bounds.shape[0] or self.bounds[lo] != start or hi >= self.bounds.shape[0]
+                or self.bounds[hi] != stop):
+            raise ValueError(f"rows {start}:{stop} do not begin and end at sequence boundaries")
+        return np.diff(self.bounds[lo : hi + 1])
+
+    def cut(self, start: int, stop: int, rows: int) -> list[tuple[int, int]]:
+        """Cut rows ``start:stop`` (whole sequences) into runs of whole sequences of
+        about ``rows`` rows each (a longer sequence is a run of its own)."""
+        lo, hi = (int(i) for i in np.searchsorted(self.bounds, [start, stop]))
+        out, a = [], start
+        for i in range(lo + 1, hi + 1):
+            b = int(self.bounds[i])
+            if b - a >= rows or i == hi:
+                if b > a:
+                    out.append((a, b))
+                a = b
+        return out or [(start, stop)]
+
+
+def check_lengths(lengths: Any, n_rows: int) -> np.ndarray:
+    """Validate sequence lengths against the number of rows; return the row offsets.
+
+    Parameters
+    ----------
+    lengths : array-like of int
+        The length of each sequence, in row order (as hmmlearn takes them).
+    n_rows : int
+        Rows of the data.
+
+    Returns
+    -------
+    ndarray of shape (n_sequences + 1,)
+        The offsets ``[0, l_0, l_0 + l_1, ...]``.
+
+    Raises
+    ------
+    DataError
+        If ``lengths`` is not a 1-D array of positive whole numbers summing to ``n_rows``.
+    """
+    if n_rows == 0:
+        raise DataError("X has no rows: give at least one sequence")
+    arr = np.asarray(lengths)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise DataError(f"lengths must be 1-dimensional; got shape {arr.shape}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise DataError(f"lengths must hold whole numbers; got dtype {arr.dtype}")
+    if arr.shape[0] == 0:
+        raise DataError("lengths is empty: give at least one sequence")
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.floor(arr)))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"lengths must hold whole numbers; got {float(arr[i]):g} at index {i}")
+    arr = arr.astype(np.int64)
+    bad = np.flatnonzero(arr < 1)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"lengths must be positive; got {int(arr[i])} at index {i}")
+    total = int(arr.sum())
+    if total != n_rows:
+        raise DataError(f"lengths must sum to the number of rows of X ({n_rows}); they sum to {total}")
+    bounds = np.zeros(arr.shape[0] + 1, dtype=np.int64)
+    np.cumsum(arr, out=bounds[1:])
+    bounds.flags.writeable = False
+    return bounds
+
+
 def take_rows(spec: Any, rows: np.ndarray) -> np.ndarray:
     """Read the rows at the indices ``rows`` as float64."""
+    if isinstance(spec, Sequences):
+        return take_rows(spec.inner, rows)
     if isinstance(spec, Noisy):
         return spec.add(take_rows(spec.inner, rows), rows)
     if isinstance(spec, NpyFile):
@@ -446,6 +594,8 @@ def read_rows(spec: Any, start: int, stop: int, into: np.ndarray | None = None) 
 
     A file is read into the uint8 buffer ``into`` when one is given (see NpyFile.read).
     """
+    if isinstance(spec, Sequences):
+        return read_rows(spec.inner, start, stop, into)
     if isinstance(spec, Noisy):
         block = read_rows(spec.inner, start, stop, into)
         return spec.add(block, np.arange(start, stop))

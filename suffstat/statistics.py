@@ -27,6 +27,7 @@ __all__ = [
     "CountStats",
     "GammaStats",
     "GaussianMixtureStats",
+    "HMMStats",
     "IndependentStats",
     "MixtureStats",
     "MultivariateNormalStats",
@@ -726,6 +727,36 @@ class ClassifierStats(Statistic):
     """
 
     _fields = ("w_sum",)
+    _parts_field = "parts"
+
+
+class HMMStats(Statistic):
+    """E-step statistics of a hidden Markov model over whole sequences.
+
+    Fields: ``w_sum`` (rows summarised), ``n_sequences`` (sequences summarised),
+    ``start`` ((k,) expected count of each state at the first step of a sequence),
+    ``trans`` ((k, k) expected count of each transition i -> j), ``log_likelihood``
+    (of the sequences under the parameters that produced the posteriors) and
+    ``parts`` (each state's emission record, its rows weighted by the state's
+    posterior probability).
+
+    Parameters
+    ----------
+    w_sum : float
+        Rows summarised.
+    n_sequences : float
+        Sequences summarised.
+    start : array-like of shape (k,)
+        Expected first-state counts.
+    trans : array-like of shape (k, k)
+        Expected transition counts.
+    log_likelihood : float
+        Log-likelihood of the sequences.
+    parts : sequence of Statistic
+        The states' emission records.
+    """
+
+    _fields = ("w_sum", "n_sequences", "start", "trans", "log_likelihood")
     _parts_field = "parts"
 
 

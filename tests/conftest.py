@@ -27,7 +27,7 @@ def rng():
 # Test dependencies whose absence must not pass silently in CI (issue 12): the anchor tests
 # against scikit-learn and the h5py / zarr / Dask sources `importorskip` them, which is right
 # on a developer's machine but would hide a broken CI environment as a row of skips.
-CI_REQUIRED_MODULES = frozenset({"sklearn", "h5py", "zarr", "dask", "distributed"})
+CI_REQUIRED_MODULES = frozenset({"sklearn", "h5py", "zarr", "dask", "distributed", "hmmlearn"})
 _IMPORTORSKIP = re.compile(r"could not import '([\w.]+)'")
 
 

@@ -42,12 +42,15 @@ ALLOWED = {
     "priors": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_registry"},
     "mixtures": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_nested",
                  "_estimator", "prediction", "sources", "fitting", "priors"},
-    # issue 16: a streaming summarizer over the sources and the ordered map; its summaries
-    # become a mixture (to_mixture), it never runs the EM engine
+    # issue 18: hidden Markov models are learners over sequences, like the mixtures
+    "hmm": {"distributions", "statistics", "kernels", "_validation", "exceptions", "_nested",
+            "_estimator", "sources", "parallel", "fitting", "_registry", "io"},
     # issue 18: Bayes classifiers stream labelled rows through the sources and the ordered
     # map (labels ride as an extra column); their class distributions may be mixtures
     "classifiers": {"distributions", "mixtures", "statistics", "sources", "parallel", "prediction",
                     "_validation", "exceptions", "_estimator", "_registry", "io"},
+    # issue 16: a streaming summarizer over the sources and the ordered map; its summaries
+    # become a mixture (to_mixture), it never runs the EM engine
     "agglomerative": {"kernels", "statistics", "sources", "parallel", "_validation", "exceptions",
                       "_estimator", "distributions", "mixtures", "fitting"},
 }

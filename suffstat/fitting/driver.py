@@ -39,8 +39,15 @@ STEPPED = ("stepwise", "sem-vr", "fiem")
 PROGRESS_MIN_BATCHES = 8
 
 
-def summarize_batch(X: np.ndarray, w: np.ndarray | None, learner: Any):
-    """Work item: the local step on one batch (module level, so it pickles)."""
+def summarize_batch(X: np.ndarray, w: np.ndarray | None, learner: Any, lengths: Any = None):
+    """Work item: the local step on one batch (module level, so it pickles).
+
+    ``lengths`` (a sequence source's batches only) are the lengths of the whole
+    sequences that make up the batch; the learner then receives every argument but
+    the batch by keyword (``lengths=``, ``sample_weight=``, ``accumulate=``).
+    """
+    if lengths is not None:
+        return learner.summarize(X, lengths=lengths, sample_weight=w, accumulate=False)
     return learner.summarize(X, w, accumulate=False)
 
 
@@ -99,7 +106,10 @@ class EMRun:
     """One fit of a learner: settings, resumable state and the pass loop.
 
     Parameters are those of :func:`run_em`; ``learner`` is any object with the
-    methods of :class:`~suffstat.fitting.learner.Learner`.
+    methods of :class:`~suffstat.fitting.learner.Learner`. ``lengths`` (or a
+    source made by :meth:`~suffstat.sources.BatchSource.with_lengths`) groups the
+    rows into sequences: every batch is then ``batch_size`` whole sequences, and
+    the learner's ``summarize`` receives their lengths as ``lengths=``.
     """
 
     def __init__(
@@ -125,6 +135,7 @@ class EMRun:
         average_start: int | float | None = None,
         checkpoint: Callable[[EMRun], None] | None = None,
         converge_on: tuple[str, float] | None = None,
+        lengths: Any = None,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ParameterError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}")
@@ -151,6 +162,8 @@ class EMRun:
         self.inertia = None if inertia is None else check_fraction("inertia", inertia)
         self.n_jobs = effective_n_jobs(n_jobs)
         self.source = as_source(X)
+        if lengths is not None:  # batches of whole sequences; batch_size counts sequences
+            self.source = self.source.with_lengths(lengths)
         self.weights = weight_source(sample_weight, self.source)
         self.batch_size = resolve_batch_size(batch_size, self.source)
         self.ranges = self.source.ranges(self.batch_size)
@@ -318,7 +331,7 @@ class EMRun:
         """The records of batches ``idx`` under ``learner``, in the order of ``idx``."""
         return list(ordered_map(
             summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
-            n_jobs=self.n_jobs, args=(learner,), indices=idx, additive=True,
+            n_jobs=self.n_jobs, args=(learner,), indices=idx, additive=True, with_lengths=True,
         ))
 
     def _guarded(self, candidate: Statistic, plain: Statistic) -> Statistic:
@@ -428,7 +441,7 @@ class EMRun:
                 results, group_stats = [], None
                 for s in ordered_map(
                     summarize_batch, self.source, [self.ranges[i] for i in idx], weights=self.weights,
-                    n_jobs=self.n_jobs, args=(self.learner,), indices=idx, additive=True,
+                    n_jobs=self.n_jobs, args=(self.learner,), indices=idx, additive=True, with_lengths=True,
                 ):
                     group_stats = s if group_stats is None else group_stats + s
                     if self.algorithm == "memoized":
@@ -626,7 +639,8 @@ def run_em(learner: Any, X: Any, sample_weight: Any = None, **kwargs: Any) -> di
     **kwargs
         Settings of :class:`EMRun` (``max_iter``, ``tol``, ``batch_size``,
         ``batches_per_epoch``, ``n_jobs``, ``inertia``, ``verbose``, ``callbacks``,
-        ``random_state``, ``algorithm``, ``step``, ``shuffle``, ``n_total``, ``average``).
+        ``random_state``, ``algorithm``, ``step``, ``shuffle``, ``n_total``, ``average``,
+        ``lengths``).
 
     Returns
     -------

@@ -11,6 +11,7 @@ the learner protocol (:mod:`suffstat.fitting.learner`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -130,14 +131,15 @@ def start_from_local_step(learner: Any, starter: Any, run: EMRun) -> None:
     """
     total = None
     for s in ordered_map(summarize_batch, run.source, run.ranges, weights=run.weights,
-                         n_jobs=run.n_jobs, args=(starter,), additive=True):
+                         n_jobs=run.n_jobs, args=(starter,), additive=True, with_lengths=True):
         total = s if total is None else total + s
     proposal = learner.propose(total)
     if proposal is not None:
         learner.commit(learner.seeded(proposal))
 
 
-def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state: Any = None,
+def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, lengths: Any = None,
+                random_state: Any = None,
                 init: Any = None, n_init: int = 1, init_options: dict[str, Any] | None = None,
                 output_path: Any = None, save_every: int = 1, resume: bool = False,
                 **settings: Any) -> FitResult:
@@ -151,6 +153,10 @@ def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state
         The data.
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights.
+    lengths : array-like of int, optional
+        Sequence lengths (summing to the rows of ``X``): batches are then whole
+        sequences, ``batch_size`` counts sequences, and the learner's ``summarize``
+        receives each batch's lengths (see :class:`~suffstat.fitting.driver.EMRun`).
     random_state : None, int or numpy.random.Generator
         Seeds the initialization, the trials and the batch order of minibatch modes.
     init : str, model, path or None
@@ -189,14 +195,19 @@ def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state
         raise ParameterError("resume=True needs the output_path of the interrupted fit")
     rng = check_random_state(random_state)
     if n_init > 1:
-        return _fit_trials(learner, X, sample_weight, rng, init, n_init, init_options, settings)
+        return _fit_trials(learner, X, sample_weight, rng, init, n_init, init_options, settings,
+                           lengths)
 
     checkpoint = None
     # settings are validated before any initialization work
-    run = EMRun(learner, X, sample_weight, random_state=rng, checkpoint=None, **settings)
+    run = EMRun(learner, X, sample_weight, random_state=rng, checkpoint=None, lengths=lengths,
+                **settings)
     saved = {k: v for k, v in settings.items() if k not in ("callbacks", "step", "verbose")}
     saved["step"] = None if settings.get("step") is None else run.step.to_dict()
     saved["data_shape"] = list(run.source.shape)
+    seqs = run.source.sequences
+    if seqs is not None:  # the same rows cut into other sequences is other data
+        saved["sequences"] = hashlib.sha256(np.ascontiguousarray(seqs.bounds).tobytes()).hexdigest()
     before = learner.get_parameters()
     with folder_lock(output_path) if output_path is not None else contextlib.nullcontext():
         state = None
@@ -239,7 +250,7 @@ def fit_learner(learner: Any, X: Any, sample_weight: Any = None, *, random_state
 
 #: Settings a resumed fit must share with the snapshot's (they decide the trajectory).
 RESUME_SETTINGS = ("algorithm", "batch_size", "batches_per_epoch", "shuffle", "inertia", "step",
-                   "n_total", "average", "average_start", "data_shape")
+                   "n_total", "average", "average_start", "data_shape", "sequences")
 
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any], folder: Any) -> None:
@@ -301,7 +312,8 @@ def _alive(pid: int) -> bool:
 
 
 def _fit_trials(learner: Any, X: Any, sample_weight: Any, rng: np.random.Generator, init: Any,
-                n_init: int, init_options: dict[str, Any], settings: dict[str, Any]) -> FitResult:
+                n_init: int, init_options: dict[str, Any], settings: dict[str, Any],
+                lengths: Any = None) -> FitResult:
     seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n_init)]
     # Callbacks see the kept trial only, replayed once it is chosen.
     callbacks = list(settings.get("callbacks") or [])
@@ -311,7 +323,7 @@ def _fit_trials(learner: Any, X: Any, sample_weight: Any, rng: np.random.Generat
     trials = []
     for i, seed in enumerate(seeds):
         candidate = template.copy()
-        result = fit_learner(candidate, X, sample_weight, random_state=seed, init=init,
+        result = fit_learner(candidate, X, sample_weight, lengths=lengths, random_state=seed, init=init,
                              init_options=init_options, **settings)
         record = dict(result.trials[0], trial=i)
         trials.append(record)

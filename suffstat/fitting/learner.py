@@ -22,6 +22,15 @@ One pass of the engine, for a group of batches (a whole pass in batch EM)::
 Parameters change only at ``commit``, so an interrupt or an error inside a pass
 leaves the learner as its last completed update left it.
 
+Sequences: a fit given ``lengths`` (``fit_learner(learner, X, lengths=...)``, or a
+source from :meth:`~suffstat.sources.BatchSource.with_lengths`) groups the rows into
+consecutive sequences. Every batch is then ``batch_size`` whole sequences (never a
+part of one), and ``summarize`` is called as ``summarize(batch, lengths=...,
+sample_weight=None, accumulate=False)`` (keywords only after the batch), with the
+lengths of the sequences that make up the batch, in row order. A learner of
+sequences (a hidden Markov model) must accept the ``lengths`` keyword; learners of
+rows are never given it.
+
 How a variational learner plugs in: its ``summarize`` is the VB local step (the
 E-step with expected log-parameters) returning the data record; ``propose`` adds
 the prior record (pseudo-counts) to ``S`` and computes the posterior in natural
@@ -80,7 +89,8 @@ class Learner(Protocol):
 
         Pure (with ``accumulate=False``, the only way the engine calls it) and
         thread-safe: the engine summarizes batches concurrently and adds the
-        records in batch order.
+        records in batch order. In a fit over sequences the engine also passes
+        ``lengths=`` (the lengths of the whole sequences in the batch).
         """
 
     def objective(self, stats: Statistic, *, fresh: bool = True) -> float | None:

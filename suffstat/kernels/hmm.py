@@ -1,0 +1,179 @@
+"""Hidden Markov model kernels: scaled forward-backward and Viterbi over whole sequences.
+
+A batch holds whole sequences, given by their row offsets ``bounds`` (sequence ``s``
+is rows ``bounds[s]:bounds[s + 1]``). Emissions come in as log-densities ``logb``
+(n, k), computed by the emission distributions. The forward-backward pass works in
+scaled form (Rabiner, 1989): each row's densities are divided by their maximum and
+each forward vector is normalised, so nothing underflows however long a sequence is,
+and the log-likelihood is the sum of the logs of the scales and maxima. Memory is
+O(l k) per sequence: the forward variables live in the posterior output until the
+backward pass overwrites them, and the backward variables are one vector.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import kernel
+
+
+@kernel
+def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, posteriors):
+    """Scaled forward(-backward) over the sequences of a batch, states along rows.
+
+    logb (k, n) C-contiguous float64 log emission densities (state j's row of rows),
+    overwritten with exp(logb - column max). bounds (m + 1,) int64 offsets with
+    bounds[0] = 0, bounds[m] = n. start (k,), trans (k, k) probabilities. gamma (k, n)
+    receives the posterior state marginals (the scaled forward variables when
+    ``posteriors`` is False); xi (k, k) and first (k,) get the expected transition
+    counts and first-state posteriors added; seq_ll (m,) receives each sequence's
+    log-likelihood. Returns the first row where every state has probability 0 (that
+    sequence's log-likelihood is -inf, its posteriors 0 and it adds nothing), or -1.
+    """
+    k, n = logb.shape
+    m = bounds.shape[0] - 1
+    # Each row's densities relative to their maximum, for the whole batch at once (the
+    # loops run along the rows of a state).
+    mxs = np.full(n, -np.inf)
+    for j in range(k):
+        row = logb[j]
+        for t in range(n):
+            v = row[t]
+            mxs[t] = v if v > mxs[t] else mxs[t]
+    for j in range(k):
+        row = logb[j]
+        for t in range(n):
+            row[t] = math.exp(row[t] - mxs[t])  # a row of -inf gives NaN: it is caught below
+    inv_scale = np.empty(n)
+    prev = np.empty(k)
+    cur = np.empty(k)
+    beta = np.empty(k)
+    tmp = np.empty(k)
+    bad = -1
+    for s in range(m):
+        a = bounds[s]
+        b = bounds[s + 1]
+        ll = 0.0
+        failed = False
+        for t in range(a, b):
+            mx = mxs[t]
+            if not mx > -np.inf:  # also NaN
+                failed = True
+                if bad < 0:
+                    bad = t
+                break
+            if t == a:
+                for j in range(k):
+                    cur[j] = start[j]
+            else:
+                for j in range(k):
+                    cur[j] = 0.0
+                for i in range(k):
+                    pi = prev[i]
+                    for j in range(k):
+                        cur[j] += pi * trans[i, j]
+            c = 0.0
+            for j in range(k):
+                g = cur[j] * logb[j, t]
+                cur[j] = g
+                c += g
+            if not c > 0.0:
+                failed = True
+                if bad < 0:
+                    bad = t
+                break
+            inv = 1.0 / c
+            inv_scale[t] = inv
+            for j in range(k):
+                g = cur[j] * inv
+                prev[j] = g
+                gamma[j, t] = g
+            ll += math.log(c) + mx
+        if failed:
+            seq_ll[s] = -np.inf
+            for j in range(k):
+                for t in range(a, b):
+                    gamma[j, t] = 0.0
+            continue
+        seq_ll[s] = ll
+        if not posteriors:
+            continue
+        # backward: beta_{b-1} = 1, so the last posterior is the last forward vector
+        for j in range(k):
+            beta[j] = 1.0
+        for t in range(b - 2, a - 1, -1):
+            sc = inv_scale[t + 1]
+            for j in range(k):
+                tmp[j] = logb[j, t + 1] * beta[j] * sc
+            tot = 0.0
+            for i in range(k):
+                ai = gamma[i, t]
+                acc = 0.0
+                for j in range(k):
+                    v = trans[i, j] * tmp[j]
+                    acc += v
+                    xi[i, j] += ai * v
+                beta[i] = acc
+                g = ai * acc
+                cur[i] = g
+                tot += g
+            inv = 1.0 / tot if tot > 0.0 else 1.0
+            for i in range(k):
+                gamma[i, t] = cur[i] * inv
+        for j in range(k):
+            first[j] += gamma[j, a]
+    return bad
+
+
+@kernel
+def viterbi(logb, bounds, log_start, log_trans, path, seq_ll):
+    """Most probable state path of each sequence of a batch (log space).
+
+    logb (k, n) log emission densities, states along rows (not modified); bounds
+    (m + 1,) int64 row offsets; log_start (k,), log_trans (k, k) log probabilities.
+    path (n,) int64 receives the states, seq_ll (m,) each path's log-probability. Ties
+    go to the lowest state. Memory: back-pointers of the longest sequence, O(l k).
+    """
+    k, n = logb.shape
+    m = bounds.shape[0] - 1
+    longest = 0
+    for s in range(m):
+        longest = max(longest, bounds[s + 1] - bounds[s])
+    back = np.zeros((max(longest, 1), k), dtype=np.int32)
+    delta = np.empty(k)
+    nd = np.empty(k)
+    for s in range(m):
+        a = bounds[s]
+        b = bounds[s + 1]
+        if b <= a:
+            seq_ll[s] = 0.0
+            continue
+        for j in range(k):
+            delta[j] = log_start[j] + logb[j, a]
+        for t in range(a + 1, b):
+            for j in range(k):
+                best = -np.inf
+                arg = 0
+                for i in range(k):
+                    v = delta[i] + log_trans[i, j]
+                    if v > best:
+                        best = v
+                        arg = i
+                nd[j] = best + logb[j, t]
+                back[t - a, j] = arg
+            for j in range(k):
+                delta[j] = nd[j]
+        best = -np.inf
+        arg = 0
+        for j in range(k):
+            if delta[j] > best:
+                best = delta[j]
+                arg = j
+        seq_ll[s] = best
+        path[b - 1] = arg
+        for t in range(b - 1, a, -1):
+            arg = back[t - a, arg]
+            path[t - 1] = arg
+    return 0
