@@ -53,6 +53,27 @@ def precision_cholesky(cov: np.ndarray, reg_covar: float) -> np.ndarray:
     return linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
 
 
+def shifted_moments(X: np.ndarray, w: np.ndarray, shift: np.ndarray | None,
+                    full: bool) -> MultivariateNormalStats:
+    """The shifted moments of validated rows about ``shift`` (the first row when None).
+
+    Features whose batch mean is far from the reference point (a stale start, or a
+    constant column) are summarized again about their value nearest it.
+    """
+    d = X.shape[1]
+    if shift is None:
+        shift = X[0].copy() if X.shape[0] else np.zeros(d)
+    moments = moments_full if full else moments_diag
+    s1, s2 = np.zeros(d), np.zeros((d, d) if full else d)
+    w_sum = moments(X, w, shift, s1, s2)
+    moved = recentred_shift(X, w, shift, w_sum, s1, np.diag(s2) if full else s2)
+    if moved is not None:
+        shift = moved
+        s1, s2 = np.zeros(d), np.zeros((d, d) if full else d)
+        w_sum = moments(X, w, shift, s1, s2)
+    return MultivariateNormalStats(w_sum=w_sum, xw_sum=s1, xxw_sum=s2, shift=shift)
+
+
 class MultivariateNormal(Distribution):
     r"""The multivariate normal distribution.
 
@@ -209,25 +230,9 @@ class MultivariateNormal(Distribution):
         return FusedEStep(key, gaussian_diag_estep, arrays)
 
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
-        d = X.shape[1]
         # The current mean as reference point keeps precision; before it is known the
         # first row serves (a constant column then has exactly zero scatter).
-        if self.mean is not None:
-            shift = self.mean
-        else:
-            shift = X[0].copy() if X.shape[0] else np.zeros(d)
-        full = self.covariance_type == "full"
-        moments = moments_full if full else moments_diag
-        s1, s2 = np.zeros(d), np.zeros((d, d) if full else d)
-        w_sum = moments(X, w, shift, s1, s2)
-        # Features whose batch mean is far from the reference point (a stale start,
-        # or a constant column) are summarized again about their value nearest it.
-        moved = recentred_shift(X, w, shift, w_sum, s1, np.diag(s2) if full else s2)
-        if moved is not None:
-            shift = moved
-            s1, s2 = np.zeros(d), np.zeros((d, d) if full else d)
-            w_sum = moments(X, w, shift, s1, s2)
-        return MultivariateNormalStats(w_sum=w_sum, xw_sum=s1, xxw_sum=s2, shift=shift)
+        return shifted_moments(X, w, self.mean, self.covariance_type == "full")
 
     def _estimate(self, stats: MultivariateNormalStats) -> dict[str, Any]:
         if self._d is not None and stats.xw_sum.shape[0] != self._d:

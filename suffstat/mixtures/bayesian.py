@@ -90,12 +90,9 @@ def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
 
 
 def _same_options(first: ConjugatePrior, others: list[ConjugatePrior]) -> bool:
-    ref = first.to_dict()["options"]
-    for d in others:
-        opts = d.to_dict()["options"]
-        if opts.keys() != ref.keys() or any(not np.array_equal(opts[k], ref[k]) for k in ref):
-            return False
-    return True
+    names = first._option_names
+    return all(d._option_names == names and all(np.array_equal(getattr(d, n), getattr(first, n))
+                                                for n in names) for d in others)
 
 
 def _c_beta(a: Any, b: Any) -> Any:
@@ -540,6 +537,8 @@ class BayesianMixture(GeneralMixtureModel):
         dict
             The validated parameters.
         """
+        if "_batch" in params:  # a batched global step's proposal: validated as it was made
+            return params
         return self._check_params(params)
 
     def blank(self) -> BayesianMixture:
@@ -550,10 +549,9 @@ class BayesianMixture(GeneralMixtureModel):
         BayesianMixture
             The copy, to be started from seeds.
         """
-        d = self.to_dict()
-        d["params"] = {**d["params"], "concentration": None,  # nested priors (Independent) too
-                       "distributions": [_unfitted_component(c) for c in d["params"]["distributions"]]}
-        return Distribution.from_dict(d)
+        return type(self)([d._fresh_copy() for d in self.distributions],
+                          weight_concentration_prior_type=self.weight_concentration_prior_type,
+                          weight_concentration_prior=self.weight_concentration_prior, frozen=self.frozen)
 
     def warm_start(self, other: Any, what: str = "init") -> Any:
         """Start from another model: copy a like posterior, or take its responsibilities.

@@ -370,10 +370,10 @@ class BayesianGaussianMixture(EstimatorParams):
 
     def _learner(self, prior: dict[str, Any]) -> BayesianMixture:
         cls = NormalWishart if self.covariance_type == "full" else NormalGamma
-        comps = [cls(prior["mean_prior"], prior["covariance_prior"],
-                     mean_precision_prior=prior["mean_precision_prior"],
-                     degrees_of_freedom_prior=prior["degrees_of_freedom_prior"],
-                     reg_covar=float(self.reg_covar)) for _ in range(int(self.n_components))]
+        first = cls(prior["mean_prior"], prior["covariance_prior"],
+                    mean_precision_prior=prior["mean_precision_prior"],
+                    degrees_of_freedom_prior=prior["degrees_of_freedom_prior"], reg_covar=float(self.reg_covar))
+        comps = [first] + [first._fresh_copy() for _ in range(int(self.n_components) - 1)]
         return BayesianMixture(comps, weight_concentration_prior_type=self.weight_concentration_prior_type,
                                weight_concentration_prior=prior["weight_concentration_prior"])
 

@@ -92,6 +92,11 @@ class ConjugatePrior(Distribution):
         raise NotImplementedError
 
     # -- shared behaviour -----------------------------------------------------------------
+    def _fresh_copy(self) -> ConjugatePrior:
+        """The same prior without a posterior (nested priors' posteriors cleared too)."""
+        d = self.to_dict()
+        return type(self).from_dict(_clear(d))
+
     def _effective_inertia(self, inertia: float | None, inherited: float) -> float:
         eff = super()._effective_inertia(inertia, inherited)
         if eff > 0:
@@ -127,3 +132,11 @@ class ConjugatePrior(Distribution):
 
     def _n_parameters(self) -> int:
         return int(sum(np.size(v) for v in self.point_estimate().values()))
+
+
+def _clear(d: dict[str, Any]) -> dict[str, Any]:
+    """A prior's dict with its posterior (and nested priors' posteriors) cleared."""
+    nested = d["params"].get("distributions")
+    if isinstance(nested, list):
+        return {**d, "params": {**d["params"], "distributions": [_clear(c) for c in nested]}}
+    return {**d, "params": {k: None for k in d["params"]}}

@@ -18,7 +18,9 @@ so every computation runs about the record's reference point.
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from scipy.special import digamma, gammaln
 
 from .._validation import check_scalar, check_vector
 from ..distributions._fused import FusedEStep, gaussian_diag_estep, gaussian_full_estep, normal_estep
-from ..distributions.multivariate_normal import MultivariateNormal
+from ..distributions.multivariate_normal import MultivariateNormal, shifted_moments
 from ..distributions.normal import Normal
 from ..exceptions import ParameterError
 from ..kernels.gaussian import LOG_2PI, mvn_diag_logpdf, mvn_full_logpdf
@@ -116,6 +118,9 @@ class NormalWishart(ConjugatePrior):
     def n_features(self) -> int:
         """Dimension d of the data."""
         return self._d
+
+    def _fresh_copy(self) -> NormalWishart:
+        return _shallow_unfitted(self)
 
     def prior_params(self) -> dict[str, Any]:
         """Return the prior as posterior parameters (the posterior of no data).
@@ -244,8 +249,7 @@ class NormalWishart(ConjugatePrior):
 
     # -- the record and the global step ----------------------------------------------------
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
-        shift = self.mean if self.mean is not None else self.mean_prior
-        return MultivariateNormal(shift, covariance_type="full")._summarize(X, w)
+        return shifted_moments(X, w, self.mean if self.mean is not None else self.mean_prior, True)
 
     def _estimate(self, stats: MultivariateNormalStats) -> dict[str, Any]:
         if not stats.full or stats.xw_sum.shape[0] != self._d:
@@ -393,6 +397,9 @@ class NormalGamma(ConjugatePrior):
         """Dimension d of the data (1 for a univariate prior)."""
         return self._d
 
+    def _fresh_copy(self) -> NormalGamma:
+        return _shallow_unfitted(self)
+
     def _vec(self, value: Any) -> np.ndarray:
         return np.atleast_1d(np.asarray(value, dtype=np.float64))
 
@@ -439,7 +446,7 @@ class NormalGamma(ConjugatePrior):
         shift = self.mean if self.mean is not None else self.mean_prior
         if self.univariate:
             return Normal(shift, 1.0)._summarize(X, w)
-        return MultivariateNormal(shift, covariance_type="diag")._summarize(X, w)
+        return shifted_moments(X, w, shift, False)
 
     def _moments(self, stats: Any) -> tuple[np.ndarray, ...]:
         """(N, shift, sum w (x - shift), sum w (x - shift)^2) of one record, batched (k = 1)."""
@@ -602,6 +609,15 @@ class NormalGamma(ConjugatePrior):
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._family(**self.point_estimate())._sample(n, rng)
+
+
+def _shallow_unfitted(prior: Any) -> Any:
+    """A copy sharing the (read-only) prior arrays and caches, without a posterior."""
+    new = copy.copy(prior)
+    new._lock = threading.Lock()
+    new._pending = None
+    new._set_params({"mean": None, "mean_precision": None, "degrees_of_freedom": None, "scale": None})
+    return new
 
 
 def _spd(name: str, value: Any, d: int) -> np.ndarray:
