@@ -608,7 +608,8 @@ def trace(
             # earlier runs are drawn wider, so that runs on top of each other stay visible
             width = 1.5 + 2.0 * (len(runs) - 1 - c) / max(len(runs) - 1, 1)
             ax.plot(xs, ys, color=colors[c], label=name, linewidth=width, **style)
-        ax.set_ylabel(TRACE_PANELS[panel])
+        variational = panel == "log_likelihood" and all("elbo" in h for hs in histories for h in hs)
+        ax.set_ylabel("mean ELBO per row" if variational else TRACE_PANELS[panel])
         ax.grid(True, alpha=0.3)
         if panel == "K":
             from matplotlib.ticker import MaxNLocator

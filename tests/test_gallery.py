@@ -45,7 +45,7 @@ def _run(script: Path, tmp_path: Path, monkeypatch, **env: str) -> list:
 def test_the_gallery_has_the_examples_of_issue_15():
     assert [p.name for p in SCRIPTS] == ["plot_cli_session.py", "plot_out_of_core.py",
                                          "plot_phase_transitions.py", "plot_step_rules.py",
-                                         "plot_warm_start.py"]
+                                         "plot_variational.py", "plot_warm_start.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)

@@ -122,6 +122,16 @@ class NormalWishart(ConjugatePrior):
     def _fresh_copy(self) -> NormalWishart:
         return _shallow_unfitted(self)
 
+    @property
+    def covariance_type(self) -> str:
+        """``'full'``: the covariance form of the component (as MultivariateNormal's)."""
+        return "full"
+
+    @property
+    def cov(self) -> np.ndarray | None:
+        """The inverse of the expected precision, ``B / nu`` (None before a global step)."""
+        return None if self.scale is None else self.scale / self.degrees_of_freedom
+
     def prior_params(self) -> dict[str, Any]:
         """Return the prior as posterior parameters (the posterior of no data).
 
@@ -399,6 +409,18 @@ class NormalGamma(ConjugatePrior):
 
     def _fresh_copy(self) -> NormalGamma:
         return _shallow_unfitted(self)
+
+    @property
+    def covariance_type(self) -> str:
+        """``'diag'``: the covariance form of a multivariate component (none when univariate)."""
+        if self.univariate:
+            raise AttributeError("a univariate NormalGamma has no covariance_type")
+        return "diag"
+
+    @property
+    def cov(self) -> Any:
+        """The inverse expected precisions, ``beta / nu`` (None before a global step)."""
+        return None if self.scale is None else self._out(self._vec(self.scale) / self.degrees_of_freedom)
 
     def _vec(self, value: Any) -> np.ndarray:
         return np.atleast_1d(np.asarray(value, dtype=np.float64))
