@@ -68,7 +68,10 @@ class BayesianGaussianMixture(EstimatorParams):
         step; the same as bnpy's ``'randexamples'``), ``'randexamples'``,
         ``'randexamplesbydist'`` (k-means++ D^2 sampling of the rows), ``'random'``
         (random rows as seeds, every row given to its nearest), ``'first-k'``,
-        ``'refined'``; an integer array of shape (n_samples,) of labels (bnpy's
+        ``'refined'`` (with an integer ``random_state`` and ``n_init=1``,
+        ``'randexamples'`` takes bnpy's rows, ``RandomState(seed).permutation(N)[:K]``,
+        so bnpy's seed gives bnpy's start); an integer array of shape (n_samples,) of
+        labels (bnpy's
         ``truelabels``: one global step from that hard assignment); or a fitted model
         (this class, :class:`~suffstat.BayesianMixture`, an EM
         :class:`~suffstat.GaussianMixture` or :class:`~suffstat.GeneralMixtureModel`,
@@ -452,6 +455,10 @@ class BayesianGaussianMixture(EstimatorParams):
             if start not in INIT_PARAMS:
                 raise ParameterError(f"init_params must be one of {tuple(INIT_PARAMS)}, an array of "
                                      f"labels, a fitted model or a path; got {start!r}")
+            seed = self.random_state
+            if INIT_PARAMS[start] == "randexamples" and int(self.n_init) == 1 and \
+                    isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+                return _bnpy_randexamples(learner, source, int(seed))
             return INIT_PARAMS[start]
         if isinstance(start, (str, os.PathLike)):
             return start
@@ -668,6 +675,27 @@ def _data_moments(source: Any, weights: Any, ctype: str, ddof: int = 1) -> tuple
         raise ParameterError("the default priors need at least two rows (give mean_prior and "
                              "covariance_prior)")
     return total.mean(), total.scatter() * (n / (n - ddof))
+
+
+def _bnpy_randexamples(learner: BayesianMixture, source: Any, seed: int) -> BayesianMixture:
+    """bnpy's ``randexamples`` for an integer seed: component k starts from row
+    ``RandomState(seed).permutation(N)[k]`` alone (``FromScratchGauss``), then a global step."""
+    k, n = learner.n_components, source.n_rows
+    if n < k:
+        raise ParameterError(f"cannot initialize {k} components from {n} rows")
+    rows = np.random.RandomState(seed).permutation(n)[:k]
+    order = np.argsort(rows)
+    X = np.empty((k,) + tuple(source.shape[1:]))
+    X[order] = source.take(rows[order])
+    if not np.isfinite(X).all():
+        from ..exceptions import DataError
+
+        bad = int(rows[np.flatnonzero(~np.isfinite(X.reshape(k, -1)).all(axis=1))[0]])
+        raise DataError("X holds a value that is not finite", row=bad)
+    blank = learner.blank()
+    model = learner.copy()
+    model.commit(blank.propose(blank.seed_statistics(X, None, np.arange(k))))
+    return model
 
 
 def _from_labels(learner: BayesianMixture, source: Any, weights: Any, labels: np.ndarray) -> BayesianMixture:
