@@ -13,6 +13,8 @@ from test_bnpy_reference import CASES, SOVB, VB
 
 import bnpy_reference as ref
 import suffstat as ss
+from suffstat.fitting.driver import EMRun
+from suffstat.fitting.fit import prepare
 from suffstat.statistics import MixtureStats, MultivariateNormalStats
 
 sklearn_mixture = pytest.importorskip("sklearn.mixture")
@@ -319,7 +321,7 @@ def test_randexamples_start_is_k_rows_alone():
     X = blobs(300, seed=9)
     est = _bgm(n_components=4, init_params="randexamples", max_iter=1, random_state=3)
     learner = est._learner(est._priors(ss.sources.as_source(X), None))
-    ss.fitting.fit.prepare(learner, ss.fitting.driver.EMRun(learner, X), "randexamples",
+    prepare(learner, EMRun(learner, X), "randexamples",
                            np.random.default_rng(3), {})
     # one row each: the sticks are (1 + 1, gamma0 + rows after k)
     np.testing.assert_allclose(learner.concentration, np.column_stack((np.full(4, 2.0), 0.05 + np.arange(3, -1, -1))))
@@ -506,3 +508,86 @@ def test_bnpys_seed_reproduces_bnpys_gallery_trajectory():
     offset = (ref.c_Dir(np.full(K, 0.1)) - ref.c_Dir(np.full(K, 0.05)) + 0.05 * post_elog.sum())
     bnpy_loss = -(model.objective(S, fresh=False) - offset) / (N * 2)
     assert bnpy_loss == pytest.approx(0.19097874, abs=1e-8)
+
+
+def test_normal_wishart_expected_log_density_matches_monte_carlo():
+    from scipy import stats
+
+    rng = np.random.default_rng(19)
+    prior = ss.priors.NormalWishart(np.zeros(2), np.eye(2), mean_precision_prior=0.5, degrees_of_freedom_prior=4.0)
+    X = rng.normal([1.0, -1.0], [1.0, 2.0], size=(40, 2))
+    post = prior.from_summaries(prior.summarize(X, accumulate=False))
+    x = np.array([[0.5, 0.2], [2.0, -3.0]])
+    B, nu, kappa, m = post.scale, post.degrees_of_freedom, post.mean_precision, post.mean
+    lams = stats.wishart(df=nu, scale=np.linalg.inv(B)).rvs(size=20000, random_state=1)
+    draws = np.empty((len(lams), len(x)))
+    for i, lam in enumerate(lams):
+        cov = np.linalg.inv(lam)
+        mu = rng.multivariate_normal(m, cov / kappa)
+        draws[i] = stats.multivariate_normal(mu, cov).logpdf(x)
+    se = draws.std(axis=0) / np.sqrt(len(draws))
+    assert np.all(np.abs(post.log_probability(x) - draws.mean(axis=0)) < 5 * se)
+
+
+class _CheckedRun(EMRun):
+    """Memoized VB run checking that the running record is the sum of the stored ones."""
+
+    def _commit(self, stats):
+        kept = [s for s in self.stored if s is not None]
+        self.checks.append(stats.allclose(sum(kept[1:], kept[0]), rtol=1e-10, atol=1e-9 * 900))
+        super()._commit(stats)
+
+
+def test_memoized_vb_record_is_the_sum_of_the_stored_records():
+    X = blobs(900, seed=20)
+    est = _bgm()
+    learner = est._learner(est._priors(ss.sources.as_source(X), None))
+    prepare(learner, EMRun(learner, X), "kmeans++", np.random.default_rng(0), {})
+    run = _CheckedRun(learner, X, batch_size=100, max_iter=3, tol=None, algorithm="memoized", random_state=0)
+    run.checks = []
+    run.run()
+    assert len(run.checks) == 1 + 2 * 9 and all(run.checks)  # the first lap waits for every record
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+import numpy as np
+import suffstat as ss
+
+data, out, kill_at, algorithm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+class Killer(ss.Callback):
+    def on_epoch_end(self, logs):
+        if logs["iteration"] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.5, n_components=4, dp=True)
+est = ss.BayesianGaussianMixture(n_components=4, reg_covar=0.0, tol=0.0, max_iter=7, random_state=3,
+                                 algorithm=algorithm, batch_size=150, output_path=out, resume=True, **kw)
+est.model_ = None
+prior = est._priors(ss.sources.as_source(data), None)
+learner = est._learner(prior)
+learner.fit(data, init="kmeans++", random_state=3, algorithm={"vb": "em", "stochastic": "stepwise",
+            "memoized": "memoized"}[algorithm], batch_size=150, max_iter=7, tol=None, output_path=out,
+            resume=True, callbacks=[Killer()])
+learner.save(os.path.join(out, "final.npz"))
+"""
+
+
+@pytest.mark.parametrize("algorithm", ["vb", "stochastic", "memoized"])
+def test_killed_vb_fit_resumes_to_the_same_bits(tmp_path, algorithm):
+    import subprocess
+    import sys
+
+    def run(out, kill_at):
+        return subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "x.npy"), str(out), str(kill_at),
+                               algorithm], capture_output=True, text=True, timeout=600)
+
+    np.save(tmp_path / "x.npy", blobs(900, seed=21))
+    killed = run(tmp_path / "run", 4)
+    assert killed.returncode == -9, killed.stderr
+    assert run(tmp_path / "run", 0).returncode == 0
+    straight = run(tmp_path / "straight", 0)
+    assert straight.returncode == 0, straight.stderr
+    a, b = ss.load(tmp_path / "run" / "final.npz"), ss.load(tmp_path / "straight" / "final.npz")
+    np.testing.assert_array_equal(_params_of(a), _params_of(b))
