@@ -1,6 +1,6 @@
 """
 bnpy's warm-start gallery with variational Bayes: cold VB, warm VB, stochastic and memoized VB
-=============================================================================================
+==============================================================================================
 
 bnpy's gallery on its "AsteriskK8" data (eight elongated Gaussian clusters on the unit
 circle), with :class:`suffstat.BayesianGaussianMixture` and bnpy's prior (``sF=0.1``,
