@@ -30,6 +30,7 @@ __all__ = [
     "HMMStats",
     "IndependentStats",
     "MixtureStats",
+    "MoveStats",
     "MultivariateNormalStats",
     "NormalStats",
     "PoissonStats",
@@ -708,6 +709,35 @@ class GaussianMixtureStats(MixtureStats):
         return {"w_sum": a.w_sum + b.w_sum, "resp_sum": a.resp_sum + b.resp_sum,
                 "log_likelihood": a.log_likelihood + b.log_likelihood, "entropy": a.entropy + b.entropy,
                 "xw_sum": a.xw_sum + b.xw_sum, "xxw_sum": a.xxw_sum + b.xxw_sum, "shift": shift}
+
+
+class MoveStats(GaussianMixtureStats):
+    r"""A :class:`GaussianMixtureStats` that also carries the entropy terms merge moves need.
+
+    Extra fields: ``comp_entropy`` ((k,) each component's share
+    :math:`-\sum_i w_i r_{ik} \log r_{ik}` of the responsibility entropy),
+    ``pair_entropy`` ((p,) the entropy :math:`-\sum_i w_i (r_{ia} + r_{ib}) \log(r_{ia} + r_{ib})`
+    that the planned pair ``(a, b)`` would have merged) and ``pairs`` ((p, 2), the planned
+    pairs, kept as they are by every operation). A merge of a planned pair then costs no
+    pass over the data: the merged record's entropy is known.
+
+    Parameters
+    ----------
+    w_sum, resp_sum, log_likelihood, entropy, xw_sum, xxw_sum, shift, comp_entropy, pair_entropy, pairs : array-like
+        The fields.
+    """
+
+    _fields = GaussianMixtureStats._fields + ("comp_entropy", "pair_entropy", "pairs")
+    _kept_fields = ("shift", "pairs")
+
+    def _combine(self, other: Statistic) -> dict[str, Any]:
+        if not np.array_equal(self.pairs, other.pairs):  # type: ignore[attr-defined]
+            raise ValueError("cannot add MoveStats records of different merge plans")
+        out = super()._combine(other)
+        out.update(comp_entropy=self.comp_entropy + other.comp_entropy,  # type: ignore[attr-defined]
+                   pair_entropy=self.pair_entropy + other.pair_entropy,  # type: ignore[attr-defined]
+                   pairs=self.pairs)  # type: ignore[attr-defined]
+        return out
 
 
 class ClassifierStats(Statistic):

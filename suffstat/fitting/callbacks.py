@@ -189,3 +189,6 @@ class LapReporter(Callback):
         if "lrate" in logs:
             line += f" | lrate {logs['lrate']:.4f}"
         print(line, file=self.stream or sys.stdout)
+        if "merge_tried" in logs:  # bnpy's move line
+            print(f"MERGE @ lap {logs['iteration']:.2f} : {logs['merge_accepted']}/{logs['merge_tried']} "
+                  f"accepted.", file=self.stream or sys.stdout)

@@ -23,14 +23,19 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from .._validation import check_scalar
+from .._validation import check_count, check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
-from ..statistics import GaussianMixtureStats, MixtureStats
+from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
 from .general import FIT_SETTINGS, GeneralMixtureModel, _unfitted_component
+from .moves import merged, parse_moves, permuted, plan_pairs, with_plan
+
+#: A merge is accepted when the ELBO per data scalar drops by less than this (bnpy's
+#: ELBO_GAP_ACCEPT_TOL).
+MERGE_ACCEPT_TOL = 1e-6
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 #: Negative expected counts within this fraction of the total are rounding (memoized
@@ -173,7 +178,7 @@ class BayesianMixture(GeneralMixtureModel):
 
     def __init__(self, priors: Any, weight_concentration_prior_type: str = "dirichlet_process",
                  weight_concentration_prior: float | None = None, concentration: Any = None,
-                 **settings: Any) -> None:
+                 moves: Any = None, merge_start_lap: int = 2, **settings: Any) -> None:
         dists = priors if isinstance(priors, list) else list(priors)
         for j, d in enumerate(dists):
             if not isinstance(d, ConjugatePrior):
@@ -188,6 +193,13 @@ class BayesianMixture(GeneralMixtureModel):
                                                        low_open=True)
         self._given_prior = weight_concentration_prior
         self._concentration_init = concentration
+        self.moves = parse_moves(moves)
+        if self.moves and weight_concentration_prior_type != "dirichlet_process":
+            raise ParameterError("moves need a Dirichlet-process weight prior "
+                                 "(weight_concentration_prior_type='dirichlet_process')")
+        self.merge_start_lap = check_count("merge_start_lap", merge_start_lap, minimum=0)
+        self.component_ids = list(range(k))
+        self._lap, self._plan, self.move_log_ = 0, None, []
         self._counts = None
         self._counts_traced = None
         self._entropy = math.nan
@@ -215,7 +227,8 @@ class BayesianMixture(GeneralMixtureModel):
         return super()._get_param_value(name)
 
     def _set_param_value(self, name: str, value: Any) -> None:
-        if name in ("concentration", "weight_concentration_prior", "weight_concentration_prior_type"):
+        if name in ("concentration", "weight_concentration_prior", "weight_concentration_prior_type",
+                    "moves", "merge_start_lap"):
             raise ValueError(f"{name} is set by the constructor; build a new BayesianMixture")
         super()._set_param_value(name, value)
 
@@ -292,16 +305,38 @@ class BayesianMixture(GeneralMixtureModel):
         precision = np.ascontiguousarray([c._cache["U"] if full else c._cache["E_lam"] for c in comps])
         kernel = gmm_full_estep if full else gmm_diag_estep
 
+        plan = self._plan
+
         def run(X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, _arrays: Any) -> Any:
             k, d = means.shape
             resp_sum, s1 = np.zeros(k), np.zeros((k, d))
             s2 = np.zeros((k, d, d) if full else (k, d))
             w_sum, ll, ent, finite = kernel(X, w, log_weights, means, precision, log_norms, resp_sum, s1, s2)
-            return GaussianMixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
-                                        xw_sum=s1, xxw_sum=s2, shift=means), finite
+            rec = GaussianMixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
+                                       xw_sum=s1, xxw_sum=s2, shift=means)
+            if plan is None or not finite:
+                return rec, finite
+            comp, pair = self._move_entropies(X, w, plan)
+            return MoveStats(**{f: getattr(rec, f) for f in GaussianMixtureStats._fields},
+                             comp_entropy=comp, pair_entropy=pair, pairs=plan), finite
 
         self._stacked_run = run
         return run, None
+
+    def _move_entropies(self, X: np.ndarray, w: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each component's and each planned pair's share of the responsibility entropy."""
+        logp = self._component_log_probs(X)
+        lse = np.logaddexp.reduce(logp, axis=1) if X.shape[0] else np.zeros(0)
+        with np.errstate(invalid="ignore", under="ignore"):
+            r = np.exp(logp - lse[:, None])
+        r[~np.isfinite(lse)] = 0.0
+
+        def h(q: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return -np.sum(w[:, None] * np.where(q > 0, q * np.log(q), 0.0), axis=0)
+
+        a, b = plan[:, 0].astype(int), plan[:, 1].astype(int)
+        return h(r), (h(r[:, a] + r[:, b]) if len(plan) else np.zeros(0))
 
     # -- the global step ----------------------------------------------------------------
     def _concentration_for(self, resp_sum: np.ndarray) -> np.ndarray:
@@ -373,7 +408,7 @@ class BayesianMixture(GeneralMixtureModel):
     def _allocation_elbo(self, resp_sum: np.ndarray, conc: np.ndarray) -> float:
         g = self.weight_concentration_prior
         if not self._dp:
-            k = self.n_components
+            k = len(resp_sum)
             elog = expected_log_weights(conc, False)
             return float(gammaln(k * g) - k * gammaln(g) - gammaln(conc.sum()) + np.sum(gammaln(conc))
                          + np.dot(resp_sum + g - conc, elog))
@@ -409,6 +444,86 @@ class BayesianMixture(GeneralMixtureModel):
         for d, part in zip(comps, stats.parts, strict=True):
             value += d.elbo(part)
         return value
+
+    def _elbo_at_step(self, S: GaussianMixtureStats) -> float:
+        """The ELBO of a stacked record at its own global step, for any number of components."""
+        shared = self._shared_prior()
+        resp = np.maximum(np.asarray(S.resp_sum, dtype=np.float64), 0.0)
+        post = shared._batch_posterior(resp, S.shift, S.xw_sum, S.xxw_sum)
+        factors = shared._batch_factors(post)
+        return (self._allocation_elbo(resp, self._concentration_for(resp)) + float(S.entropy)
+                + float(np.sum(shared._batch_elbo(post, factors, resp, S.shift, S.xw_sum, S.xxw_sum))))
+
+    def end_of_pass(self, stats: MixtureStats, stored: list) -> tuple[Any, list] | None:
+        """Structure moves of memoized VB at the end of a lap: merges, then shuffle.
+
+        Merges try the pairs planned at the end of the previous lap, ranked by total
+        size: merging ``b`` into ``a`` adds their records (every stored record alike,
+        so the memoized record stays exact) and costs one ELBO evaluation, since the
+        lap's records carry the pair's merged entropy; it is accepted when the ELBO per
+        data scalar does not drop by more than ``1e-6`` (bnpy's rule), each component
+        in at most one accepted merge per lap. Shuffle orders the components by
+        expected count, largest first (the stick-breaking ELBO prefers it). The next
+        lap's merge pairs are planned last.
+
+        Parameters
+        ----------
+        stats : MixtureStats
+            The whole-data record (the sum of ``stored``).
+        stored : list of MixtureStats
+            The per-batch records.
+
+        Returns
+        -------
+        tuple or None
+            The moved record and stored records, or None without moves.
+        """
+        self._lap += 1
+        if not self.moves or not stored or any(r is None for r in stored):
+            return None
+        if self._shared_prior() is None:
+            raise ParameterError("moves need components that share one Gaussian prior "
+                                 "(ss.priors.NormalWishart or a multivariate NormalGamma)")
+        S = GaussianMixtureStats.from_parts(stats)
+        records = [GaussianMixtureStats.from_parts(r) for r in stored]
+        ids = list(self.component_ids)
+        scale = float(S.w_sum) * (self.n_features or 1)
+        entry: dict[str, Any] = {"lap": self._lap}
+        if "merge" in self.moves and isinstance(S, MoveStats) and len(S.pairs):
+            base, tried, accepted, q = self._elbo_at_step(S), 0, 0, 0
+            while q < len(S.pairs):
+                a, b = (int(v) for v in S.pairs[q])
+                candidate = merged(S, a, b, q)
+                value = self._elbo_at_step(candidate)
+                tried += 1
+                if (value - base) / scale >= -MERGE_ACCEPT_TOL:
+                    records = [merged(r, a, b, q) for r in records]
+                    S, base = candidate, value
+                    ids.pop(b)
+                    accepted += 1
+                else:
+                    q += 1
+            entry.update(merge_accepted=accepted, merge_tried=tried)
+        if "shuffle" in self.moves:
+            order = np.argsort(-np.asarray(S.resp_sum), kind="stable")
+            if np.any(order != np.arange(len(order))):
+                S, records = permuted(S, order), [permuted(r, order) for r in records]
+                ids = [ids[j] for j in order]
+                entry["shuffled"] = True
+        k = S.resp_sum.shape[0]
+        self._plan = None
+        if "merge" in self.moves and self._lap + 1 >= self.merge_start_lap and k > 1:
+            self._plan = plan_pairs(np.asarray(S.resp_sum))
+            S, records = with_plan(S, self._plan), [with_plan(r, self._plan) for r in records]
+        elif isinstance(S, MoveStats):
+            plain = lambda r: GaussianMixtureStats(**{f: getattr(r, f) for f in GaussianMixtureStats._fields})  # noqa
+            S, records = plain(S), [plain(r) for r in records]
+        if k != self.n_components:  # merged: the components share one prior, so any k of them do
+            self.distributions = self.distributions[:k]
+        self.component_ids = ids
+        self._stacked_run = None
+        self.move_log_.append(entry)
+        return S, records
 
     def objective(self, stats: MixtureStats, *, fresh: bool = True) -> float:
         """Return the ELBO of a record's responsibilities (the learner protocol's objective).
@@ -480,7 +595,11 @@ class BayesianMixture(GeneralMixtureModel):
         else:
             ndiff = float(np.max(np.abs(counts - self._counts_traced)))
         self._counts_traced = None if counts is None else counts.copy()
-        return {"K": self.n_active, "Ndiff": ndiff}
+        out = {"K": self.n_active, "Ndiff": ndiff}
+        last = self.move_log_[-1] if self.move_log_ else None
+        if last is not None and last["lap"] == self._lap and "merge_tried" in last:
+            out.update(merge_accepted=last["merge_accepted"], merge_tried=last["merge_tried"])
+        return out
 
     @property
     def n_active(self) -> int:
@@ -514,6 +633,9 @@ class BayesianMixture(GeneralMixtureModel):
         algorithm = settings.get("algorithm", self.algorithm)
         if algorithm in VB_ALGORITHMS:
             settings["algorithm"] = VB_ALGORITHMS[algorithm]
+        if self.moves and settings.get("algorithm", self.algorithm) != "memoized":
+            raise ParameterError("moves run in memoized VB: use algorithm='memoized'")
+        self._lap, self._plan, self.move_log_ = 0, None, []  # a resumed fit restores them
         return super().fit(X, y, sample_weight, **settings)
 
     def _record_fit(self, result: Any) -> None:
@@ -551,7 +673,8 @@ class BayesianMixture(GeneralMixtureModel):
         """
         return type(self)([d._fresh_copy() for d in self.distributions],
                           weight_concentration_prior_type=self.weight_concentration_prior_type,
-                          weight_concentration_prior=self.weight_concentration_prior, frozen=self.frozen)
+                          weight_concentration_prior=self.weight_concentration_prior, frozen=self.frozen,
+                          moves=self.moves, merge_start_lap=self.merge_start_lap)
 
     def warm_start(self, other: Any, what: str = "init") -> Any:
         """Start from another model: copy a like posterior, or take its responsibilities.
@@ -585,6 +708,11 @@ class BayesianMixture(GeneralMixtureModel):
             other = Distribution.from_dict(other)
         if not isinstance(other, GeneralMixtureModel):
             raise ParameterError(f"{what} must be a mixture model; got {type(other).__name__}")
+        if isinstance(other, BayesianMixture) and other.is_fitted() and self._same_prior_family(other) \
+                and other.n_components != self.n_components:
+            # a run that merged components (or a smaller DP): take its structure too
+            self.distributions = [self.distributions[0]._fresh_copy() for _ in range(other.n_components)]
+            self._stacked_run = None
         if other.n_components != self.n_components:
             raise ParameterError(
                 f"cannot warm-start a {self.n_components}-component mixture from a "
@@ -597,8 +725,19 @@ class BayesianMixture(GeneralMixtureModel):
                                  f"{self.n_features}")
         if isinstance(other, BayesianMixture) and self._same_priors(other):
             self._set_params(self._check_params(other._get_params()))
+            self.component_ids = list(other.component_ids)
+            self._lap, self._plan = other._lap, None if other._plan is None else other._plan.copy()
+            self.move_log_ = [dict(e) for e in other.move_log_]
             return None
         return other
+
+    def _same_prior_family(self, other: BayesianMixture) -> bool:
+        """Whether every component of both shares one and the same prior (so k is free)."""
+        return (self._shared_prior() is not None and other._shared_prior() is not None
+                and other.weight_concentration_prior_type == self.weight_concentration_prior_type
+                and other.weight_concentration_prior == self.weight_concentration_prior
+                and type(self.distributions[0]) is type(other.distributions[0])
+                and _same_options(self.distributions[0], [other.distributions[0]]))
 
     def _same_priors(self, other: BayesianMixture) -> bool:
         if (other.weight_concentration_prior_type != self.weight_concentration_prior_type
@@ -624,16 +763,25 @@ class BayesianMixture(GeneralMixtureModel):
         return {
             "class": "BayesianMixture",
             "params": {"concentration": None if self.concentration is None else self.concentration.copy(),
-                       "distributions": [d.to_dict() for d in self.distributions]},
+                       "distributions": [d.to_dict() for d in self.distributions],
+                       "component_ids": np.array(self.component_ids, dtype=np.int64),
+                       "lap": self._lap, "plan": None if self._plan is None else self._plan.copy()},
             "options": {"weight_concentration_prior_type": self.weight_concentration_prior_type,
                         "weight_concentration_prior": self.weight_concentration_prior,
+                        "moves": ",".join(self.moves), "merge_start_lap": self.merge_start_lap,
                         "frozen": self.frozen},
         }
 
     @classmethod
     def _from_parts(cls, params: dict[str, Any], options: dict[str, Any]) -> BayesianMixture:
         dists = [Distribution.from_dict(d) for d in params["distributions"]]
-        return cls(dists, concentration=params["concentration"], **options)
+        model = cls(dists, concentration=params["concentration"], **options)
+        if params.get("component_ids") is not None:
+            model.component_ids = [int(v) for v in np.asarray(params["component_ids"])]
+        model._lap = int(params.get("lap") or 0)
+        plan = params.get("plan")
+        model._plan = None if plan is None else np.asarray(plan, dtype=np.float64).reshape(-1, 2)
+        return model
 
     def copy(self) -> BayesianMixture:
         """Return an independent copy (priors, posterior, trace state).
@@ -646,6 +794,7 @@ class BayesianMixture(GeneralMixtureModel):
         new = type(self).from_dict(self.to_dict())
         new._entropy = self._entropy
         new._counts = None if self._counts is None else self._counts.copy()
+        new.move_log_ = [dict(e) for e in self.move_log_]
         return new
 
     def n_parameters(self) -> int:

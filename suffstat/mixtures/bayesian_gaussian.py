@@ -127,6 +127,13 @@ class BayesianGaussianMixture(EstimatorParams):
     count_tol : float, optional
         Threshold of ``convergence='counts'``; bnpy's defaults 0.05 (VB, stochastic)
         and 0.01 (memoized) when None.
+    moves : str or tuple, optional
+        Structure moves of memoized VB with a Dirichlet-process prior: any of
+        ``'merge'`` and ``'shuffle'`` (``'merge,shuffle'``); see :doc:`/variational`.
+        ``n_components`` is then the starting (maximum) number of components and
+        ``n_components_`` the number left.
+    merge_start_lap : int, default=2
+        The first lap whose end tries merges (bnpy's ``m_startLap``).
 
     Attributes
     ----------
@@ -159,6 +166,10 @@ class BayesianGaussianMixture(EstimatorParams):
     converged_ : bool
     n_iter_ : int
     n_features_in_ : int
+    n_components_ : int
+        The number of components after the fit (fewer than ``n_components`` after merges).
+    component_ids_ : ndarray of int
+        Each component's stable id (its index at the start; a merge keeps the first's).
     model_ : BayesianMixture
         The fitted learner.
 
@@ -204,6 +215,8 @@ class BayesianGaussianMixture(EstimatorParams):
         resume: bool = False,
         convergence: str = "elbo",
         count_tol: float | None = None,
+        moves: Any = None,
+        merge_start_lap: int = 2,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -231,6 +244,8 @@ class BayesianGaussianMixture(EstimatorParams):
         self.resume = resume
         self.convergence = convergence
         self.count_tol = count_tol
+        self.moves = moves
+        self.merge_start_lap = merge_start_lap
 
     def __sklearn_tags__(self) -> Any:
         """Return scikit-learn's estimator tags (a density estimator; scikit-learn >= 1.6).
@@ -378,7 +393,8 @@ class BayesianGaussianMixture(EstimatorParams):
                     degrees_of_freedom_prior=prior["degrees_of_freedom_prior"], reg_covar=float(self.reg_covar))
         comps = [first] + [first._fresh_copy() for _ in range(int(self.n_components) - 1)]
         return BayesianMixture(comps, weight_concentration_prior_type=self.weight_concentration_prior_type,
-                               weight_concentration_prior=prior["weight_concentration_prior"])
+                               weight_concentration_prior=prior["weight_concentration_prior"],
+                               moves=self.moves, merge_start_lap=self.merge_start_lap)
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *, init_params: Any = None):
@@ -527,6 +543,8 @@ class BayesianGaussianMixture(EstimatorParams):
         self.elbo_ = float(model.elbo_)
         self.lower_bound_ = self.elbo_
         self.n_features_in_ = n_features
+        self.n_components_ = model.n_components
+        self.component_ids_ = np.array(model.component_ids, dtype=np.int64)
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then return the most probable component of each row.
@@ -646,7 +664,7 @@ class BayesianGaussianMixture(EstimatorParams):
         ctype = self.covariance_type
         parts = [MultivariateNormal(m, c, covariance_type=ctype, reg_covar=0.0).sample(int(n), random_state=rng)
                  .reshape(int(n), -1) for m, c, n in zip(self.means_, self.covariances_, counts, strict=True)]
-        return np.vstack(parts), np.repeat(np.arange(int(self.n_components)), counts)
+        return np.vstack(parts), np.repeat(np.arange(len(self.weights_)), counts)
 
 
 def _vector(name: str, value: Any, d: int) -> np.ndarray:
