@@ -304,12 +304,14 @@ class EMRun:
         if (self.tol is not None or self.converge_on is not None) and not self.converged:
             best = self.monitor.best()
             below = "" if not self.minibatch or not self.history or \
-                self.history[-1]["mean_log_likelihood"] >= best - self.tol else (
+                self.history[-1]["mean_log_likelihood"] >= best - (self.tol or 0.0) else (
                 f"; the last pass is below the best one ({best:.6g}): shuffle the batches, "
                 "use a step rule or inertia, or algorithm='memoized'")
+            what = "VB" if self.learner.objective_name == "elbo" else "EM"
+            rule = f"tol={self.tol}" if self.tol is not None else \
+                f"{self.converge_on[0]} <= {self.converge_on[1]}"
             warn_at_caller(
-                f"{'VB' if self.learner.objective_name == 'elbo' else 'EM'} did not converge in "
-                f"{self.max_iter} passes (tol={self.tol}): increase "
+                f"{what} did not converge in {self.max_iter} passes ({rule}): increase "
                 f"max_iter or tol, or check the initialization{below}",
                 ConvergenceWarning,
             )
