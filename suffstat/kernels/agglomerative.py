@@ -1,18 +1,26 @@
 """Kernels of the streaming agglomerative clusterer (issue 16).
 
 The state of a clusterer is a set of ``m`` slots, each a summary of the points merged
-into it: ``counts[s]`` (number of points), ``means[s]`` (d,) and ``scatter[s]``
-((d, d), the sum of ``(x - mean)(x - mean)^T`` over its points). The arrays have
-room for ``k + 1`` slots (one spare, for the insert-then-merge rule and for reducing a
-union of summaries).
+into it: ``counts[s]`` (number of points, or their total weight), ``means[s]`` (d,)
+and ``scatter[s]`` ((d, d), the sum of ``w (x - mean)(x - mean)^T`` over its points).
+The arrays have room for ``cap >= k + 1`` slots (one spare, for the insert-then-merge
+rule and for reducing a union of summaries).
+
+Merge costs: ``D[r, c] = D[c, r]`` is the merge cost of slots ``r`` and ``c`` (for
+``r != c < m``), computed by :func:`_cost` whenever one of the two slots changes, so
+every other use of a cost is a look-up. The squared distance is summed over the
+features in order, and Ward's factor ``n_r n_c / (n_r + n_c)`` is symmetric in
+floating point (``*`` and ``+`` commute exactly), so ``D[r, c]`` is bitwise the cost
+the rule would compute from the summaries at any time.
 
 Nearest-neighbour bookkeeping: ``nn[r]`` is the slot ``c > r`` of smallest merge cost
 with ``r`` (the smallest such ``c`` on ties) and ``nnd[r]`` that cost (``nn[r] = -1``,
 ``nnd[r] = inf`` when ``r`` has no later slot). The closest pair is then the first
 ``r`` of smallest ``nnd[r]`` with ``nn[r]``: exactly the first pair ``(i, j)``, ``i < j``,
-of smallest cost in row-major order. After a merge or an insert only the rows of
-the changed slots, and the rows whose nearest neighbour changed for the worse, are
-rescanned; every other row compares its neighbour with the changed slots, O(k d).
+of smallest cost in row-major order. After a merge or an insert the costs of the
+changed slots are recomputed (O(k d)); then only the rows of the changed slots, and
+the rows whose nearest neighbour changed for the worse, are rescanned, over ``D``
+(O(k) each); every other row compares its neighbour with the changed slots (O(1)).
 """
 
 from __future__ import annotations
@@ -30,24 +38,43 @@ def _cost(means, counts, a, b, ward):
         diff = means[a, t] - means[b, t]
         s += diff * diff
     if ward:
-        na = counts[a]
-        nb = counts[b]
-        s = (na * nb / (na + nb)) * s
+        s = (counts[a] * counts[b] / (counts[a] + counts[b])) * s
     return s
 
 
 @kernel
-def _row_best(means, counts, m, r, ward, nn, nnd):
-    best = np.inf
-    arg = -1
+def _set_costs(means, counts, m, s, skip, ward, D):
+    """Recompute ``D[s, c] = D[c, s]`` for every slot ``c < m`` but ``s`` and ``skip``."""
     d = means.shape[1]
-    for c in range(r + 1, m):  # _cost written out: the hot loop (measured 1.6-2x faster)
-        v = 0.0
+    for c in range(m):
+        if c == s or c == skip:
+            continue
+        v = 0.0  # _cost written out: the hot loop
         for t in range(d):
-            diff = means[r, t] - means[c, t]
+            diff = means[s, t] - means[c, t]
             v += diff * diff
         if ward:
-            v = (counts[r] * counts[c] / (counts[r] + counts[c])) * v
+            v = (counts[s] * counts[c] / (counts[s] + counts[c])) * v
+        D[s, c] = v
+        D[c, s] = v
+
+
+@kernel
+def _move_costs(D, m, src, dst):
+    """Slot ``dst`` takes the costs of slot ``src`` with the slots ``c < m`` (``src`` itself excluded)."""
+    for c in range(m):
+        if c != dst and c != src:
+            v = D[src, c]
+            D[dst, c] = v
+            D[c, dst] = v
+
+
+@kernel
+def _row_best(D, m, r, nn, nnd):
+    best = np.inf
+    arg = -1
+    for c in range(r + 1, m):
+        v = D[r, c]
         if arg < 0 or v < best:
             best = v
             arg = c
@@ -56,28 +83,34 @@ def _row_best(means, counts, m, r, ward, nn, nnd):
 
 
 @kernel
-def _refresh(means, counts, m, ch0, ch1, ward, nn, nnd):
-    """Repair the bookkeeping of slots ``0..m-1`` after slots ``ch0`` and ``ch1`` (or -1) changed."""
-    for r in range(m):
+def _refresh(D, m, hi, ch0, ch1, nn, nnd):
+    """Repair the bookkeeping of slots ``0..m-1`` after slots ``ch0`` and ``ch1`` (or -1) changed.
+
+    The costs of the changed slots must already be in ``D``. Only the rows ``r < hi``
+    are looked at: ``hi = m`` after the number of slots fell (a row's neighbour may be
+    the removed last slot), else ``max(ch0, ch1) + 1``, since a later row's neighbour
+    is a later, unchanged slot.
+    """
+    for r in range(hi):
         old = nn[r]
         if r == ch0 or r == ch1 or old < 0 or old >= m:
-            _row_best(means, counts, m, r, ward, nn, nnd)
+            _row_best(D, m, r, nn, nnd)
             continue
         best = nnd[r]
         arg = old
         if old == ch0 or old == ch1:
-            v = _cost(means, counts, r, old, ward)
+            v = D[r, old]
             if v > best:  # its neighbour moved away: another slot may be nearer now
-                _row_best(means, counts, m, r, ward, nn, nnd)
+                _row_best(D, m, r, nn, nnd)
                 continue
             best = v
         if ch0 > r and ch0 != old:
-            v = _cost(means, counts, r, ch0, ward)
+            v = D[r, ch0]
             if v < best or (v == best and ch0 < arg):
                 best = v
                 arg = ch0
         if ch1 > r and ch1 != old:
-            v = _cost(means, counts, r, ch1, ward)
+            v = D[r, ch1]
             if v < best or (v == best and ch1 < arg):
                 best = v
                 arg = ch1
@@ -123,8 +156,9 @@ def _move(counts, means, scatter, src, dst):
 
 
 @kernel
-def _put(X, t, counts, means, scatter, s):
-    counts[s] = 1.0
+def _put(X, t, wt, counts, means, scatter, s):
+    """Slot ``s`` becomes the summary of row ``t`` alone, of count ``wt``."""
+    counts[s] = wt
     for a in range(X.shape[1]):
         means[s, a] = X[t, a]
         for b in range(X.shape[1]):
@@ -132,46 +166,55 @@ def _put(X, t, counts, means, scatter, s):
 
 
 @kernel
-def _reduce_one(counts, means, scatter, nn, nnd, m, ward):
+def _reduce_one(counts, means, scatter, D, nn, nnd, m, ward):
     """Merge the closest pair ``(i, j)`` into ``i``; the last slot moves into ``j``. Returns m - 1."""
     i, j = _closest(nn, nnd, m)
     _merge_into(counts, means, scatter, i, j)
     last = m - 1
     if j < last:
         _move(counts, means, scatter, last, j)
-        _refresh(means, counts, last, i, j, ward, nn, nnd)
+        _move_costs(D, last, last, j)  # the costs of the moved slot with the unchanged ones
+        _set_costs(means, counts, last, i, -1, ward, D)
+        _refresh(D, last, last, i, j, nn, nnd)
     else:
-        _refresh(means, counts, last, i, -1, ward, nn, nnd)
+        _set_costs(means, counts, last, i, -1, ward, D)
+        _refresh(D, last, last, i, -1, nn, nnd)
     return last
 
 
 @kernel
-def init_neighbours(counts, means, m, ward, nn, nnd):
-    """Fill the bookkeeping of slots ``0..m-1`` from scratch (O(m^2 d))."""
+def init_neighbours(counts, means, m, ward, D, nn, nnd):
+    """Fill the costs and the bookkeeping of slots ``0..m-1`` from scratch (O(m^2 d))."""
     for r in range(m):
-        _row_best(means, counts, m, r, ward, nn, nnd)
+        _set_costs(means, counts, r + 1, r, -1, ward, D)  # the costs with the slots before r
+    for r in range(m):
+        _row_best(D, m, r, nn, nnd)
 
 
 @kernel
-def reduce_to(counts, means, scatter, nn, nnd, m, k, ward):
-    """Merge closest pairs until ``k`` slots remain; ``nn``/``nnd`` must be filled. Returns the new m."""
+def reduce_to(counts, means, scatter, D, nn, nnd, m, k, ward):
+    """Merge closest pairs until ``k`` slots remain; ``D``, ``nn``, ``nnd`` must be filled. Returns the new m."""
     while m > k:
-        m = _reduce_one(counts, means, scatter, nn, nnd, m, ward)
+        m = _reduce_one(counts, means, scatter, D, nn, nnd, m, ward)
     return m
 
 
 @kernel
-def agglomerate(X, counts, means, scatter, nn, nnd, m, k, insert_first, ward):
+def agglomerate(X, w, counts, means, scatter, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
         C-contiguous float64 rows.
+    w : ndarray of shape (n,) or (0,)
+        Non-negative finite weights, or an empty array for weight 1. A row of weight
+        ``w`` arrives as one summary of count ``w``; a row of weight 0 is skipped.
     counts, means, scatter : ndarray
         The slot summaries, with room for ``k + 1`` slots; updated in place.
-    nn, nnd : ndarray
-        The nearest-neighbour bookkeeping of the ``m`` slots in use; updated in place.
+    D, nn, nnd : ndarray
+        The merge costs and the nearest-neighbour bookkeeping of the ``m`` slots in
+        use; updated in place.
     m : int
         Slots in use.
     k : int
@@ -189,23 +232,33 @@ def agglomerate(X, counts, means, scatter, nn, nnd, m, k, insert_first, ward):
         The first row holding NaN or infinity (its predecessors were fed), or -1.
     """
     n, d = X.shape
+    weighted = w.shape[0] > 0
     for t in range(n):
         for a in range(d):
             if not np.isfinite(X[t, a]):
                 return m, t
+        wt = 1.0
+        if weighted:
+            wt = w[t]
+            if wt == 0.0:
+                continue
         if m < k:  # a free slot: the lowest one
-            _put(X, t, counts, means, scatter, m)
+            _put(X, t, wt, counts, means, scatter, m)
+            _set_costs(means, counts, m + 1, m, -1, ward, D)
             m += 1
-            _refresh(means, counts, m, m - 1, -1, ward, nn, nnd)
+            _refresh(D, m, m, m - 1, -1, nn, nnd)
         elif insert_first:  # the point first, in slot k; then the closest pair of the k + 1
-            _put(X, t, counts, means, scatter, k)
-            _refresh(means, counts, k + 1, k, -1, ward, nn, nnd)
-            m = _reduce_one(counts, means, scatter, nn, nnd, k + 1, ward)
+            _put(X, t, wt, counts, means, scatter, k)
+            _set_costs(means, counts, k + 1, k, -1, ward, D)
+            _refresh(D, k + 1, k + 1, k, -1, nn, nnd)
+            m = _reduce_one(counts, means, scatter, D, nn, nnd, k + 1, ward)
         else:  # faddc: the closest pair of the k merges into i, the point takes slot j
             i, j = _closest(nn, nnd, m)
             _merge_into(counts, means, scatter, i, j)
-            _put(X, t, counts, means, scatter, j)
-            _refresh(means, counts, m, i, j, ward, nn, nnd)
+            _put(X, t, wt, counts, means, scatter, j)
+            _set_costs(means, counts, m, i, -1, ward, D)
+            _set_costs(means, counts, m, j, i, ward, D)
+            _refresh(D, m, j + 1, i, j, nn, nnd)  # i < j
     return m, -1
 
 
