@@ -43,20 +43,28 @@ def _cost(means, counts, a, b, ward):
 
 
 @kernel
-def _set_costs(means, counts, m, s, skip, ward, D):
-    """Recompute ``D[s, c] = D[c, s]`` for every slot ``c < m`` but ``s`` and ``skip``."""
-    d = means.shape[1]
+def _set_costs(cols, counts, m, s, ward, D):
+    """Recompute ``D[s, c] = D[c, s]`` for every slot ``c < m`` (``D[s, s]`` is left meaningless).
+
+    ``cols`` is the transpose of the means, (d, cap): the squared distances of slot
+    ``s`` to all slots are summed feature by feature, each in order from 0.0 (the
+    same sums as ``_cost``), in loops over the slots that vectorise.
+    """
+    row = D[s]
     for c in range(m):
-        if c == s or c == skip:
-            continue
-        v = 0.0  # _cost written out: the hot loop
-        for t in range(d):
-            diff = means[s, t] - means[c, t]
-            v += diff * diff
-        if ward:
-            v = (counts[s] * counts[c] / (counts[s] + counts[c])) * v
-        D[s, c] = v
-        D[c, s] = v
+        row[c] = 0.0
+    for t in range(cols.shape[0]):
+        x = cols[t, s]
+        col = cols[t]
+        for c in range(m):
+            diff = x - col[c]
+            row[c] += diff * diff
+    if ward:
+        ns = counts[s]
+        for c in range(m):
+            row[c] = (ns * counts[c] / (ns + counts[c])) * row[c]
+    for c in range(m):
+        D[c, s] = row[c]
 
 
 @kernel
@@ -130,7 +138,7 @@ def _closest(nn, nnd, m):
 
 
 @kernel
-def _merge_into(counts, means, scatter, i, j):
+def _merge_into(counts, means, scatter, cols, i, j):
     """Slot ``i`` becomes the summary of slots ``i`` and ``j`` (slot ``j`` is left as it was)."""
     na = counts[i]
     nb = counts[j]
@@ -142,65 +150,72 @@ def _merge_into(counts, means, scatter, i, j):
         for b in range(d):
             scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * (means[i, b] - means[j, b]))
     for a in range(d):
-        means[i, a] = (na * means[i, a] + nb * means[j, a]) / n
+        v = (na * means[i, a] + nb * means[j, a]) / n
+        means[i, a] = v
+        cols[a, i] = v
     counts[i] = n
 
 
 @kernel
-def _move(counts, means, scatter, src, dst):
+def _move(counts, means, scatter, cols, src, dst):
     counts[dst] = counts[src]
     for a in range(means.shape[1]):
         means[dst, a] = means[src, a]
+        cols[a, dst] = means[src, a]
         for b in range(means.shape[1]):
             scatter[dst, a, b] = scatter[src, a, b]
 
 
 @kernel
-def _put(X, t, wt, counts, means, scatter, s):
+def _put(X, t, wt, counts, means, scatter, cols, s):
     """Slot ``s`` becomes the summary of row ``t`` alone, of count ``wt``."""
     counts[s] = wt
     for a in range(X.shape[1]):
         means[s, a] = X[t, a]
+        cols[a, s] = X[t, a]
         for b in range(X.shape[1]):
             scatter[s, a, b] = 0.0
 
 
 @kernel
-def _reduce_one(counts, means, scatter, D, nn, nnd, m, ward):
+def _reduce_one(counts, means, scatter, cols, D, nn, nnd, m, ward):
     """Merge the closest pair ``(i, j)`` into ``i``; the last slot moves into ``j``. Returns m - 1."""
     i, j = _closest(nn, nnd, m)
-    _merge_into(counts, means, scatter, i, j)
+    _merge_into(counts, means, scatter, cols, i, j)
     last = m - 1
     if j < last:
-        _move(counts, means, scatter, last, j)
+        _move(counts, means, scatter, cols, last, j)
         _move_costs(D, last, last, j)  # the costs of the moved slot with the unchanged ones
-        _set_costs(means, counts, last, i, -1, ward, D)
+        _set_costs(cols, counts, last, i, ward, D)
         _refresh(D, last, last, i, j, nn, nnd)
     else:
-        _set_costs(means, counts, last, i, -1, ward, D)
+        _set_costs(cols, counts, last, i, ward, D)
         _refresh(D, last, last, i, -1, nn, nnd)
     return last
 
 
 @kernel
-def init_neighbours(counts, means, m, ward, D, nn, nnd):
-    """Fill the costs and the bookkeeping of slots ``0..m-1`` from scratch (O(m^2 d))."""
+def init_neighbours(counts, means, cols, m, ward, D, nn, nnd):
+    """Fill ``cols``, the costs and the bookkeeping of slots ``0..m-1`` from scratch (O(m^2 d))."""
     for r in range(m):
-        _set_costs(means, counts, r + 1, r, -1, ward, D)  # the costs with the slots before r
+        for a in range(means.shape[1]):
+            cols[a, r] = means[r, a]
+    for r in range(m):
+        _set_costs(cols, counts, r + 1, r, ward, D)  # the costs with the slots before r
     for r in range(m):
         _row_best(D, m, r, nn, nnd)
 
 
 @kernel
-def reduce_to(counts, means, scatter, D, nn, nnd, m, k, ward):
+def reduce_to(counts, means, scatter, cols, D, nn, nnd, m, k, ward):
     """Merge closest pairs until ``k`` slots remain; ``D``, ``nn``, ``nnd`` must be filled. Returns the new m."""
     while m > k:
-        m = _reduce_one(counts, means, scatter, D, nn, nnd, m, ward)
+        m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, m, ward)
     return m
 
 
 @kernel
-def agglomerate(X, w, counts, means, scatter, D, nn, nnd, m, k, insert_first, ward):
+def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
     Parameters
@@ -212,6 +227,8 @@ def agglomerate(X, w, counts, means, scatter, D, nn, nnd, m, k, insert_first, wa
         ``w`` arrives as one summary of count ``w``; a row of weight 0 is skipped.
     counts, means, scatter : ndarray
         The slot summaries, with room for ``k + 1`` slots; updated in place.
+    cols : ndarray of shape (d, k + 1)
+        The transpose of ``means``, kept in step with it.
     D, nn, nnd : ndarray
         The merge costs and the nearest-neighbour bookkeeping of the ``m`` slots in
         use; updated in place.
@@ -243,21 +260,21 @@ def agglomerate(X, w, counts, means, scatter, D, nn, nnd, m, k, insert_first, wa
             if wt == 0.0:
                 continue
         if m < k:  # a free slot: the lowest one
-            _put(X, t, wt, counts, means, scatter, m)
-            _set_costs(means, counts, m + 1, m, -1, ward, D)
+            _put(X, t, wt, counts, means, scatter, cols, m)
+            _set_costs(cols, counts, m + 1, m, ward, D)
             m += 1
             _refresh(D, m, m, m - 1, -1, nn, nnd)
         elif insert_first:  # the point first, in slot k; then the closest pair of the k + 1
-            _put(X, t, wt, counts, means, scatter, k)
-            _set_costs(means, counts, k + 1, k, -1, ward, D)
+            _put(X, t, wt, counts, means, scatter, cols, k)
+            _set_costs(cols, counts, k + 1, k, ward, D)
             _refresh(D, k + 1, k + 1, k, -1, nn, nnd)
-            m = _reduce_one(counts, means, scatter, D, nn, nnd, k + 1, ward)
+            m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, k + 1, ward)
         else:  # faddc: the closest pair of the k merges into i, the point takes slot j
             i, j = _closest(nn, nnd, m)
-            _merge_into(counts, means, scatter, i, j)
-            _put(X, t, wt, counts, means, scatter, j)
-            _set_costs(means, counts, m, i, -1, ward, D)
-            _set_costs(means, counts, m, j, i, ward, D)
+            _merge_into(counts, means, scatter, cols, i, j)
+            _put(X, t, wt, counts, means, scatter, cols, j)
+            _set_costs(cols, counts, m, i, ward, D)
+            _set_costs(cols, counts, m, j, ward, D)
             _refresh(D, m, j + 1, i, j, nn, nnd)  # i < j
     return m, -1
 
