@@ -91,6 +91,19 @@ def _row_best(D, m, r, nn, nnd):
 
 
 @kernel
+def _improve(D, ch, nn, nnd):
+    """Rows ``r < ch``: slot ``ch`` becomes the neighbour if nearer (or as near and earlier)."""
+    row = D[ch]
+    for r in range(ch):
+        v = row[r]
+        b = nnd[r]
+        a = nn[r]
+        take = (v < b) | ((v == b) & (ch < a))
+        nnd[r] = v if take else b
+        nn[r] = ch if take else a
+
+
+@kernel
 def _refresh(D, m, hi, ch0, ch1, nn, nnd):
     """Repair the bookkeeping of slots ``0..m-1`` after slots ``ch0`` and ``ch1`` (or -1) changed.
 
@@ -98,32 +111,32 @@ def _refresh(D, m, hi, ch0, ch1, nn, nnd):
     are looked at: ``hi = m`` after the number of slots fell (a row's neighbour may be
     the removed last slot), else ``max(ch0, ch1) + 1``, since a later row's neighbour
     is a later, unchanged slot.
+
+    Each row goes through the steps of the rule in order: if its neighbour changed,
+    it either moved away (the row is to be rescanned) or not (its new cost is taken);
+    then ``ch0``, then ``ch1``, replaces the neighbour if nearer (on a tie, if earlier).
+    A row's steps do not depend on the other rows, so they run as passes over the
+    rows, the comparisons in a branch-free loop; a row to rescan is marked with
+    ``nnd = -inf`` (costs are >= 0 or NaN, and -inf never loses a comparison) and
+    rescanned last.
     """
     for r in range(hi):
         old = nn[r]
         if r == ch0 or r == ch1 or old < 0 or old >= m:
-            _row_best(D, m, r, nn, nnd)
-            continue
-        best = nnd[r]
-        arg = old
-        if old == ch0 or old == ch1:
+            nnd[r] = -np.inf
+        elif old == ch0 or old == ch1:
             v = D[r, old]
-            if v > best:  # its neighbour moved away: another slot may be nearer now
-                _row_best(D, m, r, nn, nnd)
-                continue
-            best = v
-        if ch0 > r and ch0 != old:
-            v = D[r, ch0]
-            if v < best or (v == best and ch0 < arg):
-                best = v
-                arg = ch0
-        if ch1 > r and ch1 != old:
-            v = D[r, ch1]
-            if v < best or (v == best and ch1 < arg):
-                best = v
-                arg = ch1
-        nn[r] = arg
-        nnd[r] = best
+            if v > nnd[r]:  # its neighbour moved away: another slot may be nearer now
+                nnd[r] = -np.inf
+            else:
+                nnd[r] = v
+    if ch0 >= 0:
+        _improve(D, ch0, nn, nnd)
+    if ch1 >= 0:
+        _improve(D, ch1, nn, nnd)
+    for r in range(hi):
+        if nnd[r] == -np.inf:
+            _row_best(D, m, r, nn, nnd)
 
 
 @kernel
