@@ -19,7 +19,10 @@ What is exact and what depends on order:
 - merging two clusterers (:meth:`StreamingAgglomerative.merge`) is a merge of
   records: the union of their summaries, reduced back to ``n_clusters`` by the same
   linkage. Each merged summary is the exact count, mean and scatter of the union of
-  its points (up to rounding), whatever the order of the merges.
+  its points (up to rounding), whatever the order of the merges;
+- a row of ``sample_weight`` ``w`` arrives as one summary of count ``w``: ``w``
+  copies of the row for the records, but one arrival (one merge, one slot) for the
+  sequential rule, not ``w``; a row of weight 0 is skipped.
 """
 
 from __future__ import annotations
