@@ -68,6 +68,48 @@ def _set_costs(cols, counts, m, s, ward, D):
 
 
 @kernel
+def _set_costs2(cols, counts, m, s, u, ward, D):
+    """``_set_costs`` for slots ``s`` and ``u`` at once (``u`` after ``s``: D[s, u] is u's)."""
+    rs = D[s]
+    ru = D[u]
+    if cols.shape[0] == 0:
+        for c in range(m):
+            rs[c] = 0.0
+            ru[c] = 0.0
+        return
+    x = cols[0, s]
+    y = cols[0, u]
+    col = cols[0]
+    for c in range(m):
+        e = col[c]
+        diff = x - e
+        rs[c] = diff * diff
+        diff = y - e
+        ru[c] = diff * diff
+    for t in range(1, cols.shape[0]):
+        x = cols[t, s]
+        y = cols[t, u]
+        col = cols[t]
+        for c in range(m):
+            e = col[c]
+            diff = x - e
+            rs[c] += diff * diff
+            diff = y - e
+            ru[c] += diff * diff
+    if ward:
+        ns = counts[s]
+        nu = counts[u]
+        for c in range(m):
+            nc = counts[c]
+            rs[c] = (ns * nc / (ns + nc)) * rs[c]
+            ru[c] = (nu * nc / (nu + nc)) * ru[c]
+    for c in range(m):
+        D[c, s] = rs[c]
+    for c in range(m):
+        D[c, u] = ru[c]
+
+
+@kernel
 def _move_costs(D, m, src, dst):
     """Slot ``dst`` takes the costs of slot ``src`` with the slots ``c < m`` (``src`` itself excluded)."""
     for c in range(m):
@@ -79,11 +121,17 @@ def _move_costs(D, m, src, dst):
 
 @kernel
 def _row_best(D, m, r, nn, nnd):
-    best = np.inf
-    arg = -1
-    for c in range(r + 1, m):
-        v = D[r, c]
-        if arg < 0 or v < best:
+    """Row ``r``'s nearest later slot from scratch: the first ``c > r`` of smallest cost."""
+    if r + 1 >= m:
+        nn[r] = -1
+        nnd[r] = np.inf
+        return
+    row = D[r]
+    best = row[r + 1]
+    arg = r + 1
+    for c in range(r + 2, m):
+        v = row[c]
+        if v < best:
             best = v
             arg = c
     nn[r] = arg
@@ -286,8 +334,7 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             i, j = _closest(nn, nnd, m)
             _merge_into(counts, means, scatter, cols, i, j)
             _put(X, t, wt, counts, means, scatter, cols, j)
-            _set_costs(cols, counts, m, i, ward, D)
-            _set_costs(cols, counts, m, j, ward, D)
+            _set_costs2(cols, counts, m, i, j, ward, D)
             _refresh(D, m, j + 1, i, j, nn, nnd)  # i < j
     return m, -1
 
