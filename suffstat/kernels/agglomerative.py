@@ -7,20 +7,32 @@ The arrays have room for ``cap >= k + 1`` slots (one spare, for the insert-then-
 rule and for reducing a union of summaries).
 
 Merge costs: ``D[r, c] = D[c, r]`` is the merge cost of slots ``r`` and ``c`` (for
-``r != c < m``), computed by :func:`_cost` whenever one of the two slots changes, so
-every other use of a cost is a look-up. The squared distance is summed over the
-features in order, and Ward's factor ``n_r n_c / (n_r + n_c)`` is symmetric in
-floating point (``*`` and ``+`` commute exactly), so ``D[r, c]`` is bitwise the cost
-the rule would compute from the summaries at any time.
+``r != c < m``): the squared distance of their means summed over the features in
+order, times ``n_r n_c / (n_r + n_c)`` for Ward. It is recomputed for every slot
+``c`` whenever slot ``r`` changes, so every other use of a cost is a look-up. Ward's
+factor is symmetric in floating point (``*`` and ``+`` commute exactly) and so is the
+squared difference, so ``D[r, c]`` is bitwise the cost the rule would compute from
+the summaries at any time (the earlier kernel computed each cost where it was used;
+the slots are bitwise the same).
 
 Nearest-neighbour bookkeeping: ``nn[r]`` is the slot ``c > r`` of smallest merge cost
 with ``r`` (the smallest such ``c`` on ties) and ``nnd[r]`` that cost (``nn[r] = -1``,
 ``nnd[r] = inf`` when ``r`` has no later slot). The closest pair is then the first
 ``r`` of smallest ``nnd[r]`` with ``nn[r]``: exactly the first pair ``(i, j)``, ``i < j``,
 of smallest cost in row-major order. After a merge or an insert the costs of the
-changed slots are recomputed (O(k d)); then only the rows of the changed slots, and
-the rows whose nearest neighbour changed for the worse, are rescanned, over ``D``
-(O(k) each); every other row compares its neighbour with the changed slots (O(1)).
+changed slots are recomputed (O(k d), in loops over the slots that vectorise); then
+only the rows of the changed slots, and the rows whose nearest neighbour changed for
+the worse, are rescanned, over ``D`` (O(k) each); every other row compares its
+neighbour with the changed slots (O(1), in branch-free passes over the rows).
+
+Where the time goes (faddc, centroid linkage, Gaussian blobs): at ``k = 32`` and
+``128`` a point costs two cost rows (``2 k d``), the refresh passes over about ``k``
+rows, 4 to 6 rescans of ``k / 2`` costs on average (the two changed rows and 2 to 4
+rows whose neighbour moved away) and the search of the closest pair (``k``). Taking
+parts out of the kernel (which changes the slots, so only roughly) made it 2 to 5
+times faster without the refresh, about 2 times without the cost rows and 1.2 to 1.6
+times without the search; the d x d scatter update is 8% (d = 2) to 20% (d = 10)
+of the time at ``k = 32``. ``benchmarks/RESULTS.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -31,24 +43,12 @@ from ._jit import kernel
 
 
 @kernel
-def _cost(means, counts, a, b, ward):
-    """Squared centroid distance of slots ``a`` and ``b``, times ``n_a n_b / (n_a + n_b)`` for Ward."""
-    s = 0.0
-    for t in range(means.shape[1]):
-        diff = means[a, t] - means[b, t]
-        s += diff * diff
-    if ward:
-        s = (counts[a] * counts[b] / (counts[a] + counts[b])) * s
-    return s
-
-
-@kernel
 def _set_costs(cols, counts, m, s, ward, D):
     """Recompute ``D[s, c] = D[c, s]`` for every slot ``c < m`` (``D[s, s]`` is left meaningless).
 
     ``cols`` is the transpose of the means, (d, cap): the squared distances of slot
-    ``s`` to all slots are summed feature by feature, each in order from 0.0 (the
-    same sums as ``_cost``), in loops over the slots that vectorise.
+    ``s`` to all slots are summed feature by feature, each in order from 0.0, in
+    loops over the slots that vectorise.
     """
     row = D[s]
     for c in range(m):
@@ -69,7 +69,11 @@ def _set_costs(cols, counts, m, s, ward, D):
 
 @kernel
 def _set_costs2(cols, counts, m, s, u, ward, D):
-    """``_set_costs`` for slots ``s`` and ``u`` at once (``u`` after ``s``: D[s, u] is u's)."""
+    """``_set_costs`` for slots ``s`` and ``u`` in one pass over the slots.
+
+    The first feature's squares are stored rather than added to 0.0: the same number
+    (``0.0 + x`` is ``x`` for a square, which is never -0.0).
+    """
     rs = D[s]
     ru = D[u]
     if cols.shape[0] == 0:
