@@ -19,7 +19,11 @@ times per configuration in alternating order; the medians are reported. ``--stre
 writes a 10M x 10 ``.npy`` and streams it once with ``batch_size=100_000, n_jobs=2``
 in a subprocess, reporting the time and the peak resident memory (VmHWM).
 
-    python benchmarks/bench_agglomerative.py [--quick] [--rounds 3] [--stream]
+    python benchmarks/bench_agglomerative.py [--quick] [--rounds 3] [--sklearn-threads 1] [--stream]
+
+``--sklearn-threads 1`` keeps scikit-learn to one thread while it is timed: on a
+loaded 2-core machine its OpenMP threads otherwise wait on each other
+(MiniBatchKMeans slowed 10 to 100 times in our runs).
 """
 
 from __future__ import annotations
@@ -97,10 +101,19 @@ def timed(fn):
     return time.perf_counter() - t
 
 
-def run_table(quick, rounds):
+def run_table(quick, rounds, sklearn_threads=None):
     """Each configuration: ``rounds`` rounds, each timing every contender once in alternating
     order (forwards, then backwards); the medians of the points per second are printed."""
     from sklearn.cluster import Birch, MiniBatchKMeans
+
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    def limits():
+        if sklearn_threads is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(sklearn_threads)
 
     n_ours = 20_000 if quick else 200_000
     n_sk = 10_000 if quick else 50_000
@@ -117,14 +130,16 @@ def run_table(quick, rounds):
             Xs = X[:n_sk]
 
             def birch():
-                b = Birch(n_clusters=None)
-                for a in range(0, n_sk, 10_000):
-                    b.partial_fit(Xs[a : a + 10_000])
+                with limits():
+                    b = Birch(n_clusters=None)
+                    for a in range(0, n_sk, 10_000):
+                        b.partial_fit(Xs[a : a + 10_000])
 
             def mbk():
-                m = MiniBatchKMeans(k, n_init=1, random_state=0)
-                for a in range(0, n_sk, 1024):
-                    m.partial_fit(Xs[a : a + 1024])
+                with limits():
+                    m = MiniBatchKMeans(k, n_init=1, random_state=0)
+                    for a in range(0, n_sk, 1024):
+                        m.partial_fit(Xs[a : a + 1024])
 
             contenders = [
                 ("suffstat", n_ours, lambda: ss.StreamingAgglomerative(k).fit(X)),
@@ -180,7 +195,11 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true")
     p.add_argument("--stream", action="store_true")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--sklearn-threads", type=int, default=None,
+                   help="limit scikit-learn's OpenMP/BLAS threads (threadpoolctl) while it is timed")
+    p.add_argument("--no-table", action="store_true")
     args = p.parse_args()
-    run_table(args.quick, args.rounds)
+    if not args.no_table:
+        run_table(args.quick, args.rounds, args.sklearn_threads)
     if args.stream:
         run_stream()
