@@ -458,6 +458,23 @@ def test_weighted_merge_equals_agglomerating_the_union(linkage):
     np.testing.assert_allclose(total.mean(), (w[:, None] * X).sum(axis=0) / w.sum(), rtol=1e-12)
 
 
+def test_merge_of_a_clusterer_with_more_slots():
+    """other's slots are kept whole and reduced with this clusterer's: the union's capacity grows."""
+    X = np.random.default_rng(39).normal(size=(300, 2))
+    w = _weights(300, 40)
+    a = ss.StreamingAgglomerative(3, linkage="ward").fit(X[:100], sample_weight=w[:100])
+    b = ss.StreamingAgglomerative(9, linkage="ward").fit(X[100:], sample_weight=w[100:])
+    ref_a = reference(X[:100], 3, linkage="ward", w=w[:100])
+    ref_b = reference(X[100:], 9, linkage="ward", w=w[100:])
+    ref_b = (ref_b[0], ref_b[1], [[r + 100 for r in m] for m in ref_b[2]])
+    merged = a.merge(b)
+    union = reference_union(ref_a, ref_b, 3, "ward")
+    _check_against(merged, union, X, w)
+    # the reduced state feeds on (rows 0..49 again: each is then in two summaries' members)
+    merged.partial_fit(X[:50], sample_weight=w[:50])
+    _check_against(merged, reference(X[:50], 3, linkage="ward", slots=union, w=w[:50]), X, w)
+
+
 def test_weighted_to_mixture_and_score():
     rng = np.random.default_rng(35)
     X = rng.normal(size=(300, 2))
