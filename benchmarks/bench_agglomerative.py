@@ -14,11 +14,16 @@ Contenders, each fed the same Gaussian-blob stream (k blobs in d dimensions):
 - MiniBatchKMeans: ``sklearn.cluster.MiniBatchKMeans(k, n_init=1).partial_fit`` over
   chunks of 1,024 rows.
 
-Each is timed after a warm-up (the numba compilation is not counted). ``--stream`` also
+Each is timed after a warm-up (the numba compilation is not counted), ``--rounds``
+times per configuration in alternating order; the medians are reported. ``--stream`` also
 writes a 10M x 10 ``.npy`` and streams it once with ``batch_size=100_000, n_jobs=2``
 in a subprocess, reporting the time and the peak resident memory (VmHWM).
 
-    python benchmarks/bench_agglomerative.py [--quick] [--stream]
+    python benchmarks/bench_agglomerative.py [--quick] [--rounds 3] [--sklearn-threads 1] [--stream]
+
+``--sklearn-threads 1`` keeps scikit-learn to one thread while it is timed: on a
+loaded 2-core machine its OpenMP threads otherwise wait on each other
+(MiniBatchKMeans slowed 10 to 100 times in our runs).
 """
 
 from __future__ import annotations
@@ -90,47 +95,70 @@ def published_numpy(X, k):
     return cents, counts
 
 
-def rate(fn, n):
+def timed(fn):
     t = time.perf_counter()
     fn()
-    return n / (time.perf_counter() - t)
+    return time.perf_counter() - t
 
 
-def run_table(quick):
+def run_table(quick, rounds, sklearn_threads=None):
+    """Each configuration: ``rounds`` rounds, each timing every contender once in alternating
+    order (forwards, then backwards); the medians of the points per second are printed."""
     from sklearn.cluster import Birch, MiniBatchKMeans
+
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    def limits():
+        if sklearn_threads is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(sklearn_threads)
 
     n_ours = 20_000 if quick else 200_000
     n_sk = 10_000 if quick else 50_000
     rows = []
+    print(f"median of {rounds} alternating rounds; load average {os.getloadavg()[0]:.2f} "
+          f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} cores", flush=True)
     for d in (2, 10):
         for k in (8, 32, 128):
             X = blobs(n_ours, d, k)
             ss.StreamingAgglomerative(k).fit(X[:1000])  # compile
-            ours = rate(lambda: ss.StreamingAgglomerative(k).fit(X), n_ours)
             n_pub = max(20, int((30 if quick else 300) * (8 / k) ** 2 * 4))
             n_pub = min(n_pub, 3000)
             Xl = X[:n_pub].tolist()
-            pub = rate(lambda: published_loop(Xl, k), n_pub)
-            pub_np = rate(lambda: published_numpy(X[:n_pub], k), n_pub)
             Xs = X[:n_sk]
 
             def birch():
-                b = Birch(n_clusters=None)
-                for a in range(0, n_sk, 10_000):
-                    b.partial_fit(Xs[a : a + 10_000])
+                with limits():
+                    b = Birch(n_clusters=None)
+                    for a in range(0, n_sk, 10_000):
+                        b.partial_fit(Xs[a : a + 10_000])
 
             def mbk():
-                m = MiniBatchKMeans(k, n_init=1, random_state=0)
-                for a in range(0, n_sk, 1024):
-                    m.partial_fit(Xs[a : a + 1024])
+                with limits():
+                    m = MiniBatchKMeans(k, n_init=1, random_state=0)
+                    for a in range(0, n_sk, 1024):
+                        m.partial_fit(Xs[a : a + 1024])
 
-            br = rate(birch, n_sk)
-            mb = rate(mbk, n_sk)
+            contenders = [
+                ("suffstat", n_ours, lambda: ss.StreamingAgglomerative(k).fit(X)),
+                ("published", n_pub, lambda: published_loop(Xl, k)),
+                ("published+numpy", n_pub, lambda: published_numpy(X[:n_pub], k)),
+                ("Birch", n_sk, birch),
+                ("MiniBatchKMeans", n_sk, mbk),
+            ]
+            secs = {name: [] for name, _, _ in contenders}
+            for r in range(rounds):
+                for name, _, fn in (contenders if r % 2 == 0 else contenders[::-1]):
+                    secs[name].append(timed(fn))
+            rate = {name: n / float(np.median(secs[name])) for name, n, _ in contenders}
+            ours, pub, pub_np, br, mb = (rate[c[0]] for c in contenders)
             rows.append((k, d, ours, pub, pub_np, br, mb))
             print(f"k={k:4d} d={d:3d}  suffstat {ours:12,.0f}/s  published {pub:9,.0f}/s "
                   f"(x{ours / pub:,.0f})  published+numpy {pub_np:9,.0f}/s (x{ours / pub_np:,.0f})  "
                   f"Birch {br:10,.0f}/s (x{ours / br:,.1f})  MiniBatchKMeans {mb:10,.0f}/s "
-                  f"(x{ours / mb:,.1f})", flush=True)
+                  f"(x{ours / mb:,.1f})  [load {os.getloadavg()[0]:.2f}]", flush=True)
     return rows
 
 
@@ -166,7 +194,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--stream", action="store_true")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--sklearn-threads", type=int, default=None,
+                   help="limit scikit-learn's OpenMP/BLAS threads (threadpoolctl) while it is timed")
+    p.add_argument("--no-table", action="store_true")
     args = p.parse_args()
-    run_table(args.quick)
+    if not args.no_table:
+        run_table(args.quick, args.rounds, args.sklearn_threads)
     if args.stream:
         run_stream()

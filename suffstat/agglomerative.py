@@ -19,7 +19,10 @@ What is exact and what depends on order:
 - merging two clusterers (:meth:`StreamingAgglomerative.merge`) is a merge of
   records: the union of their summaries, reduced back to ``n_clusters`` by the same
   linkage. Each merged summary is the exact count, mean and scatter of the union of
-  its points (up to rounding), whatever the order of the merges.
+  its points (up to rounding), whatever the order of the merges;
+- a row of ``sample_weight`` ``w`` arrives as one summary of count ``w``: ``w``
+  copies of the row for the records, but one arrival (one merge, one slot) for the
+  sequential rule, not ``w``; a row of weight 0 is skipped.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from ._estimator import EstimatorParams
-from ._validation import check_count, check_random_state
+from ._validation import check_count, check_random_state, check_weights
 from .distributions import MultivariateNormal
 from .exceptions import DataError, NotFittedError, ParameterError
+from .fitting.driver import weight_source
 from .kernels import agglomerative as _k
 from .mixtures import GeneralMixtureModel
 from .parallel import effective_n_jobs, ordered_map
@@ -54,20 +58,25 @@ class _State:
         self.counts = np.zeros(cap)
         self.means = np.zeros((cap, d))
         self.scatter = np.zeros((cap, d, d))
+        self.cols = np.zeros((d, cap))  # the means transposed, for the kernel's cost loops
+        self.D = np.zeros((cap, cap))  # the merge cost of every pair of slots in use
         self.nn = np.full(cap, -1, dtype=np.int64)
         self.nnd = np.full(cap, np.inf)
+
+    _ARRAYS = ("counts", "means", "scatter", "cols", "D", "nn", "nnd")
 
     def copy(self) -> _State:
         new = _State(self.k, self.d, self.counts.shape[0])
         new.m = self.m
-        for name in ("counts", "means", "scatter", "nn", "nnd"):
+        for name in self._ARRAYS:
             getattr(new, name)[...] = getattr(self, name)
         return new
 
-    def feed(self, X: np.ndarray, insert_first: bool, ward: bool) -> int:
-        """Feed the rows of ``X``; return the first non-finite row or -1."""
-        self.m, bad = _k.agglomerate(X, self.counts, self.means, self.scatter, self.nn, self.nnd,
-                                     self.m, self.k, insert_first, ward)
+    def feed(self, X: np.ndarray, w: np.ndarray | None, insert_first: bool, ward: bool) -> int:
+        """Feed the rows of ``X`` (weights ``w``, checked, or None); return the first non-finite row or -1."""
+        self.m, bad = _k.agglomerate(X, _NO_WEIGHTS if w is None else w, self.counts, self.means,
+                                     self.scatter, self.cols, self.D, self.nn, self.nnd, self.m,
+                                     self.k, insert_first, ward)
         return int(bad)
 
     def union(self, other: _State, ward: bool) -> _State:
@@ -78,22 +87,28 @@ class _State:
             a = getattr(out, name)
             a[:m1] = getattr(self, name)[:m1]
             a[m1 : m1 + m2] = getattr(other, name)[:m2]
-        _k.init_neighbours(out.counts, out.means, m1 + m2, ward, out.nn, out.nnd)
-        out.m = int(_k.reduce_to(out.counts, out.means, out.scatter, out.nn, out.nnd, m1 + m2,
-                                 self.k, ward))
+        _k.init_neighbours(out.counts, out.means, out.cols, m1 + m2, ward, out.D, out.nn, out.nnd)
+        out.m = int(_k.reduce_to(out.counts, out.means, out.scatter, out.cols, out.D, out.nn,
+                                 out.nnd, m1 + m2, self.k, ward))
         if out.counts.shape[0] > self.k + 1:  # back to k + 1 slots (every nn[r] < m <= k)
             small = _State(self.k, self.d)
             small.m = out.m
+            cap = self.k + 1
             for name in ("counts", "means", "scatter", "nn", "nnd"):
-                getattr(small, name)[...] = getattr(out, name)[: self.k + 1]
+                getattr(small, name)[...] = getattr(out, name)[:cap]
+            small.cols[...] = out.cols[:, :cap]
+            small.D[...] = out.D[:cap, :cap]
             out = small
         return out
 
 
+_NO_WEIGHTS = np.empty(0)
+
+
 def _batch_summaries(X: np.ndarray, w: Any, k: int, insert_first: bool, ward: bool) -> _State:
-    """One batch agglomerated from empty slots (a work item of :func:`ordered_map`)."""
+    """One batch agglomerated from empty slots (a work item of :func:`ordered_map`; ``w`` checked)."""
     state = _State(k, X.shape[1])
-    bad = state.feed(np.ascontiguousarray(X, dtype=np.float64), insert_first, ward)
+    bad = state.feed(np.ascontiguousarray(X, dtype=np.float64), w, insert_first, ward)
     if bad >= 0:
         raise DataError(f"X contains {_kind(X[bad])}", row=bad)
     return state
@@ -147,7 +162,8 @@ class StreamingAgglomerative(EstimatorParams):
     cluster_centers_ : ndarray of shape (m, n_features)
         The slots' centroids (``m = min(n_clusters, points seen)``).
     counts_ : ndarray of shape (m,)
-        The number of points in each slot.
+        The number of points in each slot (float64: their total weight when
+        ``sample_weight`` is given).
     covariances_ : ndarray of shape (m, n_features, n_features)
         The slots' covariances (scatter divided by count; 0 for a singleton).
     summaries_ : list of MultivariateNormalStats
@@ -155,7 +171,7 @@ class StreamingAgglomerative(EstimatorParams):
     n_features_in_ : int
         Number of features.
     n_samples_seen_ : int
-        Number of points fed so far.
+        Number of rows fed so far (rows of weight 0 included).
 
     See Also
     --------
@@ -168,7 +184,7 @@ class StreamingAgglomerative(EstimatorParams):
     >>> X = np.array([[0.0, 0.0], [10.0, 0.0], [0.1, 0.0], [10.1, 0.0], [0.2, 0.0]])
     >>> model = ss.StreamingAgglomerative(2, rule="insert-merge").fit(X)
     >>> model.counts_
-    array([3, 2])
+    array([3., 2.])
     >>> model.predict([[9.0, 0.0]])
     array([1])
     """
@@ -194,7 +210,7 @@ class StreamingAgglomerative(EstimatorParams):
 
     # -- fitting ----------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> StreamingAgglomerative:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StreamingAgglomerative:
         """Cluster the rows of ``X`` from empty slots.
 
         Parameters
@@ -203,15 +219,25 @@ class StreamingAgglomerative(EstimatorParams):
             The points, in order; a ``.npy`` path or memory map is streamed.
         y : None
             Ignored (scikit-learn's signature).
+        sample_weight : array-like of shape (n_samples,), numpy.memmap or str, optional
+            Non-negative finite weights, streamed alongside ``X`` (a ``.npy`` path or
+            memory map is read over the same row ranges). A row of weight ``w``
+            arrives as *one* summary of count ``w`` (the record of ``w`` copies of the
+            row); a row of weight 0 is skipped. See :meth:`partial_fit`.
 
         Returns
         -------
         self
             The fitted clusterer.
-        """
-        return self._feed(X, continuing=False)
 
-    def partial_fit(self, X: Any, y: Any = None) -> StreamingAgglomerative:
+        Raises
+        ------
+        DataError
+            As :meth:`partial_fit`; also when every weight is 0 (no point to cluster).
+        """
+        return self._feed(X, sample_weight, continuing=False)
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> StreamingAgglomerative:
         """Feed more points to the clusterer, continuing from its slots.
 
         With ``batch_size=None`` the sequential rule continues where it stopped, so
@@ -225,6 +251,16 @@ class StreamingAgglomerative(EstimatorParams):
             The points, in order; a ``.npy`` path or memory map is streamed.
         y : None
             Ignored (scikit-learn's signature).
+        sample_weight : array-like of shape (n_samples,), numpy.memmap or str, optional
+            Non-negative finite weights, streamed alongside ``X``. A row of weight
+            ``w`` arrives as one summary of count ``w``: for the records (counts,
+            centroids, scatter, and so every merge of them) that is ``w`` copies of
+            the row, but for the sequential rule it is one arrival, not ``w``: under
+            ``'faddc'`` it causes one merge and takes one slot, where ``w`` copies
+            would cause ``w`` merges and leave the last copy alone in its slot. With
+            ``linkage='ward'`` the weight also enters the merge costs. A row of weight
+            0 is skipped: no merge, no slot (it still counts in ``n_samples_seen_``,
+            and NaN or infinity in it is still an error).
 
         Returns
         -------
@@ -234,13 +270,14 @@ class StreamingAgglomerative(EstimatorParams):
         Raises
         ------
         DataError
-            For NaN or infinity (naming the row), an empty or wrongly shaped input, or a
-            number of features that differs from the earlier calls; the clusterer is
-            then left as it was.
+            For NaN or infinity in ``X``, a negative, NaN or infinite weight (each
+            naming the row), an empty or wrongly shaped input, weights that do not
+            match the rows, or a number of features that differs from the earlier
+            calls; the clusterer is then left as it was.
         """
-        return self._feed(X, continuing=True)
+        return self._feed(X, sample_weight, continuing=True)
 
-    def _feed(self, X: Any, continuing: bool) -> StreamingAgglomerative:
+    def _feed(self, X: Any, sample_weight: Any, continuing: bool) -> StreamingAgglomerative:
         state = getattr(self, "_state", None) if continuing else None
         k, insert_first, ward, batch_size, n_jobs = self._settings()
         source = as_source(X)
@@ -255,18 +292,27 @@ class StreamingAgglomerative(EstimatorParams):
             raise ParameterError(
                 f"n_clusters changed from {state.k} to {k} since the last fit; call fit to start over"
             )
+        weights = weight_source(sample_weight, source)
         state = _State(k, d) if state is None else state.copy()  # the model changes only on success
         if batch_size is None:
             ranges = source.ranges(source.default_batch_size())
-            for (start, _), block in zip(ranges, prefetched(source, ranges), strict=True):
-                bad = state.feed(block, insert_first, ward)
+            for (start, stop), block in zip(ranges, prefetched(source, ranges), strict=True):
+                w = None
+                if weights is not None:
+                    try:
+                        w = check_weights(weights.read(start, stop), stop - start)
+                    except DataError as e:
+                        raise e.shifted(start) from None
+                bad = state.feed(block, w, insert_first, ward)
                 if bad >= 0:
                     raise DataError(f"X contains {_kind(block[bad])}", row=start + bad)
         else:
-            parts = ordered_map(_batch_summaries, source, source.ranges(batch_size), n_jobs=n_jobs,
-                                args=(k, insert_first, ward))
+            parts = ordered_map(_batch_summaries, source, source.ranges(batch_size), weights=weights,
+                                n_jobs=n_jobs, args=(k, insert_first, ward))
             for part in parts:
                 state = state.union(part, ward)
+        if state.m == 0:
+            raise DataError("every sample_weight is 0: there is no point to cluster")
         self._state = state
         self.n_features_in_ = d
         self.n_samples_seen_ = (getattr(self, "n_samples_seen_", 0) if continuing else 0) + n
@@ -290,9 +336,9 @@ class StreamingAgglomerative(EstimatorParams):
 
     @property
     def counts_(self) -> np.ndarray:
-        """The number of points in each slot, shape (m,)."""
+        """The number of points in each slot (their total weight), float64 of shape (m,)."""
         s = self._fitted()
-        return s.counts[: s.m].astype(np.int64)
+        return s.counts[: s.m].copy()
 
     @property
     def covariances_(self) -> np.ndarray:
@@ -361,8 +407,8 @@ class StreamingAgglomerative(EstimatorParams):
         """
         return np.sqrt(self._squared_distances(X))
 
-    def score(self, X: Any, y: Any = None) -> float:
-        """Return minus the distortion: minus the sum of squared distances to the nearest centroid.
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Return minus the distortion: minus the (weighted) sum of squared distances to the nearest centroid.
 
         Parameters
         ----------
@@ -370,13 +416,20 @@ class StreamingAgglomerative(EstimatorParams):
             The points.
         y : None
             Ignored (scikit-learn's signature).
+        sample_weight : array-like of shape (n_samples,), numpy.memmap or str, optional
+            Non-negative finite weights (1 when None).
 
         Returns
         -------
         float
-            ``-sum_i min_c |x_i - c|^2``.
+            ``-sum_i w_i min_c |x_i - c|^2``.
         """
-        return -float(self._squared_distances(X).min(axis=1).sum())
+        nearest = self._squared_distances(X).min(axis=1)
+        if sample_weight is None:
+            return -float(nearest.sum())
+        ws = weight_source(sample_weight, as_source(X))
+        w = check_weights(ws.read(0, ws.n_rows), ws.n_rows)
+        return -float((w * nearest).sum())
 
     def merge(self, other: StreamingAgglomerative) -> StreamingAgglomerative:
         """Return a clusterer of the union of two clusterers' summaries, reduced to ``n_clusters``.
@@ -424,7 +477,8 @@ class StreamingAgglomerative(EstimatorParams):
 
         Component ``c`` is ``MultivariateNormal(reg_covar=reg_covar).from_summaries(
         summaries_[c])`` (mean the centroid, covariance the scatter / count plus
-        ``reg_covar`` on the diagonal), with weight ``counts_[c] / n_samples_seen_``.
+        ``reg_covar`` on the diagonal), with weight ``counts_[c] / counts_.sum()``
+        (``n_samples_seen_`` when unweighted).
 
         Parameters
         ----------

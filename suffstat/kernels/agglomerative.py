@@ -1,18 +1,38 @@
 """Kernels of the streaming agglomerative clusterer (issue 16).
 
 The state of a clusterer is a set of ``m`` slots, each a summary of the points merged
-into it: ``counts[s]`` (number of points), ``means[s]`` (d,) and ``scatter[s]``
-((d, d), the sum of ``(x - mean)(x - mean)^T`` over its points). The arrays have
-room for ``k + 1`` slots (one spare, for the insert-then-merge rule and for reducing a
-union of summaries).
+into it: ``counts[s]`` (number of points, or their total weight), ``means[s]`` (d,)
+and ``scatter[s]`` ((d, d), the sum of ``w (x - mean)(x - mean)^T`` over its points).
+The arrays have room for ``cap >= k + 1`` slots (one spare, for the insert-then-merge
+rule and for reducing a union of summaries).
+
+Merge costs: ``D[r, c] = D[c, r]`` is the merge cost of slots ``r`` and ``c`` (for
+``r != c < m``): the squared distance of their means summed over the features in
+order, times ``n_r n_c / (n_r + n_c)`` for Ward. It is recomputed for every slot
+``c`` whenever slot ``r`` changes, so every other use of a cost is a look-up. Ward's
+factor is symmetric in floating point (``*`` and ``+`` commute exactly) and so is the
+squared difference, so ``D[r, c]`` is bitwise the cost the rule would compute from
+the summaries at any time (the earlier kernel computed each cost where it was used;
+the slots are bitwise the same).
 
 Nearest-neighbour bookkeeping: ``nn[r]`` is the slot ``c > r`` of smallest merge cost
 with ``r`` (the smallest such ``c`` on ties) and ``nnd[r]`` that cost (``nn[r] = -1``,
 ``nnd[r] = inf`` when ``r`` has no later slot). The closest pair is then the first
 ``r`` of smallest ``nnd[r]`` with ``nn[r]``: exactly the first pair ``(i, j)``, ``i < j``,
-of smallest cost in row-major order. After a merge or an insert only the rows of
-the changed slots, and the rows whose nearest neighbour changed for the worse, are
-rescanned; every other row compares its neighbour with the changed slots, O(k d).
+of smallest cost in row-major order. After a merge or an insert the costs of the
+changed slots are recomputed (O(k d), in loops over the slots that vectorise); then
+only the rows of the changed slots, and the rows whose nearest neighbour changed for
+the worse, are rescanned, over ``D`` (O(k) each); every other row compares its
+neighbour with the changed slots (O(1), in branch-free passes over the rows).
+
+Where the time goes (faddc, centroid linkage, Gaussian blobs): at ``k = 32`` and
+``128`` a point costs two cost rows (``2 k d``), the refresh passes over about ``k``
+rows, 4 to 6 rescans of ``k / 2`` costs on average (the two changed rows and 2 to 4
+rows whose neighbour moved away) and the search of the closest pair (``k``). Taking
+parts out of the kernel (which changes the slots, so only roughly) made it 2 to 5
+times faster without the refresh, about 2 times without the cost rows and 1.2 to 1.6
+times without the search; the d x d scatter update is 8% (d = 2) to 20% (d = 10)
+of the time at ``k = 32``. ``benchmarks/RESULTS.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -23,32 +43,99 @@ from ._jit import kernel
 
 
 @kernel
-def _cost(means, counts, a, b, ward):
-    """Squared centroid distance of slots ``a`` and ``b``, times ``n_a n_b / (n_a + n_b)`` for Ward."""
-    s = 0.0
-    for t in range(means.shape[1]):
-        diff = means[a, t] - means[b, t]
-        s += diff * diff
+def _set_costs(cols, counts, m, s, ward, D):
+    """Recompute ``D[s, c] = D[c, s]`` for every slot ``c < m`` (``D[s, s]`` is left meaningless).
+
+    ``cols`` is the transpose of the means, (d, cap): the squared distances of slot
+    ``s`` to all slots are summed feature by feature, each in order from 0.0, in
+    loops over the slots that vectorise.
+    """
+    row = D[s]
+    for c in range(m):
+        row[c] = 0.0
+    for t in range(cols.shape[0]):
+        x = cols[t, s]
+        col = cols[t]
+        for c in range(m):
+            diff = x - col[c]
+            row[c] += diff * diff
     if ward:
-        na = counts[a]
-        nb = counts[b]
-        s = (na * nb / (na + nb)) * s
-    return s
+        ns = counts[s]
+        for c in range(m):
+            row[c] = (ns * counts[c] / (ns + counts[c])) * row[c]
+    for c in range(m):
+        D[c, s] = row[c]
 
 
 @kernel
-def _row_best(means, counts, m, r, ward, nn, nnd):
-    best = np.inf
-    arg = -1
-    d = means.shape[1]
-    for c in range(r + 1, m):  # _cost written out: the hot loop (measured 1.6-2x faster)
-        v = 0.0
-        for t in range(d):
-            diff = means[r, t] - means[c, t]
-            v += diff * diff
-        if ward:
-            v = (counts[r] * counts[c] / (counts[r] + counts[c])) * v
-        if arg < 0 or v < best:
+def _set_costs2(cols, counts, m, s, u, ward, D):
+    """``_set_costs`` for slots ``s`` and ``u`` in one pass over the slots.
+
+    The first feature's squares are stored rather than added to 0.0: the same number
+    (``0.0 + x`` is ``x`` for a square, which is never -0.0).
+    """
+    rs = D[s]
+    ru = D[u]
+    if cols.shape[0] == 0:
+        for c in range(m):
+            rs[c] = 0.0
+            ru[c] = 0.0
+        return
+    x = cols[0, s]
+    y = cols[0, u]
+    col = cols[0]
+    for c in range(m):
+        e = col[c]
+        diff = x - e
+        rs[c] = diff * diff
+        diff = y - e
+        ru[c] = diff * diff
+    for t in range(1, cols.shape[0]):
+        x = cols[t, s]
+        y = cols[t, u]
+        col = cols[t]
+        for c in range(m):
+            e = col[c]
+            diff = x - e
+            rs[c] += diff * diff
+            diff = y - e
+            ru[c] += diff * diff
+    if ward:
+        ns = counts[s]
+        nu = counts[u]
+        for c in range(m):
+            nc = counts[c]
+            rs[c] = (ns * nc / (ns + nc)) * rs[c]
+            ru[c] = (nu * nc / (nu + nc)) * ru[c]
+    for c in range(m):
+        D[c, s] = rs[c]
+    for c in range(m):
+        D[c, u] = ru[c]
+
+
+@kernel
+def _move_costs(D, m, src, dst):
+    """Slot ``dst`` takes the costs of slot ``src`` with the slots ``c < m`` (``src`` itself excluded)."""
+    for c in range(m):
+        if c != dst and c != src:
+            v = D[src, c]
+            D[dst, c] = v
+            D[c, dst] = v
+
+
+@kernel
+def _row_best(D, m, r, nn, nnd):
+    """Row ``r``'s nearest later slot from scratch: the first ``c > r`` of smallest cost."""
+    if r + 1 >= m:
+        nn[r] = -1
+        nnd[r] = np.inf
+        return
+    row = D[r]
+    best = row[r + 1]
+    arg = r + 1
+    for c in range(r + 2, m):
+        v = row[c]
+        if v < best:
             best = v
             arg = c
     nn[r] = arg
@@ -56,33 +143,52 @@ def _row_best(means, counts, m, r, ward, nn, nnd):
 
 
 @kernel
-def _refresh(means, counts, m, ch0, ch1, ward, nn, nnd):
-    """Repair the bookkeeping of slots ``0..m-1`` after slots ``ch0`` and ``ch1`` (or -1) changed."""
-    for r in range(m):
+def _improve(D, ch, nn, nnd):
+    """Rows ``r < ch``: slot ``ch`` becomes the neighbour if nearer (or as near and earlier)."""
+    row = D[ch]
+    for r in range(ch):
+        v = row[r]
+        b = nnd[r]
+        a = nn[r]
+        take = (v < b) | ((v == b) & (ch < a))
+        nnd[r] = v if take else b
+        nn[r] = ch if take else a
+
+
+@kernel
+def _refresh(D, m, hi, ch0, ch1, nn, nnd):
+    """Repair the bookkeeping of slots ``0..m-1`` after slots ``ch0`` and ``ch1`` (or -1) changed.
+
+    The costs of the changed slots must already be in ``D``. Only the rows ``r < hi``
+    are looked at: ``hi = m`` after the number of slots fell (a row's neighbour may be
+    the removed last slot), else ``max(ch0, ch1) + 1``, since a later row's neighbour
+    is a later, unchanged slot.
+
+    Each row goes through the steps of the rule in order: if its neighbour changed,
+    it either moved away (the row is to be rescanned) or not (its new cost is taken);
+    then ``ch0``, then ``ch1``, replaces the neighbour if nearer (on a tie, if earlier).
+    A row's steps do not depend on the other rows, so they run as passes over the
+    rows, the comparisons in a branch-free loop; a row to rescan is marked with
+    ``nnd = -inf`` (costs are >= 0 or NaN, and -inf never loses a comparison) and
+    rescanned last.
+    """
+    for r in range(hi):
         old = nn[r]
         if r == ch0 or r == ch1 or old < 0 or old >= m:
-            _row_best(means, counts, m, r, ward, nn, nnd)
-            continue
-        best = nnd[r]
-        arg = old
-        if old == ch0 or old == ch1:
-            v = _cost(means, counts, r, old, ward)
-            if v > best:  # its neighbour moved away: another slot may be nearer now
-                _row_best(means, counts, m, r, ward, nn, nnd)
-                continue
-            best = v
-        if ch0 > r and ch0 != old:
-            v = _cost(means, counts, r, ch0, ward)
-            if v < best or (v == best and ch0 < arg):
-                best = v
-                arg = ch0
-        if ch1 > r and ch1 != old:
-            v = _cost(means, counts, r, ch1, ward)
-            if v < best or (v == best and ch1 < arg):
-                best = v
-                arg = ch1
-        nn[r] = arg
-        nnd[r] = best
+            nnd[r] = -np.inf
+        elif old == ch0 or old == ch1:
+            v = D[r, old]
+            if v > nnd[r]:  # its neighbour moved away: another slot may be nearer now
+                nnd[r] = -np.inf
+            else:
+                nnd[r] = v
+    if ch0 >= 0:
+        _improve(D, ch0, nn, nnd)
+    if ch1 >= 0:
+        _improve(D, ch1, nn, nnd)
+    for r in range(hi):
+        if nnd[r] == -np.inf:
+            _row_best(D, m, r, nn, nnd)
 
 
 @kernel
@@ -97,7 +203,7 @@ def _closest(nn, nnd, m):
 
 
 @kernel
-def _merge_into(counts, means, scatter, i, j):
+def _merge_into(counts, means, scatter, cols, i, j):
     """Slot ``i`` becomes the summary of slots ``i`` and ``j`` (slot ``j`` is left as it was)."""
     na = counts[i]
     nb = counts[j]
@@ -109,69 +215,88 @@ def _merge_into(counts, means, scatter, i, j):
         for b in range(d):
             scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * (means[i, b] - means[j, b]))
     for a in range(d):
-        means[i, a] = (na * means[i, a] + nb * means[j, a]) / n
+        v = (na * means[i, a] + nb * means[j, a]) / n
+        means[i, a] = v
+        cols[a, i] = v
     counts[i] = n
 
 
 @kernel
-def _move(counts, means, scatter, src, dst):
+def _move(counts, means, scatter, cols, src, dst):
     counts[dst] = counts[src]
     for a in range(means.shape[1]):
         means[dst, a] = means[src, a]
+        cols[a, dst] = means[src, a]
         for b in range(means.shape[1]):
             scatter[dst, a, b] = scatter[src, a, b]
 
 
 @kernel
-def _put(X, t, counts, means, scatter, s):
-    counts[s] = 1.0
+def _put(X, t, wt, counts, means, scatter, cols, s):
+    """Slot ``s`` becomes the summary of row ``t`` alone, of count ``wt``."""
+    counts[s] = wt
     for a in range(X.shape[1]):
         means[s, a] = X[t, a]
+        cols[a, s] = X[t, a]
         for b in range(X.shape[1]):
             scatter[s, a, b] = 0.0
 
 
 @kernel
-def _reduce_one(counts, means, scatter, nn, nnd, m, ward):
+def _reduce_one(counts, means, scatter, cols, D, nn, nnd, m, ward):
     """Merge the closest pair ``(i, j)`` into ``i``; the last slot moves into ``j``. Returns m - 1."""
     i, j = _closest(nn, nnd, m)
-    _merge_into(counts, means, scatter, i, j)
+    _merge_into(counts, means, scatter, cols, i, j)
     last = m - 1
     if j < last:
-        _move(counts, means, scatter, last, j)
-        _refresh(means, counts, last, i, j, ward, nn, nnd)
+        _move(counts, means, scatter, cols, last, j)
+        _move_costs(D, last, last, j)  # the costs of the moved slot with the unchanged ones
+        _set_costs(cols, counts, last, i, ward, D)
+        _refresh(D, last, last, i, j, nn, nnd)
     else:
-        _refresh(means, counts, last, i, -1, ward, nn, nnd)
+        _set_costs(cols, counts, last, i, ward, D)
+        _refresh(D, last, last, i, -1, nn, nnd)
     return last
 
 
 @kernel
-def init_neighbours(counts, means, m, ward, nn, nnd):
-    """Fill the bookkeeping of slots ``0..m-1`` from scratch (O(m^2 d))."""
+def init_neighbours(counts, means, cols, m, ward, D, nn, nnd):
+    """Fill ``cols``, the costs and the bookkeeping of slots ``0..m-1`` from scratch (O(m^2 d))."""
     for r in range(m):
-        _row_best(means, counts, m, r, ward, nn, nnd)
+        for a in range(means.shape[1]):
+            cols[a, r] = means[r, a]
+    for r in range(m):
+        _set_costs(cols, counts, r + 1, r, ward, D)  # the costs with the slots before r
+    for r in range(m):
+        _row_best(D, m, r, nn, nnd)
 
 
 @kernel
-def reduce_to(counts, means, scatter, nn, nnd, m, k, ward):
-    """Merge closest pairs until ``k`` slots remain; ``nn``/``nnd`` must be filled. Returns the new m."""
+def reduce_to(counts, means, scatter, cols, D, nn, nnd, m, k, ward):
+    """Merge closest pairs until ``k`` slots remain; ``D``, ``nn``, ``nnd`` must be filled. Returns the new m."""
     while m > k:
-        m = _reduce_one(counts, means, scatter, nn, nnd, m, ward)
+        m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, m, ward)
     return m
 
 
 @kernel
-def agglomerate(X, counts, means, scatter, nn, nnd, m, k, insert_first, ward):
+def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
         C-contiguous float64 rows.
+    w : ndarray of shape (n,) or (0,)
+        Non-negative finite weights, or an empty array for weight 1. A row of weight
+        ``w`` arrives as one summary of count ``w``; a row of weight 0 is skipped.
     counts, means, scatter : ndarray
         The slot summaries, with room for ``k + 1`` slots; updated in place.
-    nn, nnd : ndarray
-        The nearest-neighbour bookkeeping of the ``m`` slots in use; updated in place.
+    cols : ndarray of shape (d, k + 1)
+        The transpose of ``means``, kept in step with it.
+    D, nn, nnd : ndarray
+        The merge costs and the nearest-neighbour bookkeeping of the ``m`` slots in
+        use; updated in place.
     m : int
         Slots in use.
     k : int
@@ -189,23 +314,32 @@ def agglomerate(X, counts, means, scatter, nn, nnd, m, k, insert_first, ward):
         The first row holding NaN or infinity (its predecessors were fed), or -1.
     """
     n, d = X.shape
+    weighted = w.shape[0] > 0
     for t in range(n):
         for a in range(d):
             if not np.isfinite(X[t, a]):
                 return m, t
+        wt = 1.0
+        if weighted:
+            wt = w[t]
+            if wt == 0.0:
+                continue
         if m < k:  # a free slot: the lowest one
-            _put(X, t, counts, means, scatter, m)
+            _put(X, t, wt, counts, means, scatter, cols, m)
+            _set_costs(cols, counts, m + 1, m, ward, D)
             m += 1
-            _refresh(means, counts, m, m - 1, -1, ward, nn, nnd)
+            _refresh(D, m, m, m - 1, -1, nn, nnd)
         elif insert_first:  # the point first, in slot k; then the closest pair of the k + 1
-            _put(X, t, counts, means, scatter, k)
-            _refresh(means, counts, k + 1, k, -1, ward, nn, nnd)
-            m = _reduce_one(counts, means, scatter, nn, nnd, k + 1, ward)
+            _put(X, t, wt, counts, means, scatter, cols, k)
+            _set_costs(cols, counts, k + 1, k, ward, D)
+            _refresh(D, k + 1, k + 1, k, -1, nn, nnd)
+            m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, k + 1, ward)
         else:  # faddc: the closest pair of the k merges into i, the point takes slot j
             i, j = _closest(nn, nnd, m)
-            _merge_into(counts, means, scatter, i, j)
-            _put(X, t, counts, means, scatter, j)
-            _refresh(means, counts, m, i, j, ward, nn, nnd)
+            _merge_into(counts, means, scatter, cols, i, j)
+            _put(X, t, wt, counts, means, scatter, cols, j)
+            _set_costs2(cols, counts, m, i, j, ward, D)
+            _refresh(D, m, j + 1, i, j, nn, nnd)  # i < j
     return m, -1
 
 
