@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from .._estimator import EstimatorParams
 from .._validation import check_random_state, check_scalar
 from ..distributions.multivariate_normal import MultivariateNormal
-from ..exceptions import NotFittedError, ParameterError
+from ..exceptions import ParameterError
 from ..fitting.callbacks import LapReporter
 from ..fitting.driver import resolve_batch_size
 from ..priors.gaussian import NormalGamma, NormalWishart
 from ..sources import as_source
 from .bayesian import VB_ALGORITHMS, WEIGHT_PRIOR_TYPES, BayesianMixture
 from .gaussian import GaussianMixture
+from ._face import MixtureFace
 from .general import GeneralMixtureModel
 
 COVARIANCE_TYPES = ("full", "diag")
@@ -36,7 +36,7 @@ INIT_PARAMS = {"kmeans": "kmeans", "k-means++": "kmeans++", "kmeans++": "kmeans+
 COUNT_TOL = {"em": 0.05, "stepwise": 0.05, "memoized": 0.01}
 
 
-class BayesianGaussianMixture(EstimatorParams):
+class BayesianGaussianMixture(MixtureFace):
     r"""Variational Bayesian Gaussian mixture: a drop-in for scikit-learn's, with bnpy's algorithms.
 
     The constructor, the fitted attributes and the methods are those of
@@ -184,8 +184,6 @@ class BayesianGaussianMixture(EstimatorParams):
     2
     """
 
-    _estimator_type = "density_estimator"
-
     def __init__(
         self,
         n_components: int = 1,
@@ -247,19 +245,6 @@ class BayesianGaussianMixture(EstimatorParams):
         self.moves = moves
         self.merge_start_lap = merge_start_lap
 
-    def __sklearn_tags__(self) -> Any:
-        """Return scikit-learn's estimator tags (a density estimator; scikit-learn >= 1.6).
-
-        Returns
-        -------
-        sklearn.utils.Tags
-            scikit-learn's default tags with ``estimator_type='density_estimator'``.
-        """
-        from sklearn.base import BaseEstimator  # only scikit-learn calls this
-
-        tags = BaseEstimator.__sklearn_tags__(self)
-        tags.estimator_type = "density_estimator"
-        return tags
 
     @staticmethod
     def bnpy_prior(n_features: int, sF: float = 1.0, ECovMat: str = "eye", kappa: float = 1e-4,
@@ -336,9 +321,7 @@ class BayesianGaussianMixture(EstimatorParams):
 
     # -- checks -----------------------------------------------------------------------
     def _check_settings(self) -> None:
-        k = self.n_components
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ParameterError(f"n_components must be a positive integer; got {k!r}")
+        self._check_common()
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ParameterError(f"covariance_type must be one of {COVARIANCE_TYPES}; got "
                                  f"{self.covariance_type!r}")
@@ -349,14 +332,6 @@ class BayesianGaussianMixture(EstimatorParams):
             raise ParameterError(f"algorithm must be one of {tuple(VB_ALGORITHMS)}; got {self.algorithm!r}")
         if self.convergence not in ("elbo", "counts"):
             raise ParameterError(f"convergence must be 'elbo' or 'counts'; got {self.convergence!r}")
-        for name in ("tol", "reg_covar"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value >= 0:
-                raise ParameterError(f"{name} must be a non-negative number; got {value!r}")
-        for name in ("max_iter", "n_init"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"{name} must be a positive integer; got {value!r}")
 
     def _priors(self, source: Any, weights: Any) -> dict[str, Any]:
         """The prior's values (scikit-learn's defaults from one streamed pass when needed)."""
@@ -424,9 +399,7 @@ class BayesianGaussianMixture(EstimatorParams):
             For invalid data. In both cases the estimator keeps its previous state.
         """
         self._check_settings()
-        if not (isinstance(X, np.ndarray) or hasattr(X, "shape") or isinstance(X, (str, bytes))
-                or hasattr(X, "__fspath__")):
-            X = np.asarray(X, dtype=np.float64)
+        X = self._as_data(X)
         source = as_source(X)
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         start = self.init_params if init_params is None else init_params
@@ -545,101 +518,6 @@ class BayesianGaussianMixture(EstimatorParams):
         self.n_features_in_ = n_features
         self.n_components_ = model.n_components
         self.component_ids_ = np.array(model.component_ids, dtype=np.int64)
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
-        """Fit, then return the most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-        y : ignored
-            Accepted for scikit-learn compatibility.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Component labels.
-        """
-        return self.fit(X, y, sample_weight).predict(X)
-
-    # -- prediction -------------------------------------------------------------------
-    def _model(self) -> BayesianMixture:
-        model = getattr(self, "model_", None)
-        if model is None:
-            raise NotFittedError("this BayesianGaussianMixture is not fitted yet; call fit with "
-                                 "appropriate data first")
-        return model
-
-    def _stream(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size, "n_jobs": self.n_jobs}
-
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Return each row's log of the mixture of expected densities (scikit-learn's).
-
-        ``log sum_k exp(E[log pi_k] + E[log N(x | mu_k, Lambda_k)])``, the quantity
-        scikit-learn's ``score_samples`` returns for this model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            One value per row.
-        """
-        return self._model().score_samples(X, **self._stream())
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Return the mean of :meth:`score_samples`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-        y : ignored
-            Accepted for scikit-learn compatibility.
-
-        Returns
-        -------
-        float
-            The mean.
-        """
-        return self._model().score(X, **self._stream())
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Return the most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Component labels.
-        """
-        return self._model().predict(X, **self._stream())
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Return each row's responsibilities (the VB local step).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            Rows sum to 1.
-        """
-        return self._model().predict_proba(X, **self._stream())
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the point estimate (weights, means, covariances), as scikit-learn.

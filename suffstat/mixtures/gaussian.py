@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
-from .._estimator import EstimatorParams
 from .._validation import check_random_state
 from ..distributions.multivariate_normal import MultivariateNormal
-from ..exceptions import NotFittedError, ParameterError
+from ..exceptions import ParameterError
 from ..sources import as_source
+from ._face import MixtureFace
 from .general import GeneralMixtureModel
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -125,7 +125,7 @@ class _GaussianLearner(GeneralMixtureModel):
         })
 
 
-class GaussianMixture(EstimatorParams):
+class GaussianMixture(MixtureFace):
     r"""Gaussian mixture fitted by (streaming) EM: a drop-in for scikit-learn's.
 
     The constructor, the fitted attributes and the methods are those of
@@ -248,8 +248,6 @@ class GaussianMixture(EstimatorParams):
     True
     """
 
-    _estimator_type = "density_estimator"
-
     def __init__(
         self,
         n_components: int = 1,
@@ -297,25 +295,10 @@ class GaussianMixture(EstimatorParams):
         self.output_path = output_path
         self.resume = resume
 
-    def __sklearn_tags__(self) -> Any:
-        """Return scikit-learn's estimator tags (a density estimator; scikit-learn >= 1.6).
-
-        Returns
-        -------
-        sklearn.utils.Tags
-            scikit-learn's default tags with ``estimator_type='density_estimator'``.
-        """
-        from sklearn.base import BaseEstimator  # only scikit-learn calls this
-
-        tags = BaseEstimator.__sklearn_tags__(self)
-        tags.estimator_type = "density_estimator"
-        return tags
 
     # -- checks -----------------------------------------------------------------------
     def _check_settings(self) -> None:
-        k = self.n_components
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ParameterError(f"n_components must be a positive integer; got {k!r}")
+        self._check_common()
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ParameterError(
                 f"covariance_type must be one of {COVARIANCE_TYPES}; got {self.covariance_type!r}"
@@ -324,15 +307,6 @@ class GaussianMixture(EstimatorParams):
             raise ParameterError(
                 f"init_params must be one of {tuple(INIT_PARAMS)}; got {self.init_params!r}"
             )
-        for name in ("tol", "reg_covar"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                    or not value >= 0:
-                raise ParameterError(f"{name} must be a non-negative number; got {value!r}")
-        for name in ("max_iter", "n_init"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"{name} must be a positive integer; got {value!r}")
 
     def _check_inits(self, d: int) -> dict[str, Any]:
         """Validate the ``*_init`` arrays; return the starting overrides (covariances)."""
@@ -390,9 +364,7 @@ class GaussianMixture(EstimatorParams):
             For invalid data. In both cases the estimator keeps its previous state.
         """
         self._check_settings()
-        if not (isinstance(X, np.ndarray) or hasattr(X, "shape") or isinstance(X, (str, bytes))
-                or hasattr(X, "__fspath__")):
-            X = np.asarray(X, dtype=np.float64)
+        X = self._as_data(X)
         n_features = as_source(X).n_features
         overrides = self._check_inits(n_features)
         k, ctype = int(self.n_components), self.covariance_type
@@ -455,104 +427,6 @@ class GaussianMixture(EstimatorParams):
         self.lower_bound_ = float(model.lower_bound_)
         self.lower_bounds_ = [float(h["mean_log_likelihood"]) for h in model.history_]
         self.n_features_in_ = d
-
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
-        """Fit, then return the most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-        y : ignored
-            Accepted for scikit-learn compatibility.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Component labels under the fitted parameters.
-        """
-        return self.fit(X, y, sample_weight).predict(X)
-
-    # -- prediction -------------------------------------------------------------------
-    def _model(self) -> _GaussianLearner:
-        model = getattr(self, "model_", None)
-        if model is None:
-            raise NotFittedError(
-                "this GaussianMixture is not fitted yet; call fit with appropriate data first"
-            )
-        return model
-
-    def _stream(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size, "n_jobs": self.n_jobs}
-
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Return the log-density of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data (streamed with ``batch_size`` and ``n_jobs``).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            ``log p(x)`` per row.
-        """
-        return self._model().score_samples(X, **self._stream())
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Return the mean log-likelihood per row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-        y : ignored
-            Accepted for scikit-learn compatibility.
-
-        Returns
-        -------
-        float
-            The mean of :meth:`score_samples`.
-
-        Raises
-        ------
-        DataError
-            If ``X`` has no rows.
-        """
-        return self._model().score(X, **self._stream())
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Return the most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Component labels.
-        """
-        return self._model().predict(X, **self._stream())
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Return the posterior probability of each component for each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), numpy.memmap, str or os.PathLike
-            The data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            Responsibilities (rows sum to 1).
-        """
-        return self._model().predict_proba(X, **self._stream())
 
     def _n_parameters(self) -> int:
         k, d = int(self.n_components), int(self.n_features_in_)
