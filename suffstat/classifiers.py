@@ -157,8 +157,8 @@ class _Labels:
             found = np.union1d(found, block)
         if src.dtype.kind in "iub":
             if found.size and np.abs(found).max() >= _EXACT_INT:
-                raise DataError(f"y holds integer labels beyond 2**53, which a stream reads as "
-                                f"float64 inexactly; relabel the classes 0..k-1")
+                raise DataError("y holds integer labels beyond 2**53, which a stream reads as "
+                                "float64 inexactly; relabel the classes 0..k-1")
             return found.astype(src.dtype)
         return found
 

@@ -30,7 +30,7 @@ from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
-from .general import FIT_SETTINGS, GeneralMixtureModel, _unfitted_component
+from .general import GeneralMixtureModel, _unfitted_component
 from .moves import merged, parse_moves, permuted, plan_pairs, with_plan
 
 #: A merge is accepted when the ELBO per data scalar drops by less than this (bnpy's
@@ -824,7 +824,3 @@ def _same_tree(a: Any, b: Any) -> bool:
     if a is None or b is None or isinstance(a, str) or isinstance(b, str):
         return a == b
     return bool(np.array_equal(a, b))
-
-
-#: The fit settings BayesianMixture accepts (those of GeneralMixtureModel).
-BAYESIAN_FIT_SETTINGS = dict(FIT_SETTINGS)
