@@ -81,7 +81,7 @@ def pomegranate_contender(X, lengths, start, ctype, iters, torch, pom):
                         covariance_type=ctype) for m in start["means_"]]
         state["m"] = pom.DenseHMM(dists, edges=torch.from_numpy(start["transmat_"].copy()),
                                   starts=torch.from_numpy(start["startprob_"].copy()),
-                                  max_iter=iters, tol=-np.inf)
+                                  max_iter=iters, tol=1e-300)  # it refuses tol <= 0
 
     def run():
         state["m"].fit(seqs)
