@@ -72,15 +72,17 @@ def face_contender(name, cls, X, lengths, start, ctype, iters, **kwargs):
 def pomegranate_contender(X, lengths, start, ctype, iters, torch, pom):
     from pomegranate.distributions import Normal
 
-    seqs = torch.from_numpy(X.reshape(len(lengths), lengths[0], D))
+    # float32 throughout: DenseHMM keeps some of its matrices in its default dtype and
+    # refuses to multiply them with float64 data
+    seqs = torch.from_numpy(X.reshape(len(lengths), lengths[0], D)).float()
     state = {}
 
     def setup():
-        dists = [Normal(means=torch.from_numpy(m.copy()), covs=torch.eye(D, dtype=torch.float64)
-                        if ctype == "full" else torch.ones(D, dtype=torch.float64),
+        dists = [Normal(means=torch.from_numpy(m.copy()).float(), covs=torch.eye(D)
+                        if ctype == "full" else torch.ones(D),
                         covariance_type=ctype) for m in start["means_"]]
-        state["m"] = pom.DenseHMM(dists, edges=torch.from_numpy(start["transmat_"].copy()),
-                                  starts=torch.from_numpy(start["startprob_"].copy()),
+        state["m"] = pom.DenseHMM(dists, edges=torch.from_numpy(start["transmat_"].copy()).float(),
+                                  starts=torch.from_numpy(start["startprob_"].copy()).float(),
                                   max_iter=iters, tol=1e-300)  # it refuses tol <= 0
 
     def run():
