@@ -289,6 +289,17 @@ def find_asterisk():
     return os.environ.get("SUFFSTAT_ASTERISK")
 
 
+class _Losses(ss.Callback):
+    """bnpy's loss of every completed lap (kept when a later lap fails)."""
+
+    def __init__(self, n_features):
+        self.losses, self.n_features = [], n_features
+
+    def on_epoch_end(self, logs):
+        # what history_[i]['loss'] holds: bnpy's -elbo / (N D)
+        self.losses.append(float(logs.get("loss", -logs["elbo"] / (logs["weight"] * self.n_features))))
+
+
 def vb_rules():
     return [("PowerDecay(0.55, 1) (bnpy soVB)", steps.PowerDecay(0.55, 1.0))] + \
         [(f"{n}()", r) for n, r in rules() if n != "PowerDecay"]
@@ -310,6 +321,10 @@ def run_vb(args):
     laps = {n: {} for n in names}
     secs = {n: {} for n in names}
     ref = {}
+    vb_failures: dict[str, list[int]] = {}
+    from suffstat.mixtures import bayesian_gaussian as bg
+
+    reporter = bg.LapReporter
     for seed in args.seed_list:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -322,20 +337,31 @@ def run_vb(args):
               f"{ref[seed]:.6f} after {conv.n_iter_} more laps (converged {conv.converged_})")
         for name, rule in vb_rules():
             tic = time.perf_counter()
+            trace = _Losses(Dx)
+            error = None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                m = ss.BayesianGaussianMixture(init_params=cold, algorithm="stochastic", batch_size=10,
+                try:
+                    # the estimator takes no callbacks: its verbose lap reporter is replaced by one
+                    # that keeps the losses, so that a fit failing in a later lap keeps its laps
+                    bg.LapReporter = lambda *a, **k: trace
+                    ss.BayesianGaussianMixture(init_params=cold, algorithm="stochastic", batch_size=10,
                                                step=rule, max_iter=args.vb_laps, tol=0.0, random_state=seed,
-                                               **common).fit(X)
+                                               verbose=1, **common).fit(X)
+                except ss.exceptions.ParameterError as e:  # reported, not hidden: see the table
+                    error = f"failed in lap {len(trace.losses) + 1}: {str(e)[:100]}"
+                    vb_failures.setdefault(name, []).append(seed)
+                finally:
+                    bg.LapReporter = reporter
             secs[name][seed] = time.perf_counter() - tic
-            laps[name][seed] = [h["loss"] for h in m.history_]
+            laps[name][seed] = trace.losses or [math.inf]
             print(f"  {name:40s} " + " ".join(f"{v:.5f}" for v in laps[name][seed])
-                  + f"  {secs[name][seed]:5.1f} s")
+                  + f"  {secs[name][seed]:5.1f} s" + (f"  {error}" if error else ""))
             sys.stdout.flush()
     rows = []
     n_seeds = len(args.seed_list)
     for name in names:
-        row = {"step rule": name}
+        row = {"step rule": name + (f" (failed, seeds {vb_failures[name]})" if name in vb_failures else "")}
         for frac in (5e-3, 1e-3):
             hits = []
             for s in args.seed_list:
@@ -345,18 +371,19 @@ def run_vb(args):
                     hits.append(hit)
             row[f"laps {frac:.1%}"] = _fmt_reach(hits, n_seeds, 0)
         for i in range(args.vb_laps):
-            row[f"lap {i + 1}"] = _median([(laps[name][s][i] - ref[s]) / abs(ref[s]) for s in args.seed_list
+            row[f"lap {i + 1}"] = _median([laps[name][s][i] - ref[s] for s in args.seed_list
                                            if len(laps[name][s]) > i])
         row["final loss"] = _median([laps[name][s][-1] for s in args.seed_list])
         row["s"] = _median([secs[name][s] for s in args.seed_list])
         rows.append(row)
     cols = ["step rule", "laps 0.5%", "laps 0.1%", *(f"lap {i + 1}" for i in range(args.vb_laps)),
             "final loss", "s"]
-    fmt = {f"lap {i + 1}": (lambda v: f"{v:+.2%}") for i in range(args.vb_laps)}
+    fmt = {f"lap {i + 1}": (lambda v: f"{v:+.5f}") for i in range(args.vb_laps)}
     fmt.update({"final loss": lambda v: f"{v:.5f}", "s": lambda v: f"{v:.1f}"})
     print(f"\nconverged VB loss per seed: " + ", ".join(f"{s}: {v:.6f}" for s, v in ref.items())
-          + "; lap columns: the loss above it, median over seeds (the lap's report, as bnpy's soVB: "
-          "during lap 1 only part of the data has a record)\n")
+          + "; lap columns: the lap's loss minus it (bnpy's loss, -ELBO / (N D)), median over seeds; "
+          "laps 0.5% / 0.1%: within that fraction of it. The lap's loss is bnpy's soVB report: during "
+          "lap 1 only part of the data has a record\n")
     table = markdown(rows, cols, fmt)
     print(table)
     return laps, table
