@@ -119,4 +119,36 @@ fig.tight_layout(rect=(0, 0.17, 1, 1))
 # Which one when
 # --------------
 #
-# GUIDE
+# What ``benchmarks/bench_algorithms.py`` measured (``benchmarks/RESULTS.md``,
+# 2026-12-02: a 2,000,000 x 10 stream, k=8, 15 laps, medians of 3 random starts,
+# ``n_jobs=2`` on a shared 2-core machine; and stochastic VB on bnpy's AsteriskK8),
+# and what it means for a choice. The pictures above are one small run of the same
+# comparison; at this size the order of the lines can differ.
+#
+# * **A stream you can pass over a few times: stepwise EM with** ``Momentum()``,
+#   ``AdaptiveRate()`` **or** ``Constant()``. All three were within 0.1% of the best
+#   log-likelihood after one lap (0.3, 0.5 and 0.8 s), where full EM needed 8 laps.
+#   ``Constant()`` then stays at a noise floor (0.003% below); ``PowerDecay()`` and
+#   ``Nesterov()`` took 2 laps and keep converging.
+# * **The exact EM fixed point, with a constant step:** ``'sem-vr'``. One lap to 0.1%
+#   and the highest final value on one seed, but each lap costs three passes of local
+#   steps (1.4 s to 0.1%). ``'fiem'`` was the slowest here (8 laps, 7.6 s).
+# * **Monotone progress, no step to tune:** ``'memoized'`` (6 laps), at the price of
+#   one record per batch.
+# * **Where the adaptive rules lose.** The per-element rules of deep learning
+#   (``Adagrad``, ``RMSProp``, ``Adam``, ``Adamax``) needed 3-4 laps and their guard
+#   replaced 90-99% of their steps by the plain ``PowerDecay()`` step: per-element
+#   rates fight the natural-gradient geometry of EM's statistics, and what progress
+#   they make is mostly the fallback's. ``Adadelta`` was the slowest rule (5 laps) and
+#   can end at a noise floor. In stochastic VB with batches of 10 rows, ``Adagrad``,
+#   ``Adam`` and ``Adamax`` stopped on an invalid global step on one start of three and
+#   wandered 0.01-0.07 (bnpy's loss) above converged VB on the others. They did once
+#   find a better optimum (Adam on one start of the EM stream), which a noisy rule can;
+#   do not count on it.
+# * **Stochastic VB:** ``AdaptiveRate()``, the scalar rate of Ranganath et al. (2013).
+#   It was the only rule within 0.5% of converged VB after 5 laps (0.0002 above, in
+#   bnpy's loss); bnpy's own schedule ``PowerDecay(0.55, 1)`` ended 0.005 above, and
+#   ``Constant()``, ``EMA()`` and ``Adadelta()`` never settled with such small batches.
+# * **Polyak averaging** (``average=True``) from lap 2 carried the early iterates: it
+#   ended 0.05% below the best. Start it late (``average_start=0.5``) or when the
+#   iterates only fluctuate around the optimum.
