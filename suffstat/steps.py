@@ -499,23 +499,41 @@ class AdaptiveRate(AdaptiveStepRule):
     r"""The adaptive scalar rate of Ranganath, Wang, Blei and Xing (2013) for stochastic VB and EM.
 
     With :math:`g_t = \frac{N}{n_b}s_b - S_{t-1}` (the noisy natural gradient of
-    stochastic VB, the stochastic EM direction) it keeps running averages
-    :math:`\bar g_t = (1 - 1/\tau_t)\bar g_{t-1} + g_t / \tau_t` and
-    :math:`\bar h_t = (1 - 1/\tau_t)\bar h_{t-1} + g_t^\top g_t / \tau_t`, takes
-    :math:`\rho_t = \bar g_t^\top \bar g_t / \bar h_t` (in [0, 1] by Cauchy-Schwarz),
-    updates the memory :math:`\tau_{t+1} = \tau_t (1 - \rho_t) + 1` and blends
-    :math:`S_t = (1 - \rho_t) S_{t-1} + \rho_t \frac{N}{n_b} s_b` (a convex step, so
-    always valid). As in the paper, the averages start from a Monte Carlo estimate:
-    the first ``tau0`` updates after the first batch leave the statistics where they
-    are and collect :math:`g` at the starting point; their means start
-    :math:`\bar g` and :math:`\bar h`, and :math:`\tau` starts at ``tau0`` (the
-    number of samples in the estimate). The inner products run over every data
-    element of the record (:func:`~suffstat.statistics.record_dot`).
+    stochastic VB, :math:`\hat\lambda_t - \lambda_t`, since the prior cancels; the
+    stochastic EM direction) the paper's Algorithm 1 keeps running averages
+
+    .. math::
+
+        \bar g_t = (1 - 1/\tau_t)\,\bar g_{t-1} + g_t / \tau_t, \qquad
+        \bar h_t = (1 - 1/\tau_t)\,\bar h_{t-1} + g_t^\top g_t / \tau_t,
+
+    takes :math:`\rho_t = \bar g_t^\top \bar g_t / \bar h_t` (in [0, 1] by
+    Cauchy-Schwarz), updates the memory :math:`\tau_{t+1} = \tau_t (1 - \rho_t) + 1`
+    and blends :math:`S_t = (1 - \rho_t) S_{t-1} + \rho_t \frac{N}{n_b} s_b` (a
+    convex step, so always valid). The inner products run over every data element of
+    the record (:func:`~suffstat.statistics.record_dot`); :math:`\rho_t` does not
+    depend on the scale of :math:`g`.
+
+    **Initialisation.** The paper initialises :math:`\bar g_0` and :math:`\bar h_0`
+    from Monte Carlo estimates, a few noisy gradients at the starting parameters, and
+    starts the memory at :math:`\tau_1`. We do what the published implementations of
+    the rule do (e.g. the ALRSVI optimiser of AugmentedGaussianProcesses.jl): the
+    ``tau0`` updates after the first batch of the fit (which, as for every rule, is
+    taken whole) summarize their batches at the starting statistics without moving
+    them (``rho`` 0 in the history); :math:`\bar g_0` and :math:`\bar h_0` are the
+    means of their :math:`g` and :math:`g^\top g`, and :math:`\tau_1` = ``tau0``,
+    the number of samples in the estimate. Update ``tau0 + 1`` of the rule is the
+    paper's :math:`t = 1`: a fresh batch enters the averages with weight
+    :math:`1/\tau_1` before the first step. The Monte Carlo
+    batches are part of the pass: with ``tau0=5`` the statistics stand still for
+    updates 2 to 6 of the fit.
 
     Parameters
     ----------
     tau0 : int, default=5
-        Batches of the Monte Carlo start, and the first memory :math:`\tau`.
+        Batches of the Monte Carlo start, and the first memory :math:`\tau_1`. A
+        larger value gives a steadier first estimate and smaller first steps, at the
+        cost of ``tau0`` updates that do not move.
     base : StepRule, default=PowerDecay()
         Rule of the plain fallback step (not reached: the step is convex).
     """
@@ -534,18 +552,14 @@ class AdaptiveRate(AdaptiveStepRule):
         g = map_arrays(lambda _, s, x: x - s, g_bar, S, target)
         gg = record_dot(g, g)
         k = state["k"] + 1
-        if k <= self.tau0:  # Monte Carlo start at the first statistics
+        if k <= self.tau0:  # Monte Carlo start at the first statistics: no move
             g_bar = map_arrays(lambda a, b: a + b / self.tau0, g_bar, g)
             h_bar = state["h_bar"] + gg / self.tau0
-            new = {"k": k, "g_bar": g_bar, "h_bar": h_bar, "tau": state["tau"]}
-            if k < self.tau0:
-                return S, new, 0.0
-            tau = state["tau"]
-        else:
-            tau = state["tau"]
-            a = 1.0 / tau
-            g_bar = map_arrays(lambda x, y: (1.0 - a) * x + a * y, g_bar, g)
-            h_bar = (1.0 - a) * state["h_bar"] + a * gg
+            return S, {"k": k, "g_bar": g_bar, "h_bar": h_bar, "tau": state["tau"]}, 0.0
+        tau = state["tau"]
+        a = 1.0 / tau
+        g_bar = map_arrays(lambda x, y: (1.0 - a) * x + a * y, g_bar, g)
+        h_bar = (1.0 - a) * state["h_bar"] + a * gg
         rho = 0.0 if not h_bar > 0 else min(1.0, record_dot(g_bar, g_bar) / h_bar)
         tau = tau * (1.0 - rho) + 1.0
         candidate = S if rho == 0.0 else (1.0 - rho) * S + rho * target

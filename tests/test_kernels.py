@@ -47,3 +47,31 @@ def test_reassociated_sums_agree_with_numpy():
         np.testing.assert_allclose(b, np.sum(r[:m] * (x[:m] - 2.5) ** 2), rtol=1e-13, atol=1e-13)
         np.testing.assert_allclose(total(r, m), np.sum(r[:m]), rtol=1e-13, atol=0)
     assert np.isnan(total(np.array([1.0, np.nan, 2.0]), 3))
+
+
+def test_full_estep_is_not_thrown_off_by_a_dead_component_far_away():
+    """A component of negligible weight whose mean is far from the data (the stepped
+    statistics of a dead component, seen in benchmarks/bench_algorithms.py with
+    Adadelta: weight 2.5e-298, one mean coordinate 3e18) leaves the other components'
+    records as they are without it. The fused E-step used to whiten every component
+    about the plain mean of the means, which that coordinate moved to 4e17: all the
+    records came out garbage (counts off by 70%, scatter matrices not positive
+    definite)."""
+    import suffstat as ss
+
+    rng = np.random.default_rng(0)
+    d = 10
+    means = rng.normal(0, 4, size=(3, d))
+    X = np.concatenate([m + rng.standard_normal((400, d)) for m in means])
+    comps = [ss.MultivariateNormal(m, np.eye(d)) for m in means]
+    far = means[0].copy()
+    far[4] = 3e18
+    dead = ss.MultivariateNormal(far, np.diag(np.r_[np.ones(d - 1), 1e30]))
+    live = ss.GeneralMixtureModel(comps, weights=[0.3, 0.3, 0.4]).summarize(X, accumulate=False)
+    with_dead = ss.GeneralMixtureModel(comps + [dead], weights=[0.3, 0.3, 0.4, 1e-298]).summarize(
+        X, accumulate=False)
+    assert with_dead.resp_sum[3] == 0.0
+    np.testing.assert_allclose(with_dead.resp_sum[:3], live.resp_sum, rtol=1e-12)
+    for a, b in zip(with_dead.parts[:3], live.parts, strict=True):
+        np.testing.assert_allclose(a.xw_sum, b.xw_sum, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(a.xxw_sum, b.xxw_sum, rtol=1e-9, atol=1e-9)

@@ -119,24 +119,45 @@ def test_adamax_first_steps_by_hand():
 
 
 def test_adaptive_rate_by_hand():
-    """Ranganath et al. (2013): a Monte Carlo start over tau0 gradients, then the running averages."""
+    """Ranganath et al. (2013), Algorithm 1: g_bar_0 and h_bar_0 are the means of tau0
+    Monte Carlo gradients at the starting statistics (which do not move meanwhile),
+    tau_1 = tau0; then each update averages its gradient in with weight 1 / tau_t
+    before rho_t = g_bar' g_bar / h_bar and tau_{t+1} = tau_t (1 - rho_t) + 1."""
+    T3 = NormalStats(w_sum=10.0, xw_sum=1.0, xxw_sum=28.0, shift=1.0)
+    T4 = NormalStats(w_sum=10.0, xw_sum=3.5, xxw_sum=26.0, shift=1.0)
     rule = steps.AdaptiveRate(tau0=2)
     state = rule.start(S0)
     S1, state, rho1 = rule.update(S0, T1, state, N)
-    assert S1 is S0 and rho1 == 0.0  # first sample of the start: no move
     S2, state, rho2 = rule.update(S1, T2, state, N)
+    assert S1 is S0 and S2 is S0 and rho1 == rho2 == 0.0  # the Monte Carlo start: no move
     g1, g2 = _arr(T1) - _arr(S0), _arr(T2) - _arr(S0)
-    g_bar, h_bar = (g1 + g2) / 2, (g1 @ g1 + g2 @ g2) / 2
-    rho = g_bar @ g_bar / h_bar
-    assert rho2 == pytest.approx(rho, rel=1e-14)
-    np.testing.assert_allclose(_arr(S2), (1 - rho) * _arr(S0) + rho * _arr(T2), rtol=1e-14)
-    assert state["tau"] == pytest.approx(2 * (1 - rho) + 1, rel=1e-14)
-    T3 = NormalStats(w_sum=10.0, xw_sum=1.0, xxw_sum=28.0, shift=1.0)
-    S3, state, rho3 = rule.update(S2, T3, state, N)
-    g3, a = _arr(T3) - _arr(S2), 1 / (2 * (1 - rho) + 1)
-    g_bar, h_bar = (1 - a) * g_bar + a * g3, (1 - a) * h_bar + a * (g3 @ g3)
-    assert rho3 == pytest.approx(g_bar @ g_bar / h_bar, rel=1e-12)
-    np.testing.assert_allclose(_arr(S3), (1 - rho3) * _arr(S2) + rho3 * _arr(T3), rtol=1e-12)
+    g_bar, h_bar, tau = (g1 + g2) / 2, (g1 @ g1 + g2 @ g2) / 2, 2.0
+    np.testing.assert_allclose(_arr(state["g_bar"]), g_bar, rtol=1e-15)
+    assert state["h_bar"] == pytest.approx(h_bar, rel=1e-15) and state["tau"] == tau
+    S, s = S2, _arr(S0)
+    for T in (T3, T4):  # t = 1, 2 of the paper
+        S, state, rho_got = rule.update(S, T, state, N)
+        g = _arr(T) - s
+        g_bar = (1 - 1 / tau) * g_bar + g / tau
+        h_bar = (1 - 1 / tau) * h_bar + (g @ g) / tau
+        rho = g_bar @ g_bar / h_bar
+        tau = tau * (1 - rho) + 1
+        s = (1 - rho) * s + rho * _arr(T)
+        assert 0 < rho < 1 and rho_got == pytest.approx(rho, rel=1e-13)
+        assert state["tau"] == pytest.approx(tau, rel=1e-13)
+        np.testing.assert_allclose(_arr(S), s, rtol=1e-13)
+
+
+def test_adaptive_rate_with_one_sample_start():
+    """tau0=1: one Monte Carlo gradient g_1 gives g_bar_0 = g_1, h_bar_0 = g_1'g_1 and
+    tau_1 = 1, so the first step forgets the start entirely: rho = ||g||^2 / ||g||^2 = 1
+    for the next batch, which is then taken whole, and tau_2 = 1."""
+    rule = steps.AdaptiveRate(tau0=1)
+    S1, state, rho1 = rule.update(S0, T1, rule.start(S0), N)
+    assert S1 is S0 and rho1 == 0.0
+    S2, state, rho2 = rule.update(S1, T2, state, N)
+    assert rho2 == pytest.approx(1.0, rel=1e-15) and state["tau"] == pytest.approx(1.0)
+    np.testing.assert_allclose(_arr(S2), _arr(T2), rtol=1e-14)
 
 
 def test_gradients_are_taken_at_one_shift():

@@ -122,21 +122,32 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     Returns (sum w, sum w log p(x), sum w H(r), finite).
 
     Two GEMMs per block serve all components at once: the stacked U_c^T whiten the
-    block shifted by the mean of the means, and the stacked r-weighted deviations
-    x - mu_c multiply the shifted block to give every component's moments. The
-    deviations from each mean are exact; the common shift costs relative rounding of
-    order eps * (distance between means / spread), as any product of shifted data.
+    block shifted by the mean of the means weighted by the mixture weights, and the
+    stacked r-weighted deviations x - mu_c multiply the shifted block to give every
+    component's moments. The deviations from each mean are exact; the common shift
+    costs relative rounding of order eps * (distance from the shift / spread), as any
+    product of shifted data.
     """
     n, d = X.shape
     k = means.shape[0]
     d1 = d + 1
     B = FULL_BLOCK
-    s = np.zeros(d)
+    # The shift is the weighted mean of the means: a component of negligible weight,
+    # whose mean may be anywhere (stepped statistics of a dead component), must not
+    # move it away from the data, where its rounding would reach every component.
+    top = -np.inf
     for c in range(k):
-        for j in range(d):
-            s[j] += means[c, j]
+        top = log_weights[c] if log_weights[c] > top else top
+    s = np.zeros(d)
+    tot = 0.0
+    for c in range(k):
+        pc = math.exp(log_weights[c] - top) if top > -np.inf else 1.0
+        if pc > 0.0:
+            tot += pc
+            for j in range(d):
+                s[j] += pc * means[c, j]
     for j in range(d):
-        s[j] /= k
+        s[j] /= tot
     UT = np.empty((k * d, d))  # row c d + l: column l of U_c
     off = np.zeros((k, d))  # U_c^T (mu_c - s)
     for c in range(k):
