@@ -219,6 +219,10 @@ def start_from_seeds(learner: Any, source: BatchSource, weights: BatchSource | N
     learner, so older parameters play no part) to the rows nearest that seed. A seed
     nearest to no row (a centroid between clusters) is replaced by a random row, up
     to five times. The learner changes only once the whole start is valid.
+
+    bnpy's ``'randexamples'`` and ``'randexamplesbydist'`` (:data:`SEED_ROW_STARTS`)
+    make no pass: each component starts from its seed row alone, with weight 1 (a
+    variational learner's prior keeps that valid).
     """
     blank = learner.blank()
     k = blank.seed_count()

@@ -488,8 +488,11 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
                 Seeds the initialization and the batch order of minibatch modes.
             init : str, Distribution, str path or None, default=None
                 ``'kmeans++'``, ``'random'``, ``'first-k'``, ``'kmeans'`` (k-means++
-                seeds then ``max_kmeans_iter`` Lloyd passes over the stream) or
-                ``'refined'`` (Bradley-Fayyad with ``samplings`` and ``percentage``);
+                seeds then ``max_kmeans_iter`` Lloyd passes over the stream),
+                ``'refined'`` (Bradley-Fayyad with ``samplings`` and ``percentage``),
+                or bnpy's ``'randexamples'`` / ``'randexamplesbydist'`` (random /
+                k-means++ rows, each its component's only row: for variational
+                mixtures, whose prior keeps one row valid);
                 or a fitted mixture, a saved model file or a snapshot folder to
                 warm-start from. None keeps the current parameters when the
                 components are fitted, and uses ``'kmeans++'`` otherwise.
