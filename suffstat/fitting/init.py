@@ -210,6 +210,17 @@ def _seed_stats(learner: Any, source: BatchSource, weights: BatchSource | None, 
     return total
 
 
+def start_from_rows(learner: Any, rows: np.ndarray) -> None:
+    """Start a learner with each component fitted to one row alone (weight 1), no pass.
+
+    ``rows`` (already checked, in the data's row shape) holds one row per component,
+    in component order: bnpy's ``randexamples`` starts.
+    """
+    blank = learner.blank()
+    proposal = blank.propose(blank.seed_statistics(rows, None, np.arange(rows.shape[0])))
+    learner.commit(learner.seeded(blank.get_parameters() if proposal is None else proposal))
+
+
 def start_from_seeds(learner: Any, source: BatchSource, weights: BatchSource | None, *, init: str,
                      rng: np.random.Generator, ranges: list[tuple[int, int]], n_jobs: int,
                      options: dict[str, Any]) -> None:
@@ -228,9 +239,7 @@ def start_from_seeds(learner: Any, source: BatchSource, weights: BatchSource | N
     k = blank.seed_count()
     if init in SEED_ROW_STARTS:
         rows = initial_centers(source, k, SEED_ROW_STARTS[init], rng, **options)
-        stats = blank.seed_statistics(rows.reshape((k,) + source.shape[1:]), None, np.arange(k))
-        proposal = blank.propose(stats)
-        learner.commit(learner.seeded(blank.get_parameters() if proposal is None else proposal))
+        start_from_rows(learner, rows.reshape((k,) + source.shape[1:]))
         return
     centers = initial_centers(source, k, init, rng, weights=weights, ranges=ranges, n_jobs=n_jobs,
                               **options)

@@ -20,6 +20,7 @@ from ..distributions.multivariate_normal import MultivariateNormal
 from ..exceptions import ParameterError
 from ..fitting.callbacks import LapReporter
 from ..fitting.driver import resolve_batch_size
+from ..fitting.init import _checked, start_from_rows
 from ..priors.gaussian import NormalGamma, NormalWishart
 from ..sources import as_source
 from .bayesian import VB_ALGORITHMS, WEIGHT_PRIOR_TYPES, BayesianMixture
@@ -580,17 +581,11 @@ def _bnpy_randexamples(learner: BayesianMixture, source: Any, seed: int) -> Baye
     if n < k:
         raise ParameterError(f"cannot initialize {k} components from {n} rows")
     rows = np.random.RandomState(seed).permutation(n)[:k]
-    order = np.argsort(rows)
+    order = np.argsort(rows)  # the source reads rows in increasing order
     X = np.empty((k,) + tuple(source.shape[1:]))
-    X[order] = source.take(rows[order])
-    if not np.isfinite(X).all():
-        from ..exceptions import DataError
-
-        bad = int(rows[np.flatnonzero(~np.isfinite(X.reshape(k, -1)).all(axis=1))[0]])
-        raise DataError("X holds a value that is not finite", row=bad)
-    blank = learner.blank()
+    X[order] = _checked(source.take(rows[order]), rows[order]).reshape((k,) + tuple(source.shape[1:]))
     model = learner.copy()
-    model.commit(blank.propose(blank.seed_statistics(X, None, np.arange(k))))
+    start_from_rows(model, X)
     return model
 
 
