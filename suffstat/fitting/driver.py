@@ -451,7 +451,8 @@ class EMRun:
                     if bar is not None:
                         bar.update(1)
                 pass_w += float(group_stats.weight)
-                pass_stats = group_stats if pass_stats is None else pass_stats + group_stats
+                if self.algorithm != "memoized":  # memoized keeps S, the sum of its records
+                    pass_stats = group_stats if pass_stats is None else pass_stats + group_stats
                 if self.algorithm == "em":
                     apply_update(self.learner, group_stats, self.inertia)
                 elif self.algorithm == "stepwise":
@@ -470,6 +471,8 @@ class EMRun:
         # global step).
         if memo_objective is not None:
             pass_objective = memo_objective
+        elif self.algorithm == "memoized":  # no bound of stale records: the lap's fresh records
+            pass_objective = float(self.learner.objective(self.S))
         elif pass_stats is not None:
             pass_objective = float(self.learner.objective(pass_stats))
         return self._log_pass(iteration, tic, pass_objective, pass_w, rho)
