@@ -712,31 +712,65 @@ class GaussianMixtureStats(MixtureStats):
 
 
 class MoveStats(GaussianMixtureStats):
-    r"""A :class:`GaussianMixtureStats` that also carries the entropy terms merge moves need.
+    r"""A :class:`GaussianMixtureStats` that also carries what the planned moves need.
 
-    Extra fields: ``comp_entropy`` ((k,) each component's share
-    :math:`-\sum_i w_i r_{ik} \log r_{ik}` of the responsibility entropy),
-    ``pair_entropy`` ((p,) the entropy :math:`-\sum_i w_i (r_{ia} + r_{ib}) \log(r_{ia} + r_{ib})`
-    that the planned pair ``(a, b)`` would have merged) and ``pairs`` ((p, 2), the planned
-    pairs, kept as they are by every operation). A merge of a planned pair then costs no
-    pass over the data: the merged record's entropy is known.
+    Memoized VB plans its structure moves at the end of a lap; during the next lap
+    every batch's local step adds, besides its record, the terms that let a move be
+    judged at the end of that lap without another pass over the data:
+
+    - merges: ``comp_entropy`` ((k,) each component's share
+      :math:`-\sum_i w_i r_{ik} \log r_{ik}` of the responsibility entropy),
+      ``pair_entropy`` ((p,) the entropy
+      :math:`-\sum_i w_i (r_{ia} + r_{ib}) \log(r_{ia} + r_{ib})` that the planned pair
+      ``(a, b)`` would have merged) and ``pairs`` ((p, 2), kept);
+    - births: the records of fresh components that take over the mass of their
+      target's rows (a restricted local step): ``birth_resp`` (m,), ``birth_xw``
+      (m, d), ``birth_xxw`` (m, d, d) or (m, d) about ``birth_shift`` ((m, d), kept,
+      the fresh means), ``birth_owner`` ((m,), kept, each fresh component's
+      proposal) and ``birth_entropy`` ((b,) the entropy each proposal adds), with
+      ``birth_targets`` ((b,), kept);
+    - delete: the record of the local step without component ``delete_target``
+      ((0,) or (1,), kept): ``delete_resp`` (k - 1,), ``delete_xw``, ``delete_xxw``
+      about ``delete_shift`` (kept), ``delete_entropy`` ((1,)) and
+      ``delete_log_likelihood`` ((1,)).
+
+    Fields of a move that is not planned have length 0. Kept fields must agree
+    between added records (the records of one plan).
 
     Parameters
     ----------
-    w_sum, resp_sum, log_likelihood, entropy, xw_sum, xxw_sum, shift, comp_entropy, pair_entropy, pairs : array-like
-        The fields.
+    w_sum, resp_sum, log_likelihood, entropy, xw_sum, xxw_sum, shift : array-like
+        The mixture's fields.
+    comp_entropy, pair_entropy, pairs : array-like
+        The merge fields.
+    birth_resp, birth_xw, birth_xxw, birth_shift, birth_owner, birth_entropy, birth_targets : array-like
+        The birth fields.
+    delete_resp, delete_xw, delete_xxw, delete_shift, delete_entropy, delete_log_likelihood, delete_target : array-like
+        The delete fields.
     """
 
-    _fields = GaussianMixtureStats._fields + ("comp_entropy", "pair_entropy", "pairs")
-    _kept_fields = ("shift", "pairs")
+    _merge_fields = ("comp_entropy", "pair_entropy", "pairs")
+    _birth_fields = ("birth_resp", "birth_xw", "birth_xxw", "birth_shift", "birth_owner", "birth_entropy",
+                     "birth_targets")
+    _delete_fields = ("delete_resp", "delete_xw", "delete_xxw", "delete_shift", "delete_entropy",
+                      "delete_log_likelihood", "delete_target")
+    _fields = GaussianMixtureStats._fields + _merge_fields + _birth_fields + _delete_fields
+    _kept_fields = ("shift", "pairs", "birth_shift", "birth_owner", "birth_targets", "delete_shift",
+                    "delete_target")
 
     def _combine(self, other: Statistic) -> dict[str, Any]:
-        if not np.array_equal(self.pairs, other.pairs):  # type: ignore[attr-defined]
-            raise ValueError("cannot add MoveStats records of different merge plans")
         out = super()._combine(other)
-        out.update(comp_entropy=self.comp_entropy + other.comp_entropy,  # type: ignore[attr-defined]
-                   pair_entropy=self.pair_entropy + other.pair_entropy,  # type: ignore[attr-defined]
-                   pairs=self.pairs)  # type: ignore[attr-defined]
+        for name in self._fields[len(GaussianMixtureStats._fields):]:
+            a, b = getattr(self, name), getattr(other, name)
+            if name in self._kept_fields:
+                if not np.array_equal(a, b):
+                    raise ValueError(f"cannot add MoveStats records of different move plans ({name})")
+                out[name] = a
+            elif a.shape != b.shape:
+                raise ValueError(f"cannot add MoveStats records: field {name!r} has shapes {a.shape} "
+                                 f"and {b.shape}")
+            else:
+                out[name] = a + b
         return out
 
 

@@ -150,8 +150,12 @@ def test_the_estimator_reports_the_components_left():
 
 
 def test_bad_move_settings_are_refused():
-    with pytest.raises(ss.ParameterError, match="not implemented yet"):
-        dp_mixture(moves="birth")
+    with pytest.raises(ss.ParameterError, match="birth_n_fresh"):
+        dp_mixture(moves="birth", birth_n_fresh=1)
+    with pytest.raises(ss.ParameterError, match="delete_start_lap"):
+        dp_mixture(moves="delete", delete_start_lap=-1)
+    with pytest.raises(ss.ParameterError, match="max_components"):
+        dp_mixture(moves="birth", max_components=0)
     with pytest.raises(ss.ParameterError, match="subset"):
         dp_mixture(moves="split")
     with pytest.raises(ss.ParameterError, match="Dirichlet-process"):

@@ -336,6 +336,11 @@ class EMRun:
             n_jobs=self.n_jobs, args=(learner,), indices=idx, additive=True, with_lengths=True,
         ))
 
+    def _read_batch(self, b: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows and weights (None: unit) of batch ``b``, for a learner's moves."""
+        start, stop = self.ranges[b]
+        return self.source.read(start, stop), None if self.weights is None else self.weights.read(start, stop)
+
     def _guarded(self, candidate: Statistic, plain: Statistic) -> Statistic:
         """``candidate`` when it gives a valid update, else ``plain`` (a counted fallback)."""
         if statistics_valid(self.learner, candidate):
@@ -507,6 +512,8 @@ class EMRun:
             column, threshold = self.converge_on
             if float(logs.get(column, math.nan)) <= threshold:  # nan never converges
                 self.monitor.converged = True
+        if logs.get("moves_pending"):  # a learner still moving its structure has not converged
+            self.monitor.converged = False
         self.previous_total = pass_objective
         return logs
 
@@ -597,7 +604,7 @@ class EMRun:
         if last:
             kept = [s for s in self.stored if s is not None]
             self.S = sum(kept[1:], kept[0])
-            moved = self.learner.end_of_pass(self.S, self.stored)
+            moved = self.learner.end_of_pass(self.S, self.stored, read_batch=self._read_batch)
             if moved is not None:
                 self.S, self.stored = moved[0], list(moved[1])
             objective = self.learner.objective(self.S, fresh=False)

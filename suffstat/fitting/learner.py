@@ -42,7 +42,7 @@ global record and the memoized per-batch records remapped to the new components.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 from ..statistics import Statistic
 
@@ -119,13 +119,19 @@ class Learner(Protocol):
     def commit(self, proposal: Any) -> None:
         """Global step, part two: apply a proposal from :meth:`propose` (never raises)."""
 
-    def end_of_pass(self, stats: Statistic, stored: list[Statistic | None]
+    def end_of_pass(self, stats: Statistic, stored: list[Statistic | None],
+                    read_batch: Callable[[int], tuple] | None = None
                     ) -> tuple[Statistic, list[Statistic | None]] | None:
         """Structure moves at the end of a full pass: None when nothing changes.
 
         A learner may add, merge, remove or reorder components here. It then
         returns the global record and the memoized per-batch records (``stored``,
         empty outside memoized algorithms) remapped to its new structure.
+        ``read_batch(b)`` returns batch ``b``'s rows and weights (None: unit
+        weights), for moves that look at data (a birth re-clusters a component's
+        rows); it is called at this sequential point only, so what the learner
+        plans from it is the same for any ``n_jobs``. A learner that reports
+        ``moves_pending`` true in :meth:`trace_values` does not converge.
         """
 
     def get_parameters(self) -> Any:

@@ -748,7 +748,7 @@ class HiddenMarkovModel(EstimatorParams):
         if proposal is not None:
             self._set_params(proposal)
 
-    def end_of_pass(self, stats: HMMStats, stored: list) -> None:
+    def end_of_pass(self, stats: HMMStats, stored: list, read_batch: Any = None) -> None:
         """Structure moves at the end of a pass: none.
 
         Parameters

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.special import digamma, gammaln
@@ -26,16 +26,23 @@ from scipy.special import digamma, gammaln
 from .._validation import check_count, check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
+from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
 from .general import GeneralMixtureModel, _unfitted_component
-from .moves import merged, parse_moves, permuted, plan_pairs, with_plan
+from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_components, merged, parse_moves,
+                    permuted, plain, plan_births, plan_delete, plan_pairs, with_plan)
 
 #: A merge is accepted when the ELBO per data scalar drops by less than this (bnpy's
 #: ELBO_GAP_ACCEPT_TOL).
 MERGE_ACCEPT_TOL = 1e-6
+#: The settings of the moves (bnpy's ``m_startLap``, ``b_startLap``, ``b_Kfresh``,
+#: ``d_startLap``, ``Kmax``) and their defaults; ``max_components=None`` is bnpy's
+#: ``Kmax = 100`` or the starting number of components if that is more.
+MOVE_SETTINGS = {"merge_start_lap": 2, "birth_start_lap": 0, "birth_n_fresh": 10, "delete_start_lap": 2,
+                 "max_components": None}
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 #: Negative expected counts within this fraction of the total are rounding (memoized
@@ -178,7 +185,9 @@ class BayesianMixture(GeneralMixtureModel):
 
     def __init__(self, priors: Any, weight_concentration_prior_type: str = "dirichlet_process",
                  weight_concentration_prior: float | None = None, concentration: Any = None,
-                 moves: Any = None, merge_start_lap: int = 2, **settings: Any) -> None:
+                 moves: Any = None, merge_start_lap: int = 2, birth_start_lap: int = 0,
+                 birth_n_fresh: int = 10, delete_start_lap: int = 2, max_components: int | None = None,
+                 **settings: Any) -> None:
         dists = priors if isinstance(priors, list) else list(priors)
         for j, d in enumerate(dists):
             if not isinstance(d, ConjugatePrior):
@@ -198,8 +207,14 @@ class BayesianMixture(GeneralMixtureModel):
             raise ParameterError("moves need a Dirichlet-process weight prior "
                                  "(weight_concentration_prior_type='dirichlet_process')")
         self.merge_start_lap = check_count("merge_start_lap", merge_start_lap, minimum=0)
+        self.birth_start_lap = check_count("birth_start_lap", birth_start_lap, minimum=0)
+        self.birth_n_fresh = check_count("birth_n_fresh", birth_n_fresh, minimum=2)
+        self.delete_start_lap = check_count("delete_start_lap", delete_start_lap, minimum=0)
+        self.max_components = None if max_components is None else check_count(
+            "max_components", max_components, minimum=1)
         self.component_ids = list(range(k))
-        self._lap, self._plan, self.move_log_ = 0, None, []
+        self.move_log_: list[dict[str, Any]] = []
+        self._set_move_state(None)
         self._counts = None
         self._counts_traced = None
         self._entropy = math.nan
@@ -228,7 +243,7 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _set_param_value(self, name: str, value: Any) -> None:
         if name in ("concentration", "weight_concentration_prior", "weight_concentration_prior_type",
-                    "moves", "merge_start_lap"):
+                    "moves", *MOVE_SETTINGS):
             raise ValueError(f"{name} is set by the constructor; build a new BayesianMixture")
         super()._set_param_value(name, value)
 
@@ -305,7 +320,7 @@ class BayesianMixture(GeneralMixtureModel):
         precision = np.ascontiguousarray([c._cache["U"] if full else c._cache["E_lam"] for c in comps])
         kernel = gmm_full_estep if full else gmm_diag_estep
 
-        plan = self._plan
+        plan = self._plan if self._plan is None or isinstance(self._plan, Plan) else Plan.from_dict(self._plan)
 
         def run(X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, _arrays: Any) -> Any:
             k, d = means.shape
@@ -316,27 +331,59 @@ class BayesianMixture(GeneralMixtureModel):
                                        xw_sum=s1, xxw_sum=s2, shift=means)
             if plan is None or not finite:
                 return rec, finite
-            comp, pair = self._move_entropies(X, w, plan)
-            return MoveStats(**{f: getattr(rec, f) for f in GaussianMixtureStats._fields},
-                             comp_entropy=comp, pair_entropy=pair, pairs=plan), finite
+            return self._move_terms(X, w, log_weights, rec, plan, (means, precision, log_norms)), finite
 
         self._stacked_run = run
         return run, None
 
-    def _move_entropies(self, X: np.ndarray, w: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each component's and each planned pair's share of the responsibility entropy."""
-        logp = self._component_log_probs(X)
-        lse = np.logaddexp.reduce(logp, axis=1) if X.shape[0] else np.zeros(0)
-        with np.errstate(invalid="ignore", under="ignore"):
-            r = np.exp(logp - lse[:, None])
-        r[~np.isfinite(lse)] = 0.0
+    def _move_terms(self, X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, rec: GaussianMixtureStats,
+                    plan: Plan, stacked: tuple) -> MoveStats:
+        """The batch's record with the terms that judge the planned moves."""
+        out = with_plan(rec, plan)
+        f = {name: getattr(out, name) for name in MoveStats._fields}
+        means, precision, log_norms = stacked
+        full = precision.ndim == 3
+        kernel = gmm_full_estep if full else gmm_diag_estep
+        k, d = means.shape
+        if len(plan.pairs) or len(plan.birth_targets):
+            logp = self._component_log_probs(X)
+            lse = np.logaddexp.reduce(logp, axis=1) if X.shape[0] else np.zeros(0)
+            with np.errstate(invalid="ignore", under="ignore"):
+                r = np.exp(logp - lse[:, None])
+            r[~np.isfinite(lse)] = 0.0
 
-        def h(q: np.ndarray) -> np.ndarray:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return -np.sum(w[:, None] * np.where(q > 0, q * np.log(q), 0.0), axis=0)
+            def h(q: np.ndarray) -> np.ndarray:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return -np.sum(w[:, None] * np.where(q > 0, q * np.log(q), 0.0), axis=0)
 
-        a, b = plan[:, 0].astype(int), plan[:, 1].astype(int)
-        return h(r), (h(r[:, a] + r[:, b]) if len(plan) else np.zeros(0))
+            f["comp_entropy"] = h(r)
+            if len(plan.pairs):
+                a, b = plan.pairs[:, 0].astype(int), plan.pairs[:, 1].astype(int)
+                f["pair_entropy"] = h(r[:, a] + r[:, b])
+            # births: the target's mass in its rows, split over the fresh components
+            n_b, s1_b, s2_b = (np.zeros_like(f[x]) for x in ("birth_resp", "birth_xw", "birth_xxw"))
+            ent_b = np.zeros(len(plan.birth_targets))
+            for p, t in enumerate(plan.birth_targets.astype(int)):
+                mine = np.flatnonzero(plan.birth_owner == p)
+                rows = r[:, t] >= BIRTH_MIN_RESP
+                n_, s1_, s2_ = n_b[mine], s1_b[mine], s2_b[mine]
+                ent_b[p] = kernel(np.ascontiguousarray(X[rows]), np.ascontiguousarray(w[rows] * r[rows, t]),
+                                  plan.birth_log_rho[mine], plan.birth_means[mine], plan.birth_precision[mine],
+                                  plan.birth_log_norms[mine], n_, s1_, s2_)[2]
+                n_b[mine], s1_b[mine], s2_b[mine] = n_, s1_, s2_
+            f.update(birth_resp=n_b, birth_xw=s1_b, birth_xxw=s2_b, birth_entropy=ent_b)
+        if plan.delete_target is not None:  # the local step without the target
+            others = np.arange(k) != plan.delete_target
+            n_, s1_ = np.zeros(k - 1), np.zeros((k - 1, d))
+            s2_ = np.zeros((k - 1, d, d) if full else (k - 1, d))
+            _, ll, ent, _ = kernel(X, w, np.ascontiguousarray(log_weights[others]),
+                                   np.ascontiguousarray(means[others]), np.ascontiguousarray(precision[others]),
+                                   np.ascontiguousarray(log_norms[others]), n_, s1_, s2_)
+            moved = GaussianMixtureStats(w_sum=0.0, resp_sum=n_, log_likelihood=0.0, entropy=0.0, xw_sum=s1_,
+                                         xxw_sum=s2_, shift=means[others]).recentered(plan.delete_shift)
+            f.update(delete_resp=n_, delete_xw=moved.xw_sum, delete_xxw=moved.xxw_sum,
+                     delete_entropy=np.array([ent]), delete_log_likelihood=np.array([ll]))
+        return MoveStats(**f)
 
     # -- the global step ----------------------------------------------------------------
     def _concentration_for(self, resp_sum: np.ndarray) -> np.ndarray:
@@ -454,17 +501,31 @@ class BayesianMixture(GeneralMixtureModel):
         return (self._allocation_elbo(resp, self._concentration_for(resp)) + float(S.entropy)
                 + float(np.sum(shared._batch_elbo(post, factors, resp, S.shift, S.xw_sum, S.xxw_sum))))
 
-    def end_of_pass(self, stats: MixtureStats, stored: list) -> tuple[Any, list] | None:
-        """Structure moves of memoized VB at the end of a lap: merges, then shuffle.
+    def end_of_pass(self, stats: MixtureStats, stored: list,
+                    read_batch: Callable[[int], tuple] | None = None) -> tuple[Any, list] | None:
+        """Structure moves of memoized VB at the end of a lap: births, merges, a delete, shuffle.
 
-        Merges try the pairs planned at the end of the previous lap, ranked by total
-        size: merging ``b`` into ``a`` adds their records (every stored record alike,
-        so the memoized record stays exact) and costs one ELBO evaluation, since the
-        lap's records carry the pair's merged entropy; it is accepted when the ELBO per
-        data scalar does not drop by more than ``1e-6`` (bnpy's rule), each component
-        in at most one accepted merge per lap. Shuffle orders the components by
-        expected count, largest first (the stick-breaking ELBO prefers it). The next
-        lap's merge pairs are planned last.
+        Every move planned at the end of the previous lap is judged on the lap's
+        records, which carry its terms, and accepted when it does not lower the
+        whole-data ELBO (each at its own global step); an accepted move changes the
+        whole-data record and every stored record alike, so the memoized record
+        stays exact.
+
+        - Births (largest targets first) append their fresh components when the
+          ELBO increases.
+        - Merges try the planned pairs, ranked by total size: merging ``b`` into
+          ``a`` adds their records; accepted when the ELBO per data scalar does not
+          drop by more than ``1e-6`` (bnpy's rule), each component in at most one
+          accepted move per lap.
+        - A delete (only in a lap without another accepted move: its record is the
+          local step without the target) is accepted when the ELBO does not drop.
+        - Shuffle orders the components by expected count, largest first (the
+          stick-breaking ELBO prefers it).
+
+        The next lap's moves are planned last: merge pairs, birth targets with
+        their fresh components (fitted to the rows of one batch, read with
+        ``read_batch``) and a delete target. A move rejected on some components is
+        not planned again until their counts change by 1% (bnpy's reactivation).
 
         Parameters
         ----------
@@ -472,6 +533,9 @@ class BayesianMixture(GeneralMixtureModel):
             The whole-data record (the sum of ``stored``).
         stored : list of MixtureStats
             The per-batch records.
+        read_batch : callable, optional
+            ``read_batch(b)`` returns batch ``b``'s rows and weights (or None);
+            births need it.
 
         Returns
         -------
@@ -489,8 +553,33 @@ class BayesianMixture(GeneralMixtureModel):
         ids = list(self.component_ids)
         scale = float(S.w_sum) * (self.n_features or 1)
         entry: dict[str, Any] = {"lap": self._lap}
-        if "merge" in self.moves and isinstance(S, MoveStats) and len(S.pairs):
-            base, tried, accepted, q = self._elbo_at_step(S), 0, 0, 0
+        moved = isinstance(S, MoveStats)
+        base = self._elbo_at_step(S) if moved else None
+        accepted_any = False
+        if moved and len(S.birth_targets):
+            tried = accepted = added = 0
+            p = 0
+            while p < len(S.birth_targets):
+                t = int(S.birth_targets[p])
+                candidate = born(S, p)
+                value = self._elbo_at_step(candidate)
+                tried += 1
+                if value > base:
+                    n_new = int(np.count_nonzero(S.birth_owner == p))
+                    records = [born(r, p) for r in records]
+                    S, base = candidate, value
+                    ids.extend(range(self._next_id, self._next_id + n_new))
+                    self._next_id += n_new
+                    self._failed["birth"].pop(ids[t], None)
+                    accepted += 1
+                    added += n_new
+                else:
+                    self._failed["birth"][ids[t]] = float(S.resp_sum[t])
+                    p += 1
+            accepted_any |= accepted > 0
+            entry.update(birth_accepted=accepted, birth_tried=tried, birth_added=added)
+        if moved and len(S.pairs):
+            tried, accepted, q = 0, 0, 0
             while q < len(S.pairs):
                 a, b = (int(v) for v in S.pairs[q])
                 candidate = merged(S, a, b, q)
@@ -502,8 +591,25 @@ class BayesianMixture(GeneralMixtureModel):
                     ids.pop(b)
                     accepted += 1
                 else:
+                    self._failed["merge"][(ids[a], ids[b])] = float(S.resp_sum[a] + S.resp_sum[b])
                     q += 1
+            accepted_any |= accepted > 0
             entry.update(merge_accepted=accepted, merge_tried=tried)
+        if moved and len(S.delete_target) and not accepted_any:
+            t = int(S.delete_target[0])
+            candidate = deleted(S)
+            value = self._elbo_at_step(candidate)
+            if (value - base) / scale >= -MERGE_ACCEPT_TOL:
+                records = [deleted(r) for r in records]
+                S = candidate
+                self._failed["delete"].pop(ids[t], None)
+                ids.pop(t)
+                accepted_any = True
+                entry["deleted"] = 1
+            else:
+                self._failed["delete"][ids[t]] = float(S.resp_sum[t])
+                entry["deleted"] = 0
+        S, records = plain(S), [plain(r) for r in records]
         if "shuffle" in self.moves:
             order = np.argsort(-np.asarray(S.resp_sum), kind="stable")
             if np.any(order != np.arange(len(order))):
@@ -511,19 +617,106 @@ class BayesianMixture(GeneralMixtureModel):
                 ids = [ids[j] for j in order]
                 entry["shuffled"] = True
         k = S.resp_sum.shape[0]
-        self._plan = None
-        if "merge" in self.moves and self._lap + 1 >= self.merge_start_lap and k > 1:
-            self._plan = plan_pairs(np.asarray(S.resp_sum))
-            S, records = with_plan(S, self._plan), [with_plan(r, self._plan) for r in records]
-        elif isinstance(S, MoveStats):
-            plain = lambda r: GaussianMixtureStats(**{f: getattr(r, f) for f in GaussianMixtureStats._fields})  # noqa
-            S, records = plain(S), [plain(r) for r in records]
-        if k != self.n_components:  # merged: the components share one prior, so any k of them do
+        if k < self.n_components:  # the components share one prior, so any k of them do
             self.distributions = self.distributions[:k]
+        elif k > self.n_components:
+            self.distributions = self.distributions + [
+                copy.deepcopy(self.distributions[0]) for _ in range(k - self.n_components)]
         self.component_ids = ids
         self._stacked_run = None
+        self._plan = self._next_plan(S, read_batch, len(records))
+        if self._plan is not None:
+            S, records = with_plan(S, self._plan), [with_plan(r, self._plan) for r in records]
+        entry["accepted"] = accepted_any
+        entry["K"] = k
+        self._pending = accepted_any or self._plan is not None or self._lap < self._last_start_lap()
         self.move_log_.append(entry)
         return S, records
+
+    def _last_start_lap(self) -> int:
+        laps = {"birth": self.birth_start_lap, "merge": self.merge_start_lap, "delete": self.delete_start_lap}
+        return max([laps[m] for m in self.moves if m in laps] or [0])
+
+    def _reactivated(self, kind: str, key: Any, count: float) -> bool:
+        """Whether a move rejected on ``key`` may be tried again (its count changed by 1%)."""
+        old = self._failed[kind].get(key)
+        return old is None or abs(count - old) > REACTIVATE * max(old, 1e-300)
+
+    def _next_plan(self, S: GaussianMixtureStats, read_batch: Any, n_batches: int) -> Plan | None:
+        """Plan the next lap's moves on the moved record ``S``."""
+        counts = np.asarray(S.resp_sum, dtype=np.float64)
+        k = len(counts)
+        ids = self.component_ids
+        nxt = self._lap + 1
+        plan = Plan()
+        if "merge" in self.moves and nxt >= self.merge_start_lap and k > 1:
+            plan.pairs = plan_pairs(counts, allowed=lambda a, b: self._reactivated(
+                "merge", (ids[a], ids[b]), counts[a] + counts[b]))
+        need_rows = "birth" in self.moves and nxt >= self.birth_start_lap and read_batch is not None
+        if need_rows or ("delete" in self.moves and nxt >= self.delete_start_lap):
+            proposal = self._propose(S)  # the next lap's posterior
+            post, factors = proposal["_batch"]
+        if "delete" in self.moves and nxt >= self.delete_start_lap:
+            t = plan_delete(counts, allowed=lambda j: self._reactivated("delete", ids[j], counts[j]))
+            if t is not None:
+                plan.delete_target = t
+                plan.delete_shift = np.ascontiguousarray(np.delete(post["mean"], t, axis=0))
+        if need_rows:
+            room = self._max_components() - k
+            targets = plan_births(counts, self.birth_n_fresh, room,
+                                  allowed=lambda j: self._reactivated("birth", ids[j], counts[j]))
+            if targets:
+                self._plan_births(plan, targets, read_batch(self._lap % n_batches), post, factors,
+                                  proposal["concentration"], counts, room)
+        return None if plan.empty else plan
+
+    def _max_components(self) -> int:
+        return max(100, len(self.component_ids)) if self.max_components is None else self.max_components
+
+    def _plan_births(self, plan: Plan, targets: list[int], batch: tuple, post: dict, factors: dict,
+                     conc: np.ndarray, counts: np.ndarray, room: int) -> None:
+        """Fit each target's fresh components to the rows of one batch it explains."""
+        X, w = batch
+        X = np.ascontiguousarray(X, dtype=np.float64).reshape(len(X), -1)
+        w = np.ones(len(X)) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        shared = self._shared_prior()
+        full = isinstance(shared, NormalWishart)
+        kernel = gmm_full_estep if full else gmm_diag_estep
+        means = post["mean"]
+        precision = factors["U"] if full else factors["E_lam"]
+        logp = np.empty((len(X), len(counts)))
+        col = np.empty(len(X))
+        for j in range(len(counts)):
+            (mvn_full_logpdf if full else mvn_diag_logpdf)(X, np.ascontiguousarray(means[j]),
+                                                            np.ascontiguousarray(precision[j]),
+                                                            float(factors["log_norm"][j]), col)
+            logp[:, j] = col
+        logp += expected_log_weights(conc, self._dp)
+        r = np.exp(logp - np.logaddexp.reduce(logp, axis=1)[:, None])
+        chosen, owner, parts = [], [], []
+        for t in targets:
+            rows = r[:, t] >= BIRTH_MIN_RESP
+            mass = float(np.sum(w * r[:, t]))
+            if not mass > 0 or np.count_nonzero(rows) < 2:
+                continue
+            rng = np.random.default_rng([self._lap, self.component_ids[t]])
+            fresh = fresh_components(shared, kernel, full, X[rows], w[rows] * r[rows, t],
+                                     min(self.birth_n_fresh, room - len(owner)), rng,
+                                     scale=counts[t] / mass)
+            if fresh is None:
+                self._failed["birth"][self.component_ids[t]] = float(counts[t])
+                continue
+            owner.extend([len(chosen)] * len(fresh["log_rho"]))
+            chosen.append(t)
+            parts.append(fresh)
+            if len(owner) >= room:
+                break
+        if not chosen:
+            return
+        plan.birth_targets = np.array(chosen, dtype=np.float64)
+        plan.birth_owner = np.array(owner, dtype=np.float64)
+        for name in ("means", "precision", "log_norms", "log_rho"):
+            setattr(plan, f"birth_{name}", np.ascontiguousarray(np.concatenate([p[name] for p in parts])))
 
     def objective(self, stats: MixtureStats, *, fresh: bool = True) -> float:
         """Return the ELBO of a record's responsibilities (the learner protocol's objective).
@@ -577,10 +770,13 @@ class BayesianMixture(GeneralMixtureModel):
         return self._elbo(stats)
 
     def trace_values(self) -> dict[str, Any]:
-        """Return the lap's trace columns: ``K`` and ``Ndiff``.
+        """Return the lap's trace columns: ``K``, ``Ndiff`` and the moves' counts.
 
         ``Ndiff`` is the largest change of an expected count since the previous lap
         (bnpy's; the count of a component's record at the lap's last global step).
+        With moves, the lap's ``birth_accepted`` / ``birth_tried`` / ``birth_added``,
+        ``merge_accepted`` / ``merge_tried`` and ``deleted``, and ``moves_pending``
+        (moves still planned or accepted this lap: the fit does not converge yet).
 
         Returns
         -------
@@ -597,8 +793,12 @@ class BayesianMixture(GeneralMixtureModel):
         self._counts_traced = None if counts is None else counts.copy()
         out = {"K": self.n_active, "Ndiff": ndiff}
         last = self.move_log_[-1] if self.move_log_ else None
-        if last is not None and last["lap"] == self._lap and "merge_tried" in last:
-            out.update(merge_accepted=last["merge_accepted"], merge_tried=last["merge_tried"])
+        if last is not None and last["lap"] == self._lap:
+            out.update({key: last[key] for key in ("birth_accepted", "birth_tried", "birth_added",
+                                                   "merge_accepted", "merge_tried", "deleted") if key in last})
+        if self.moves:
+            # more moves to judge: the engine does not stop (bnpy's hasMoreReasonableMoves)
+            out["moves_pending"] = bool(self._pending)
         return out
 
     @property
@@ -635,7 +835,8 @@ class BayesianMixture(GeneralMixtureModel):
             settings["algorithm"] = VB_ALGORITHMS[algorithm]
         if self.moves and settings.get("algorithm", self.algorithm) != "memoized":
             raise ParameterError("moves run in memoized VB: use algorithm='memoized'")
-        self._lap, self._plan, self.move_log_ = 0, None, []  # a resumed fit restores them
+        self._set_move_state(None)  # a resumed fit restores it
+        self.move_log_ = []
         return super().fit(X, y, sample_weight, **settings)
 
     def _record_fit(self, result: Any) -> None:
@@ -674,7 +875,7 @@ class BayesianMixture(GeneralMixtureModel):
         return type(self)([d._fresh_copy() for d in self.distributions],
                           weight_concentration_prior_type=self.weight_concentration_prior_type,
                           weight_concentration_prior=self.weight_concentration_prior, frozen=self.frozen,
-                          moves=self.moves, merge_start_lap=self.merge_start_lap)
+                          moves=self.moves, **self._move_settings())
 
     def warm_start(self, other: Any, what: str = "init") -> Any:
         """Start from another model: copy a like posterior, or take its responsibilities.
@@ -726,7 +927,7 @@ class BayesianMixture(GeneralMixtureModel):
         if isinstance(other, BayesianMixture) and self._same_priors(other):
             self._set_params(self._check_params(other._get_params()))
             self.component_ids = list(other.component_ids)
-            self._lap, self._plan = other._lap, None if other._plan is None else other._plan.copy()
+            self._set_move_state(other._move_state())
             self.move_log_ = [dict(e) for e in other.move_log_]
             return None
         return other
@@ -765,10 +966,10 @@ class BayesianMixture(GeneralMixtureModel):
             "params": {"concentration": None if self.concentration is None else self.concentration.copy(),
                        "distributions": [d.to_dict() for d in self.distributions],
                        "component_ids": np.array(self.component_ids, dtype=np.int64),
-                       "lap": self._lap, "plan": None if self._plan is None else self._plan.copy()},
+                       **self._move_state()},
             "options": {"weight_concentration_prior_type": self.weight_concentration_prior_type,
                         "weight_concentration_prior": self.weight_concentration_prior,
-                        "moves": ",".join(self.moves), "merge_start_lap": self.merge_start_lap,
+                        "moves": ",".join(self.moves), **self._move_settings(),
                         "frozen": self.frozen},
         }
 
@@ -778,10 +979,31 @@ class BayesianMixture(GeneralMixtureModel):
         model = cls(dists, concentration=params["concentration"], **options)
         if params.get("component_ids") is not None:
             model.component_ids = [int(v) for v in np.asarray(params["component_ids"])]
-        model._lap = int(params.get("lap") or 0)
-        plan = params.get("plan")
-        model._plan = None if plan is None else np.asarray(plan, dtype=np.float64).reshape(-1, 2)
+        model._set_move_state(params)
         return model
+
+    def _move_settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in MOVE_SETTINGS}
+
+    def _move_state(self) -> dict[str, Any]:
+        """What the moves carry from lap to lap: the lap, the plan, rejected moves, the next id."""
+        f = self._failed
+        return {"lap": self._lap, "plan": None if self._plan is None else self._plan.to_dict(),
+                "failed_birth": np.array([[i, c] for i, c in f["birth"].items()]).reshape(-1, 2),
+                "failed_merge": np.array([[a, b, c] for (a, b), c in f["merge"].items()]).reshape(-1, 3),
+                "failed_delete": np.array([[i, c] for i, c in f["delete"].items()]).reshape(-1, 2),
+                "next_id": self._next_id}
+
+    def _set_move_state(self, state: dict[str, Any] | None) -> None:
+        state = state or {}
+        self._lap = int(state.get("lap") or 0)
+        self._plan = Plan.from_dict(state.get("plan"))
+        rows = lambda name, n: np.asarray(state.get(name, np.zeros((0, n))), dtype=np.float64).reshape(-1, n)  # noqa
+        self._failed = {"birth": {int(i): float(c) for i, c in rows("failed_birth", 2)},
+                        "merge": {(int(a), int(b)): float(c) for a, b, c in rows("failed_merge", 3)},
+                        "delete": {int(i): float(c) for i, c in rows("failed_delete", 2)}}
+        self._next_id = int(state.get("next_id") or max(self.component_ids, default=-1) + 1)
+        self._pending = False
 
     def copy(self) -> BayesianMixture:
         """Return an independent copy (priors, posterior, trace state).

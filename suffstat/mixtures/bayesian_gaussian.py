@@ -130,11 +130,23 @@ class BayesianGaussianMixture(MixtureFace):
         and 0.01 (memoized) when None.
     moves : str or tuple, optional
         Structure moves of memoized VB with a Dirichlet-process prior: any of
-        ``'merge'`` and ``'shuffle'`` (``'merge,shuffle'``); see :doc:`/variational`.
-        ``n_components`` is then the starting (maximum) number of components and
-        ``n_components_`` the number left.
+        ``'birth'``, ``'merge'``, ``'delete'`` and ``'shuffle'``
+        (``'birth,merge,shuffle'``); see :doc:`/variational`. ``n_components`` is
+        then the starting number of components and ``n_components_`` the number
+        found.
     merge_start_lap : int, default=2
         The first lap whose end tries merges (bnpy's ``m_startLap``).
+    birth_start_lap : int, default=0
+        The first lap whose end tries births (bnpy's ``b_startLap``; births are
+        planned at the end of a lap and judged at the end of the next, so the
+        first is judged after lap 2 at the earliest).
+    birth_n_fresh : int, default=10
+        Fresh components a birth fits to its target's rows (bnpy's ``b_Kfresh``).
+    delete_start_lap : int, default=2
+        The first lap whose end tries a delete (bnpy's ``d_startLap``).
+    max_components : int, optional
+        The most components births may make (bnpy's ``Kmax``): 100, or
+        ``n_components`` if more, when None.
 
     Attributes
     ----------
@@ -216,6 +228,10 @@ class BayesianGaussianMixture(MixtureFace):
         count_tol: float | None = None,
         moves: Any = None,
         merge_start_lap: int = 2,
+        birth_start_lap: int = 0,
+        birth_n_fresh: int = 10,
+        delete_start_lap: int = 2,
+        max_components: int | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -245,6 +261,10 @@ class BayesianGaussianMixture(MixtureFace):
         self.count_tol = count_tol
         self.moves = moves
         self.merge_start_lap = merge_start_lap
+        self.birth_start_lap = birth_start_lap
+        self.birth_n_fresh = birth_n_fresh
+        self.delete_start_lap = delete_start_lap
+        self.max_components = max_components
 
 
     @staticmethod
@@ -370,7 +390,9 @@ class BayesianGaussianMixture(MixtureFace):
         comps = [first] + [first._fresh_copy() for _ in range(int(self.n_components) - 1)]
         return BayesianMixture(comps, weight_concentration_prior_type=self.weight_concentration_prior_type,
                                weight_concentration_prior=prior["weight_concentration_prior"],
-                               moves=self.moves, merge_start_lap=self.merge_start_lap)
+                               moves=self.moves, merge_start_lap=self.merge_start_lap,
+                               birth_start_lap=self.birth_start_lap, birth_n_fresh=self.birth_n_fresh,
+                               delete_start_lap=self.delete_start_lap, max_components=self.max_components)
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *, init_params: Any = None):

@@ -702,7 +702,7 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         if proposal is not None:
             self._set_params(proposal)
 
-    def end_of_pass(self, stats: MixtureStats, stored: list) -> None:
+    def end_of_pass(self, stats: MixtureStats, stored: list, read_batch: Any = None) -> None:
         """Structure moves at the end of a pass: a finite mixture makes none.
 
         Parameters
