@@ -4,7 +4,8 @@
 ``s`` laps (full passes over the data): the model's parameters plus the driver's
 whole state (lap counter, history, random state, stochastic / memoized statistics),
 so that ``fit(..., output_path=DIR, resume=True)`` continues exactly where the
-newest snapshot left off. ``DIR/trace.csv`` holds one row per lap. Every file is
+newest snapshot left off. ``DIR/trace.csv`` holds one row per lap, and a fit with
+structure moves (births, merges, deletes) writes its move log to ``DIR/moves.csv``. Every file is
 written to a temporary name and renamed, so a killed fit never leaves a half file.
 """
 
@@ -23,6 +24,8 @@ from .io import atomic_open, load_payload, save_payload
 __all__ = ["load_model_at_lap", "load_snapshot", "snapshot_laps"]
 
 _LAP = re.compile(r"^lap-(\d+)\.npz$")
+#: The move log of a fit with structure moves.
+MOVES_FILE = "moves.csv"
 TRACE_COLUMNS = ("lap", "log_likelihood", "improvement", "K", "seconds", "elapsed")
 
 
@@ -82,6 +85,16 @@ def write_snapshot(folder: Any, run: Any, settings: dict[str, Any]) -> Path:
                          f"{h['time']:.6f}", f"{elapsed:.6f}"])
     with atomic_open(folder / "trace.csv", "w") as fh:
         fh.write(buf.getvalue())
+    log = getattr(run.model, "move_log_", None)
+    if log:  # structure moves (births, merges, deletes, shuffles), one row per lap
+        columns = getattr(type(run.model), "move_log_columns", None) or sorted({k for e in log for k in e})
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        for e in log:
+            writer.writerow([int(e[c]) if c in e else "" for c in columns])
+        with atomic_open(folder / MOVES_FILE, "w") as fh:
+            fh.write(buf.getvalue())
     return path
 
 
@@ -90,9 +103,9 @@ def clear_snapshots(folder: Any) -> None:
     folder = Path(folder)
     for lap in snapshot_laps(folder):
         snapshot_path(folder, lap).unlink()
-    trace = folder / "trace.csv"
-    if trace.exists():
-        trace.unlink()
+    for name in ("trace.csv", MOVES_FILE):
+        if (folder / name).exists():
+            (folder / name).unlink()
 
 
 def _read_snapshot(path: Path) -> tuple[dict, Any]:

@@ -1,11 +1,16 @@
-"""Issue 14 (first step): merge and shuffle moves of memoized Dirichlet-process VB.
+"""Issue 14: birth, merge, delete and shuffle moves of memoized Dirichlet-process VB.
 
 Moves act on records: a merge adds two components' records in the global record and in
 every stored per-batch record, with the merged responsibility entropy the lap's local
-steps summed for the planned pairs; shuffle reorders the components by size.
+steps summed for the planned pairs; a birth appends fresh components that took over
+their target's mass in its rows (a restricted local step summed during the lap); a
+delete swaps in the lap's local step without its target; shuffle reorders the
+components by size.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +18,8 @@ import pytest
 import suffstat as ss
 from suffstat.fitting.driver import EMRun
 from suffstat.fitting.fit import prepare
-from suffstat.mixtures.moves import merged, parse_moves, permuted, plan_pairs, with_plan
+from suffstat.kernels.gaussian import mvn_full_logpdf
+from suffstat.mixtures.moves import born, deleted, merged, parse_moves, permuted, plan_pairs, with_plan
 from suffstat.statistics import GaussianMixtureStats, MixtureStats, MoveStats
 
 pytestmark = pytest.mark.filterwarnings("ignore::suffstat.ConvergenceWarning")
@@ -91,6 +97,7 @@ def test_records_follow_the_moves():
     W = with_plan(S, plan)
     assert isinstance(W, MoveStats) and W.pair_entropy.tolist() == [0, 0, 0]
     assert parse_moves("shuffle, merge") == ("merge", "shuffle")
+    assert parse_moves(("delete", "birth", "merge")) == ("birth", "merge", "delete")
 
 
 class _CheckedRun(EMRun):
@@ -162,3 +169,215 @@ def test_bad_move_settings_are_refused():
         ss.BayesianMixture([ss.priors.NormalWishart(np.zeros(2), np.eye(2))], "dirichlet_distribution", moves="merge")
     with pytest.raises(ss.ParameterError, match="memoized"):
         dp_mixture().fit(three_blobs(20), init="randexamples", algorithm="vb")
+
+
+def four_blobs(n=250, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(c, 0.5, (n, 2)) for c in [(-4, 0), (4, 0), (0, 5), (0, -5)]])
+    return X[rng.permutation(len(X))]
+
+
+ALL = "birth,merge,delete,shuffle"
+
+
+def _planned(moves, k, **kw):
+    """A DP mixture after one lap, with births (or a delete) planned for the next."""
+    X = four_blobs()
+    m = dp_mixture(k=k, moves=moves, birth_n_fresh=3, **kw)
+    m.fit(X, init="randexamples", random_state=1, algorithm="memoized", max_iter=1, tol=None)
+    return X, m
+
+
+def _fresh_log_probs(plan, X, sel):
+    out = np.empty((len(X), len(sel)))
+    col = np.empty(len(X))
+    for i, j in enumerate(sel):
+        mvn_full_logpdf(X, plan.birth_means[j], plan.birth_precision[j], float(plan.birth_log_norms[j]), col)
+        out[:, i] = col + plan.birth_log_rho[j]
+    return out
+
+
+def test_a_birth_is_the_restricted_split_of_its_target_and_its_elbo_is_exact():
+    X, m = _planned("birth", 2)
+    plan = m._plan
+    assert plan is not None and len(plan.birth_targets) >= 1
+    m._stacked_run = None
+    S = m.summarize(X, accumulate=False)
+    assert isinstance(S, MoveStats) and np.array_equal(S.birth_targets, plan.birth_targets)
+    resp = m.predict_proba(X)
+    for p, t in enumerate(plan.birth_targets.astype(int)):
+        B = born(S, p)
+        # the same record from explicit responsibilities: the target's mass in its rows
+        # (r >= 0.1) split over the fresh components by their restricted responsibilities
+        sel = np.flatnonzero(plan.birth_owner == p)
+        lq = _fresh_log_probs(plan, X, sel)
+        q = np.exp(lq - np.logaddexp.reduce(lq, axis=1)[:, None])
+        rows = resp[:, t] >= 0.1
+        split = np.where(rows[:, None], resp[:, [t]] * q, 0.0)
+        new = np.column_stack((resp, split))
+        new[:, t] -= split.sum(axis=1)
+        direct = _record_of(dp_mixture(k=new.shape[1], moves=None), X, np.clip(new, 0.0, None))
+        assert B.resp_sum.shape == (2 + len(sel),)
+        for a, b in zip(B.parts, direct.parts, strict=True):
+            assert a.allclose(b, rtol=1e-9, atol=1e-8)
+        assert B.entropy == pytest.approx(direct.entropy, rel=1e-10)
+        assert m._elbo_at_step(B) == pytest.approx(m._elbo_at_step(direct), rel=1e-10)
+
+
+def test_a_delete_swaps_in_the_local_step_without_its_target():
+    X, m = _planned("delete", 6, delete_start_lap=0)
+    t = m._plan.delete_target
+    assert t is not None
+    m._stacked_run = None
+    S = m.summarize(X, accumulate=False)
+    D = deleted(S)
+    logp = np.delete(m._component_log_probs(X), t, axis=1)
+    resp = np.exp(logp - np.logaddexp.reduce(logp, axis=1)[:, None])
+    direct = _record_of(dp_mixture(k=5, moves=None), X, resp)
+    for a, b in zip(D.parts, direct.parts, strict=True):
+        assert a.allclose(b, rtol=1e-9, atol=1e-8)
+    assert D.entropy == pytest.approx(direct.entropy, rel=1e-10)
+    assert m._elbo_at_step(D) == pytest.approx(m._elbo_at_step(direct), rel=1e-10)
+
+
+@pytest.mark.parametrize("moves,k", [("birth,merge,shuffle", 2), (ALL, 8), ("delete,shuffle", 8)])
+def test_births_and_deletes_find_the_clusters_and_never_decrease_the_elbo(moves, k):
+    X = four_blobs()
+    m = dp_mixture(k=k, moves=moves, birth_n_fresh=3)
+    m.fit(X, init="randexamples", random_state=1, algorithm="memoized", batch_size=250, max_iter=40, tol=1e-8)
+    assert m.n_components == 4
+    assert sorted(np.round(np.array([c.mean for c in m.priors])[:, 0]).tolist()) == [-4.0, 0.0, 0.0, 4.0]
+    elbo = np.array([h["elbo"] for h in m.history_])
+    assert np.all(np.diff(elbo) >= -1e-9 * np.abs(elbo[1:]))
+    log = m.move_log_
+    if "birth" in moves and k == 2:
+        assert sum(e.get("birth_accepted", 0) for e in log) >= 2
+    if moves.startswith("delete"):
+        assert sum(e.get("deleted", 0) for e in log) == 4
+    assert len(set(m.component_ids)) == 4 and not m.history_[-1]["moves_pending"]
+
+
+def test_every_accepted_move_keeps_the_memoized_record_exact_and_is_judged_on_the_elbo():
+    X = four_blobs()
+    m = dp_mixture(k=3, moves=ALL, birth_n_fresh=3, delete_start_lap=0)
+    prepare(m, EMRun(m, X), "randexamples", np.random.default_rng(1), {})
+    run = _CheckedRun(m, X, batch_size=200, max_iter=12, tol=None, algorithm="memoized", random_state=0)
+    run.checks, gains = [], []
+    end_of_pass = m.end_of_pass
+
+    def checked(stats, stored, read_batch=None):
+        before = m._elbo_at_step(GaussianMixtureStats.from_parts(stats)) if isinstance(stats, MoveStats) else None
+        S, records = end_of_pass(stats, stored, read_batch=read_batch)
+        # the moved record is the sum of the moved stored records
+        run.checks.append(S.allclose(sum(records[1:], records[0]), rtol=1e-10, atol=1e-9 * 1000))
+        entry = m.move_log_[-1]
+        if before is not None and (entry.get("birth_accepted") or entry.get("merge_accepted") or entry.get("deleted")):
+            gains.append(m._elbo_at_step(S) - before)
+        return S, records
+
+    m.end_of_pass = checked
+    run.run()
+    del m.end_of_pass
+    assert sum(e.get("birth_accepted", 0) for e in m.move_log_) >= 1 and m.n_components == 4
+    assert all(run.checks) and len(run.checks) > 50
+    assert gains and all(g >= -1e-6 * 2000 for g in gains)  # accepted moves never lower the ELBO
+
+
+def test_births_are_bitwise_for_any_n_jobs_from_a_file_and_after_a_resume(tmp_path):
+    X = four_blobs()
+    np.save(tmp_path / "x.npy", X)
+    fit = dict(init="randexamples", random_state=1, algorithm="memoized", batch_size=200, max_iter=10, tol=None)
+    a = dp_mixture(k=2, moves=ALL, birth_n_fresh=3).fit(X, n_jobs=1, **fit)
+    b = dp_mixture(k=2, moves=ALL, birth_n_fresh=3).fit(str(tmp_path / "x.npy"), n_jobs=2, **fit)
+    assert sum(e.get("birth_accepted", 0) for e in a.move_log_) >= 2
+    assert a.component_ids == b.component_ids
+    np.testing.assert_array_equal(a.concentration, b.concentration)
+    np.testing.assert_array_equal([c.scale for c in a.priors], [c.scale for c in b.priors])
+
+    class Stop(ss.Callback):
+        def on_epoch_end(self, logs):
+            if logs["iteration"] == 3:  # births planned at the end of lap 2 are pending
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dp_mixture(k=2, moves=ALL, birth_n_fresh=3).fit(X, output_path=tmp_path / "run", callbacks=[Stop()], **fit)
+    saved = ss.load_model_at_lap(tmp_path / "run", 2)
+    assert saved._plan is not None and len(saved._plan.birth_targets)
+    resumed = dp_mixture(k=2, moves=ALL, birth_n_fresh=3).fit(X, output_path=tmp_path / "run", resume=True, **fit)
+    assert resumed.component_ids == a.component_ids
+    np.testing.assert_array_equal([c.scale for c in resumed.priors], [c.scale for c in a.priors])
+    assert [h["elbo"] for h in resumed.history_] == [h["elbo"] for h in a.history_]
+    assert resumed.move_log_ == a.move_log_
+
+
+def test_the_run_folder_keeps_the_move_log_and_each_laps_model(tmp_path):
+    import csv
+
+    X = four_blobs()
+    m = dp_mixture(k=2, moves=ALL, birth_n_fresh=3).fit(
+        X, init="randexamples", random_state=1, algorithm="memoized", batch_size=500, max_iter=8, tol=None,
+        output_path=tmp_path)
+    with open(tmp_path / "moves.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["lap"]) for r in rows] == list(range(1, 9))
+    assert sum(int(r["birth_accepted"] or 0) for r in rows) == sum(e.get("birth_accepted", 0) for e in m.move_log_) > 0
+    for r in rows:
+        assert int(r["K"]) == ss.load_model_at_lap(tmp_path, int(r["lap"])).n_components
+
+
+def test_the_trace_prints_bnpys_move_lines(capsys):
+    X = four_blobs()
+    est = ss.BayesianGaussianMixture(n_components=2, algorithm="memoized", moves=ALL, birth_n_fresh=3, max_iter=6,
+                                     tol=0.0, init_params="randexamples", random_state=1, reg_covar=0.0, verbose=1,
+                                     **ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, dp=True))
+    est.fit(X)
+    out = capsys.readouterr().out
+    assert re.search(r"BIRTH @ lap 2\.00 : Added [1-9]\d* states\. [1-9]\d*/\d+ succeeded\.", out)
+    assert "MERGE @ lap" in out and est.n_components_ >= 4
+
+
+def _asterisk():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for p in (root.parent / "shared" / "data" / "asterisk_k8.npz",
+              root.parent.parent / "shared" / "data" / "asterisk_k8.npz"):
+        if p.is_file():
+            return np.load(p)["X"]
+    pytest.skip("AsteriskK8 (../shared/data/asterisk_k8.npz) is not available")
+
+
+#: bnpy 0.1.7's gallery (``../shared/peers/bnpy/gallery.py``): the final losses of the DP
+#: stage and of the stage with 100 points added
+BNPY_DP_LOSS, BNPY_EXTRA_LOSS = -0.0478796, 0.0117562
+
+
+@pytest.mark.parametrize("seed,batch_size,n_jobs", [(0, None, 1), (3, None, 1), (5, None, 1), (1, 500, 2)])
+def test_the_bnpy_gallery_finds_8_clusters_then_a_9th_from_every_cold_start(seed, batch_size, n_jobs):
+    X = _asterisk()
+    finite = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10)
+    cold = ss.BayesianGaussianMixture(n_components=10, init_params="randexamples", random_state=seed, max_iter=25,
+                                      tol=0.0, reg_covar=0.0, **finite).fit(X)
+    dp = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", gamma=1.0, dp=True)
+    kw = dict(n_components=10, reg_covar=0.0, algorithm="memoized", moves="birth,merge,shuffle", merge_start_lap=5,
+              birth_n_fresh=4, max_iter=100, convergence="counts", batch_size=batch_size, n_jobs=n_jobs, **dp)
+    first = ss.BayesianGaussianMixture(init_params=cold, birth_start_lap=2, **kw).fit(X)
+    assert first.converged_ and first.n_components_ == 8
+    assert first.history_[-1]["loss"] <= BNPY_DP_LOSS + 5e-8
+    new = np.random.RandomState(0).multivariate_normal([1, 1], 0.2 * np.eye(2), size=100)
+    more = ss.BayesianGaussianMixture(init_params=first, birth_start_lap=0, **kw).fit(np.vstack([X, new]))
+    assert more.converged_ and more.n_components_ == 9
+    assert more.history_[-1]["loss"] <= BNPY_EXTRA_LOSS + 5e-8
+    j = np.argmin(np.linalg.norm(more.means_ - 1.0, axis=1))
+    assert np.linalg.norm(more.means_[j] - 1.0) < 0.15 and abs(more.weights_[j] * 5100 - 100) < 3
+
+
+def test_a_model_with_planned_moves_saves_and_loads_them(tmp_path):
+    X, m = _planned(ALL, 2)
+    assert m._plan is not None and len(m._plan.birth_targets)
+    m.save(tmp_path / "m.npz")
+    back = ss.load(tmp_path / "m.npz")
+    for name, value in m._plan.to_dict().items():
+        np.testing.assert_array_equal(getattr(back._plan, name), value)
+    assert back._move_state()["failed_merge"].shape == (0, 3) and back.move_log_ == m.move_log_
+    np.testing.assert_array_equal(back.summarize(X).birth_resp, m.summarize(X).birth_resp)

@@ -63,7 +63,10 @@ def _from_json_ready(value: Any, depth: int) -> Any:
             if dtype.kind not in "fiub":
                 raise ValueError(f"unsupported array dtype {dtype} in the JSON")
             arr = np.array(value["__ndarray__"], dtype=dtype)
-            if list(arr.shape) != list(value.get("shape", arr.shape)):
+            shape = value.get("shape", arr.shape)
+            if arr.size == 0 and 0 in shape:  # tolist() of an empty (0, d) array is []
+                arr = arr.reshape(shape)
+            if list(arr.shape) != list(shape):
                 raise ValueError(f"an array's shape {list(arr.shape)} differs from its declared "
                                  f"{value['shape']}")
             return arr

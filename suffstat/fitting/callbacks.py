@@ -189,6 +189,12 @@ class LapReporter(Callback):
         if "lrate" in logs:
             line += f" | lrate {logs['lrate']:.4f}"
         print(line, file=self.stream or sys.stdout)
-        if "merge_tried" in logs:  # bnpy's move line
-            print(f"MERGE @ lap {logs['iteration']:.2f} : {logs['merge_accepted']}/{logs['merge_tried']} "
-                  f"accepted.", file=self.stream or sys.stdout)
+        out = self.stream or sys.stdout
+        lap = float(logs["iteration"])
+        if "birth_tried" in logs:  # bnpy's move lines
+            print(f"BIRTH @ lap {lap:.2f} : Added {logs['birth_added']} states. "
+                  f"{logs['birth_accepted']}/{logs['birth_tried']} succeeded.", file=out)
+        if "merge_tried" in logs:
+            print(f"MERGE @ lap {lap:.2f} : {logs['merge_accepted']}/{logs['merge_tried']} accepted.", file=out)
+        if "deleted" in logs:
+            print(f"DELETE @ lap {lap:.2f} : {logs['deleted']}/1 accepted.", file=out)

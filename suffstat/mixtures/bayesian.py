@@ -38,6 +38,9 @@ from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_compo
 #: A merge is accepted when the ELBO per data scalar drops by less than this (bnpy's
 #: ELBO_GAP_ACCEPT_TOL).
 MERGE_ACCEPT_TOL = 1e-6
+#: The columns of a move log entry (``move_log_``, the run folder's ``moves.csv``).
+MOVE_LOG_COLUMNS = ("lap", "K", "birth_tried", "birth_accepted", "birth_added", "merge_tried", "merge_accepted",
+                    "deleted", "shuffled")
 #: The settings of the moves (bnpy's ``m_startLap``, ``b_startLap``, ``b_Kfresh``,
 #: ``d_startLap``, ``Kmax``) and their defaults; ``max_components=None`` is bnpy's
 #: ``Kmax = 100`` or the starting number of components if that is more.
@@ -181,6 +184,7 @@ class BayesianMixture(GeneralMixtureModel):
     """
 
     objective_name = "elbo"
+    move_log_columns = MOVE_LOG_COLUMNS
     _param_names = ("concentration", "distributions")
 
     def __init__(self, priors: Any, weight_concentration_prior_type: str = "dirichlet_process",
@@ -627,9 +631,8 @@ class BayesianMixture(GeneralMixtureModel):
         self._plan = self._next_plan(S, read_batch, len(records))
         if self._plan is not None:
             S, records = with_plan(S, self._plan), [with_plan(r, self._plan) for r in records]
-        entry["accepted"] = accepted_any
         entry["K"] = k
-        self._pending = accepted_any or self._plan is not None or self._lap < self._last_start_lap()
+        self._moves_pending = accepted_any or self._plan is not None or self._lap < self._last_start_lap()
         self.move_log_.append(entry)
         return S, records
 
@@ -798,7 +801,7 @@ class BayesianMixture(GeneralMixtureModel):
                                                    "merge_accepted", "merge_tried", "deleted") if key in last})
         if self.moves:
             # more moves to judge: the engine does not stop (bnpy's hasMoreReasonableMoves)
-            out["moves_pending"] = bool(self._pending)
+            out["moves_pending"] = bool(self._moves_pending)
         return out
 
     @property
@@ -926,9 +929,9 @@ class BayesianMixture(GeneralMixtureModel):
                                  f"{self.n_features}")
         if isinstance(other, BayesianMixture) and self._same_priors(other):
             self._set_params(self._check_params(other._get_params()))
+            # the moves go on where the other fit left them (a resumed fit starts so too)
             self.component_ids = list(other.component_ids)
             self._set_move_state(other._move_state())
-            self.move_log_ = [dict(e) for e in other.move_log_]
             return None
         return other
 
@@ -992,7 +995,9 @@ class BayesianMixture(GeneralMixtureModel):
                 "failed_birth": np.array([[i, c] for i, c in f["birth"].items()]).reshape(-1, 2),
                 "failed_merge": np.array([[a, b, c] for (a, b), c in f["merge"].items()]).reshape(-1, 3),
                 "failed_delete": np.array([[i, c] for i, c in f["delete"].items()]).reshape(-1, 2),
-                "next_id": self._next_id}
+                "next_id": self._next_id, "pending": bool(self._moves_pending),
+                "log": np.array([[e.get(c, math.nan) for c in MOVE_LOG_COLUMNS] for e in self.move_log_],
+                                dtype=np.float64).reshape(-1, len(MOVE_LOG_COLUMNS))}
 
     def _set_move_state(self, state: dict[str, Any] | None) -> None:
         state = state or {}
@@ -1003,7 +1008,10 @@ class BayesianMixture(GeneralMixtureModel):
                         "merge": {(int(a), int(b)): float(c) for a, b, c in rows("failed_merge", 3)},
                         "delete": {int(i): float(c) for i, c in rows("failed_delete", 2)}}
         self._next_id = int(state.get("next_id") or max(self.component_ids, default=-1) + 1)
-        self._pending = False
+        self._moves_pending = bool(state.get("pending", False))
+        log = np.asarray(state.get("log", np.zeros((0, len(MOVE_LOG_COLUMNS)))), dtype=np.float64)
+        self.move_log_ = [{c: (int(v) if c != "shuffled" else bool(v)) for c, v in zip(MOVE_LOG_COLUMNS, row)
+                           if not math.isnan(v)} for row in log.reshape(-1, len(MOVE_LOG_COLUMNS))]
 
     def copy(self) -> BayesianMixture:
         """Return an independent copy (priors, posterior, trace state).
