@@ -42,8 +42,8 @@ def _run(script: Path, tmp_path: Path, monkeypatch, **env: str) -> list:
         os.chdir(tmp_path)  # a script may change directory; monkeypatch restores it
 
 
-def test_the_gallery_has_the_examples_of_issue_15():
-    assert [p.name for p in SCRIPTS] == ["plot_cli_session.py", "plot_out_of_core.py",
+def test_the_gallery_has_the_examples_of_issues_14_and_15():
+    assert [p.name for p in SCRIPTS] == ["plot_cli_session.py", "plot_dp_moves.py", "plot_out_of_core.py",
                                          "plot_phase_transitions.py", "plot_step_rules.py",
                                          "plot_variational.py", "plot_warm_start.py"]
 
@@ -61,3 +61,12 @@ def test_warm_start_example_on_bnpy_asterisk_k8(tmp_path, monkeypatch):
                    SUFFSTAT_ASTERISK_K8=str(ASTERISK))
     assert len(figures) == 5  # four laps grids and the trace
     assert [ax.get_title() for ax in figures[0].axes][0].startswith("lap 1")
+
+
+@pytest.mark.skipif(not ASTERISK.is_file(), reason="bnpy's asterisk_k8.npz is not available")
+def test_dp_moves_example_reaches_bnpys_clusters_on_asterisk_k8(tmp_path, monkeypatch):
+    figures = _run(EXAMPLES / "plot_dp_moves.py", tmp_path, monkeypatch, SUFFSTAT_ASTERISK_K8=str(ASTERISK),
+                   SUFFSTAT_EXAMPLE_SIZE="full")
+    assert len(figures) == 3
+    assert figures[0].texts[0].get_text().startswith("DP memoized VB: K = 8, loss -0.04787")
+    assert figures[1].texts[0].get_text().startswith("100 points added: K = 9, loss 0.01175")
