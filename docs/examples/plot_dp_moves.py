@@ -1,6 +1,6 @@
 """
 Dirichlet-process mixtures that find their number of clusters: births, merges and shuffles
-=========================================================================================
+==========================================================================================
 
 The heart of bnpy's gallery, on its "AsteriskK8" data (eight elongated Gaussian clusters
 on the unit circle), with :class:`suffstat.BayesianGaussianMixture` and bnpy's prior
