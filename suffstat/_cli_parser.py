@@ -22,7 +22,8 @@ FIT_USAGE = """%(prog)s INPUT [--components K] [--covariance {full,diag,spherica
          [--algorithm {em,stepwise,memoized,vb,stochastic}] [--save-every S]
          [--model {gmm,bayesian}] [--allocation {dp,finite}] [--sF SF]
          [--ECovMat {eye,covdata}] [--kappa KAPPA] [--nu NU] [--gamma0 G] [--gamma G]
-         [--max-kmeans-iter N] [--seed SEED] [--output-model FILE]
+         [--moves MOVES] [--b_startLap L] [--b_Kfresh F] [--m_startLap L]
+         [--d_startLap L] [--Kmax K] [--max-kmeans-iter N] [--seed SEED] [--output-model FILE]
          [--output-path DIR] [--resume] [--plot FILE] [--delimiter D] [--verbose]
    or: %(prog)s -i INPUT -g K [mlpack gmm_train options, listed below]"""
 SCORING_USAGE = """%(prog)s MODEL INPUT [--output FILE]{proba} [--batch-size B]
@@ -82,6 +83,13 @@ def _positive_int(text: str) -> int:
     v = _number(text, int)
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return v
+
+
+def _lap(text: str) -> int:
+    v = _number(text, int)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {text}")
     return v
 
 
@@ -173,6 +181,19 @@ def _add_fit(sub, commands) -> None:
                     help="concentration of the DP (default 1)")
     vb.add_argument("--gamma", type=_non_negative, default=1.0, metavar="G",
                     help="total concentration of the finite Dirichlet, split over K (default 1)")
+    mv = fit.add_argument_group("the moves of --model bayesian --algorithm memoized (DP; bnpy's names)")
+    mv.add_argument("--moves", default=None, metavar="MOVES",
+                    help="any of birth, merge, delete, shuffle, comma-separated (default none)")
+    mv.add_argument("--b_startLap", type=_lap, default=0, metavar="L",
+                    help="first lap whose end tries births (default 0)")
+    mv.add_argument("--b_Kfresh", type=_positive_int, default=10, metavar="F",
+                    help="fresh components per birth (default 10)")
+    mv.add_argument("--m_startLap", type=_lap, default=2, metavar="L",
+                    help="first lap whose end tries merges (default 2)")
+    mv.add_argument("--d_startLap", type=_lap, default=2, metavar="L",
+                    help="first lap whose end tries a delete (default 2)")
+    mv.add_argument("--Kmax", type=_positive_int, default=None, metavar="K",
+                    help="most components births may make (default max(100, K))")
     fit.add_argument("--save-every", type=_positive_int, default=1, metavar="S",
                      help="write a snapshot every S laps (default 1)")
     fit.add_argument("--max-kmeans-iter", type=_positive_int, default=10, metavar="N",

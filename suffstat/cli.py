@@ -242,6 +242,8 @@ def _fit(args: argparse.Namespace) -> int:
             tol = args.tolerance / max(source.n_rows, 1)
         if args.model == "bayesian":
             return _fit_bayesian(args, source, data, tol)
+        if args.moves:
+            raise CommandError("--moves needs --model bayesian --allocation dp --algorithm memoized")
         if args.algorithm is None:
             args.algorithm = "em"
         if args.algorithm not in ("em", "stepwise", "memoized"):
@@ -319,13 +321,16 @@ def _fit_bayesian(args: argparse.Namespace, source, data: str, tol: float) -> in
         max_iter=args.max_iter, tol=tol * source.n_rows, n_init=args.trials, init_params=init,
         random_state=args.seed, verbose=int(bool(args.verbose)), batch_size=args.batch_size,
         batches_per_epoch=args.batches_per_epoch, n_jobs=args.n_jobs, algorithm=algorithm,
-        output_path=args.output_path, resume=args.resume, **prior)
+        output_path=args.output_path, resume=args.resume, moves=args.moves, birth_start_lap=args.b_startLap,
+        birth_n_fresh=args.b_Kfresh, merge_start_lap=args.m_startLap, delete_start_lap=args.d_startLap,
+        max_components=args.Kmax, **prior)
     est.fit(source)
     model = est.model_
     if args.plot:
         _draw_fit(args, model, data)
     if args.output_model:
         model.save(args.output_model)
+    k = model.n_components  # moves change the number of components
     print(f"fitted {k} components ({model.n_active} active) on {source.n_rows} rows: "
           f"loss {est.history_[-1]['loss']:.9e} (ELBO {est.elbo_:.6f}) after {est.n_iter_} laps"
           f"{' (converged)' if est.converged_ else ''}")

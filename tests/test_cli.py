@@ -613,3 +613,17 @@ def test_plot_errors_are_one_line(files, tmp_path, argv, message, capsys, _agg):
     assert run(*[a.format(**fmt) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message.format(**fmt) in err
+
+
+def test_fit_bayesian_with_moves_finds_the_clusters_and_keeps_the_move_log(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 0.5, (250, 2)) for c in [(-4, 0), (4, 0), (0, 5), (0, -5)]])
+    np.save(tmp_path / "x.npy", X[rng.permutation(len(X))])
+    assert run("fit", tmp_path / "x.npy", "--model", "bayesian", "-k", 2, "--sF", 0.1, "--algorithm", "memoized",
+               "--moves", "birth,merge,shuffle", "--b_Kfresh", 3, "--seed", 1, "--batch-size", 250,
+               "--output-path", tmp_path / "run", "--output-model", tmp_path / "dp.npz", "--verbose") == 0
+    out = capsys.readouterr().out
+    assert "BIRTH @ lap" in out and "fitted 4 components (4 active)" in out
+    assert ss.load(tmp_path / "dp.npz").n_components == 4 and (tmp_path / "run" / "moves.csv").is_file()
+    assert run("fit", tmp_path / "x.npy", "-k", 2, "--moves", "birth") == 2
+    assert "--moves needs --model bayesian" in capsys.readouterr().err
