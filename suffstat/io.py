@@ -121,7 +121,7 @@ def _new_file_mode(path: Path) -> int | None:
 
 
 @contextmanager
-def atomic_open(path: Any, mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_open(path: Any, mode: str = "wb", *, durable: bool = True) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
 
     Parameters
@@ -131,6 +131,10 @@ def atomic_open(path: Any, mode: str = "wb") -> Iterator[IO[Any]]:
         (``0o666`` less the umask); a replaced file keeps its mode.
     mode : str, default="wb"
         ``"wb"`` or ``"w"``.
+    durable : bool, default=True
+        Flush the file to the disk (``fsync``) before it replaces ``path``, so that
+        it survives a power loss too; without, the replacement is still atomic for
+        the processes that read it and for a killed writer.
 
     Yields
     ------
@@ -152,7 +156,8 @@ def atomic_open(path: Any, mode: str = "wb") -> Iterator[IO[Any]]:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": ""})) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

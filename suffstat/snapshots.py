@@ -83,7 +83,9 @@ def write_snapshot(folder: Any, run: Any, settings: dict[str, Any]) -> Path:
         elapsed += h["time"]
         writer.writerow([h["iteration"], repr(h["log_likelihood"]), repr(h["improvement"]), h.get("K", 1),
                          f"{h['time']:.6f}", f"{elapsed:.6f}"])
-    with atomic_open(folder / "trace.csv", "w") as fh:
+    # the trace and the move log are views of the snapshot's history and model, which
+    # is flushed to the disk: they need not be (an fsync costs milliseconds per lap)
+    with atomic_open(folder / "trace.csv", "w", durable=False) as fh:
         fh.write(buf.getvalue())
     log = getattr(run.model, "move_log_", None)
     if log:  # structure moves (births, merges, deletes, shuffles), one row per lap
@@ -93,7 +95,7 @@ def write_snapshot(folder: Any, run: Any, settings: dict[str, Any]) -> Path:
         writer.writerow(columns)
         for e in log:
             writer.writerow([int(e[c]) if c in e else "" for c in columns])
-        with atomic_open(folder / MOVES_FILE, "w") as fh:
+        with atomic_open(folder / MOVES_FILE, "w", durable=False) as fh:
             fh.write(buf.getvalue())
     return path
 

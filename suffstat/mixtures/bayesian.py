@@ -350,11 +350,7 @@ class BayesianMixture(GeneralMixtureModel):
         kernel = gmm_full_estep if full else gmm_diag_estep
         k, d = means.shape
         if len(plan.pairs) or len(plan.birth_targets):
-            logp = self._component_log_probs(X)
-            lse = np.logaddexp.reduce(logp, axis=1) if X.shape[0] else np.zeros(0)
-            with np.errstate(invalid="ignore", under="ignore"):
-                r = np.exp(logp - lse[:, None])
-            r[~np.isfinite(lse)] = 0.0
+            r = _responsibilities(self._component_log_probs(X))
 
             def h(q: np.ndarray) -> np.ndarray:
                 with np.errstate(divide="ignore", invalid="ignore"):
@@ -695,7 +691,7 @@ class BayesianMixture(GeneralMixtureModel):
                                                             float(factors["log_norm"][j]), col)
             logp[:, j] = col
         logp += expected_log_weights(conc, self._dp)
-        r = np.exp(logp - np.logaddexp.reduce(logp, axis=1)[:, None])
+        r = _responsibilities(logp)
         chosen, owner, parts = [], [], []
         for t in targets:
             rows = r[:, t] >= BIRTH_MIN_RESP
@@ -1041,6 +1037,21 @@ class BayesianMixture(GeneralMixtureModel):
         inner = ",\n  ".join(type(d).__name__ for d in self.distributions)
         return (f"BayesianMixture([\n  {inner}\n], weight_concentration_prior_type="
                 f"{self.weight_concentration_prior_type!r})")
+
+
+def _responsibilities(logp: np.ndarray) -> np.ndarray:
+    """Rows of ``softmax(logp)``; a row with no finite entry gets zeros.
+
+    (numpy's ``logaddexp.reduce`` along rows is many times slower than this max shift.)
+    """
+    top = np.max(logp, axis=1, keepdims=True) if logp.shape[1] else np.zeros((len(logp), 1))
+    bad = ~np.isfinite(top[:, 0])
+    top[bad] = 0.0
+    with np.errstate(invalid="ignore", under="ignore"):
+        e = np.exp(logp - top)
+    e /= np.sum(e, axis=1, keepdims=True)
+    e[bad] = 0.0
+    return e
 
 
 def _same_tree(a: Any, b: Any) -> bool:

@@ -223,12 +223,12 @@ def merged(rec: GaussianMixtureStats, a: int, b: int, p: int | None) -> Gaussian
         values["entropy"] = rec.entropy - comp[a] - comp[b] + rec.pair_entropy[p]
         comp[a] = rec.pair_entropy[p]
     pairs = rec.pairs
-    alive = [q for q in range(len(pairs)) if b not in pairs[q] and a not in pairs[q]]
+    alive = np.flatnonzero(np.all((pairs != a) & (pairs != b), axis=1))
     renumber = lambda v: v - (v > b)  # noqa: E731 - component indices after b shift down
     out = GaussianMixtureStats(**values)
     f = _empty_fields(out)
     f.update(comp_entropy=comp[keep], pair_entropy=rec.pair_entropy[alive],
-             pairs=renumber(pairs[alive]) if alive else np.zeros((0, 2)))
+             pairs=renumber(pairs[alive]) if len(alive) else np.zeros((0, 2)))
     return MoveStats(**values, **f)
 
 
@@ -253,9 +253,9 @@ def born(rec: MoveStats, p: int) -> MoveStats:
               "entropy": rec.entropy + rec.birth_entropy[p], "xw_sum": np.concatenate((s1, s1_f)),
               "xxw_sum": np.concatenate((s2, s2_f)), "shift": np.concatenate((rec.shift, sh_f))}
     f = _empty_fields(GaussianMixtureStats(**values))
-    alive = [q for q in range(len(rec.pairs)) if t not in rec.pairs[q]]
+    alive = np.flatnonzero(np.all(rec.pairs != t, axis=1))
     f.update(comp_entropy=np.concatenate((rec.comp_entropy, np.zeros(len(n_f)))),
-             pair_entropy=rec.pair_entropy[alive], pairs=rec.pairs[alive] if alive else np.zeros((0, 2)))
+             pair_entropy=rec.pair_entropy[alive], pairs=rec.pairs[alive] if len(alive) else np.zeros((0, 2)))
     others = ~mine
     if others.any():
         keep_p = np.arange(len(rec.birth_targets)) != p
