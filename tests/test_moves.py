@@ -352,20 +352,26 @@ def _asterisk():
 BNPY_DP_LOSS, BNPY_EXTRA_LOSS = -0.0478796, 0.0117562
 
 
-@pytest.mark.parametrize("seed,batch_size,n_jobs", [(0, None, 1), (3, None, 1), (5, None, 1), (1, 500, 2)])
-def test_the_bnpy_gallery_finds_8_clusters_then_a_9th_from_every_cold_start(seed, batch_size, n_jobs):
+@pytest.mark.parametrize("seed,batch_size,n_jobs,folders", [(0, None, 1, False), (3, None, 1, False),
+                                                            (5, None, 1, True), (1, 500, 2, False)])
+def test_the_bnpy_gallery_finds_8_clusters_then_a_9th_from_every_cold_start(seed, batch_size, n_jobs, folders,
+                                                                            tmp_path):
+    """bnpy's gallery; with ``folders``, each stage starts from the previous stage's run folder."""
     X = _asterisk()
     finite = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10)
+    out = (lambda name: tmp_path / name) if folders else (lambda name: None)
     cold = ss.BayesianGaussianMixture(n_components=10, init_params="randexamples", random_state=seed, max_iter=25,
-                                      tol=0.0, reg_covar=0.0, **finite).fit(X)
+                                      tol=0.0, reg_covar=0.0, output_path=out("cold"), **finite).fit(X)
     dp = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", gamma=1.0, dp=True)
     kw = dict(n_components=10, reg_covar=0.0, algorithm="memoized", moves="birth,merge,shuffle", merge_start_lap=5,
               birth_n_fresh=4, max_iter=100, convergence="counts", batch_size=batch_size, n_jobs=n_jobs, **dp)
-    first = ss.BayesianGaussianMixture(init_params=cold, birth_start_lap=2, **kw).fit(X)
+    first = ss.BayesianGaussianMixture(init_params=str(out("cold")) if folders else cold, birth_start_lap=2,
+                                       output_path=out("dp"), **kw).fit(X)
     assert first.converged_ and first.n_components_ == 8
     assert first.history_[-1]["loss"] <= BNPY_DP_LOSS + 5e-8
     new = np.random.RandomState(0).multivariate_normal([1, 1], 0.2 * np.eye(2), size=100)
-    more = ss.BayesianGaussianMixture(init_params=first, birth_start_lap=0, **kw).fit(np.vstack([X, new]))
+    more = ss.BayesianGaussianMixture(init_params=str(out("dp")) if folders else first, birth_start_lap=0,
+                                      **kw).fit(np.vstack([X, new]))
     assert more.converged_ and more.n_components_ == 9
     assert more.history_[-1]["loss"] <= BNPY_EXTRA_LOSS + 5e-8
     j = np.argmin(np.linalg.norm(more.means_ - 1.0, axis=1))
@@ -381,3 +387,48 @@ def test_a_model_with_planned_moves_saves_and_loads_them(tmp_path):
         np.testing.assert_array_equal(getattr(back._plan, name), value)
     assert back._move_state()["failed_merge"].shape == (0, 3) and back.move_log_ == m.move_log_
     np.testing.assert_array_equal(back.summarize(X).birth_resp, m.summarize(X).birth_resp)
+
+
+
+def test_a_fit_with_moves_killed_mid_lap_resumes_to_the_same_bits(tmp_path):
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "x.npy", four_blobs())
+    script = """
+import os, signal, sys
+import numpy as np
+import suffstat as ss
+
+data, out, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+class Killer(ss.Callback):
+    def on_epoch_end(self, logs):
+        if logs["iteration"] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+prior = [ss.priors.NormalWishart(np.zeros(2), 0.1 * np.eye(2), mean_precision_prior=1e-4,
+                                 degrees_of_freedom_prior=4.0) for _ in range(2)]
+model = ss.BayesianMixture(prior, weight_concentration_prior=1.0, moves="birth,merge,delete,shuffle",
+                           birth_n_fresh=3)
+model.fit(data, init="randexamples", random_state=1, algorithm="memoized", batch_size=200, n_jobs=2,
+          max_iter=10, tol=None, output_path=out, resume=True, callbacks=[Killer()])
+model.save(os.path.join(out, "final.npz"))
+"""
+
+    def run(out, kill_at):
+        return subprocess.run([sys.executable, "-c", script, str(tmp_path / "x.npy"), str(out), str(kill_at)],
+                              capture_output=True, text=True, timeout=600)
+
+    killed = run(tmp_path / "run", 4)
+    assert killed.returncode == -9, killed.stderr  # killed during lap 4, after lap 3 was saved
+    assert ss.snapshots.snapshot_laps(tmp_path / "run") == [1, 2, 3]
+    saved = ss.load_model_at_lap(tmp_path / "run", 3)
+    assert saved._plan is not None  # the killed lap had moves to judge
+    assert run(tmp_path / "run", 0).returncode == 0
+    assert run(tmp_path / "straight", 0).returncode == 0
+    a, b = ss.load(tmp_path / "run" / "final.npz"), ss.load(tmp_path / "straight" / "final.npz")
+    assert a.component_ids == b.component_ids and a.n_components >= 4
+    np.testing.assert_array_equal(a.concentration, b.concentration)
+    np.testing.assert_array_equal([c.scale for c in a.priors], [c.scale for c in b.priors])
+    assert a.move_log_ == b.move_log_
