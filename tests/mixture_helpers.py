@@ -31,3 +31,18 @@ def params(model):
     for d in model.distributions:
         out.extend(np.ravel(np.asarray(v, dtype=float)) for v in d._get_params().values())
     return np.concatenate([np.ravel(a) for a in out])
+
+
+def asterisk_k8():
+    """bnpy's AsteriskK8 rows (``../shared/data/asterisk_k8.npz``, beside the project or the
+    folder of worktrees holding it); the test is skipped without it."""
+    from pathlib import Path
+
+    import pytest
+
+    root = Path(__file__).resolve().parents[1]
+    for p in (root.parent / "shared" / "data" / "asterisk_k8.npz",
+              root.parent.parent / "shared" / "data" / "asterisk_k8.npz"):
+        if p.is_file():
+            return np.load(p)["X"]
+    pytest.skip("AsteriskK8 (../shared/data/asterisk_k8.npz) is not available")

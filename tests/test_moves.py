@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import pytest
+from mixture_helpers import asterisk_k8
 
 import suffstat as ss
 from suffstat.fitting.driver import EMRun
@@ -336,17 +337,6 @@ def test_the_trace_prints_bnpys_move_lines(capsys):
     assert "MERGE @ lap" in out and est.n_components_ >= 4
 
 
-def _asterisk():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    for p in (root.parent / "shared" / "data" / "asterisk_k8.npz",
-              root.parent.parent / "shared" / "data" / "asterisk_k8.npz"):
-        if p.is_file():
-            return np.load(p)["X"]
-    pytest.skip("AsteriskK8 (../shared/data/asterisk_k8.npz) is not available")
-
-
 #: bnpy 0.1.7's gallery (``../shared/peers/bnpy/gallery.py``): the final losses of the DP
 #: stage and of the stage with 100 points added
 BNPY_DP_LOSS, BNPY_EXTRA_LOSS = -0.0478796, 0.0117562
@@ -357,7 +347,7 @@ BNPY_DP_LOSS, BNPY_EXTRA_LOSS = -0.0478796, 0.0117562
 def test_the_bnpy_gallery_finds_8_clusters_then_a_9th_from_every_cold_start(seed, batch_size, n_jobs, folders,
                                                                             tmp_path):
     """bnpy's gallery; with ``folders``, each stage starts from the previous stage's run folder."""
-    X = _asterisk()
+    X = asterisk_k8()
     finite = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10)
     out = (lambda name: tmp_path / name) if folders else (lambda name: None)
     cold = ss.BayesianGaussianMixture(n_components=10, init_params="randexamples", random_state=seed, max_iter=25,

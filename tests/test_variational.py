@@ -12,6 +12,8 @@ import pytest
 from test_bnpy_reference import CASES, SOVB, VB
 
 import bnpy_reference as ref
+from mixture_helpers import asterisk_k8
+
 import suffstat as ss
 from suffstat.fitting.driver import EMRun
 from suffstat.fitting.fit import prepare
@@ -426,22 +428,11 @@ def test_counts_convergence_is_bnpys_rule():
     assert nd[-1] < 0.05 and all(v >= 0.05 for v in nd[1:-1])
 
 
-def _asterisk():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    for p in (root.parent / "shared" / "data" / "asterisk_k8.npz",
-              root.parent.parent / "shared" / "data" / "asterisk_k8.npz"):
-        if p.is_file():
-            return np.load(p)["X"]
-    pytest.skip("AsteriskK8 (../shared/data/asterisk_k8.npz) is not available")
-
-
 @pytest.mark.slow
-def test_stochastic_vb_ends_near_vb_on_asterisk():
+def test_stochastic_vb_ends_near_vb_onasterisk_k8():
     """The gallery's stages from bnpy's start: cold VB (K=10, randexamples with bnpy's seed,
     25 laps), warm VB, warm soVB (500 batches of 10 rows, 5 laps, rhoexp 0.55, rhodelay 1)."""
-    X = _asterisk()
+    X = asterisk_k8()
     kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)
     base = dict(n_components=10, reg_covar=0.0, **kw)
     cold = ss.BayesianGaussianMixture(init_params="randexamples", max_iter=25, tol=0.0,
@@ -489,7 +480,7 @@ def test_memoized_vb_first_lap_waits_for_every_record():
 def test_bnpys_seed_reproduces_bnpys_gallery_trajectory():
     """randexamples with bnpy's seed (1607680) starts from bnpy's rows: the cold and warm VB
     stages of bnpy 0.1.7's gallery come out lap for lap (bnpy's losses minus its gamma=0.5 bug)."""
-    X = _asterisk()
+    X = asterisk_k8()
     kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)
     base = dict(n_components=10, reg_covar=0.0, **kw)
     cold = ss.BayesianGaussianMixture(init_params="randexamples", max_iter=25, tol=0.0,
