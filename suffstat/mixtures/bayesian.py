@@ -662,8 +662,7 @@ class BayesianMixture(GeneralMixtureModel):
                 plan.delete_shift = np.ascontiguousarray(np.delete(post["mean"], t, axis=0))
         if need_rows:
             room = self._max_components() - k
-            targets = plan_births(counts, self.birth_n_fresh, room,
-                                  allowed=lambda j: self._reactivated("birth", ids[j], counts[j]))
+            targets = plan_births(counts, room, allowed=lambda j: self._reactivated("birth", ids[j], counts[j]))
             if targets:
                 self._plan_births(plan, targets, read_batch(self._lap % n_batches), post, factors,
                                   proposal["concentration"], counts, room)

@@ -267,8 +267,7 @@ def born(rec: MoveStats, p: int) -> MoveStats:
     return MoveStats(**values, **f)
 
 
-def plan_births(counts: np.ndarray, n_fresh: int, room: int,
-                allowed: Callable[[int], bool] | None = None) -> list[int]:
+def plan_births(counts: np.ndarray, room: int, allowed: Callable[[int], bool] | None = None) -> list[int]:
     """The birth targets of the next lap: components of at least
     :data:`BIRTH_MIN_TARGET` expected rows, largest first, while the fresh components
     fit in ``room`` (``max_components`` minus the current number; bnpy's planner)."""
@@ -317,16 +316,14 @@ def fresh_components(shared: Any, kernel: Any, full: bool, X: np.ndarray, w: np.
         d2 = np.minimum(d2, np.sum((X - X[seeds[-1]]) ** 2, axis=1))
     centres = X[seeds]
     label = np.argmin(((X[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-    resp = np.zeros((n, len(seeds)))
-    resp[np.arange(n), label] = 1.0
-    rw = resp * w[:, None]
-    cnt = rw.sum(axis=0)
-    s1 = rw.T @ X - cnt[:, None] * centres
-    if full:
-        s2 = np.einsum("nk,nd,ne->kde", rw, X, X) - np.einsum("kd,ke->kde", s1, centres) \
-            - np.einsum("kd,ke->kde", centres, s1) - cnt[:, None, None] * np.einsum("kd,ke->kde", centres, centres)
-    else:
-        s2 = rw.T @ (X * X) - 2.0 * s1 * centres - cnt[:, None] * centres * centres
+    m = len(seeds)
+    cnt, s1 = np.zeros(m), np.zeros((m, d))
+    s2 = np.zeros((m, d, d) if full else (m, d))
+    for j in range(m):  # the hard record, each cluster's moments about its seed
+        z = X[label == j] - centres[j]
+        wj = w[label == j]
+        cnt[j], s1[j] = wj.sum(), wj @ z
+        s2[j] = (z * wj[:, None]).T @ z if full else wj @ (z * z)
     shift = centres
     for step in range(BIRTH_REFINE_STEPS + 1):
         keep = cnt >= (BIRTH_MIN_NEW if step == BIRTH_REFINE_STEPS else 1e-8)
