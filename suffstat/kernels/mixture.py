@@ -271,3 +271,26 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                 s1[c, j] += a1
                 s2[c, j] += a2
     return w_sum, ll, ent, math.isfinite(chk)
+
+
+@kernel
+def move_entropies(r, w, pair_a, pair_b, comp_out, pair_out):
+    """Add each component's and each planned pair's share of the responsibility entropy.
+
+    r (n, k) responsibilities; w (n,) weights; pair_a, pair_b (p,) int64 component
+    indices. Adds -sum_i w_i r_ik log r_ik into comp_out (k,) and
+    -sum_i w_i s_i log s_i, s_i = r_ia + r_ib, into pair_out (p,): the terms merge moves
+    of memoized VB judge, in one pass without (n, p) temporaries.
+    """
+    n, k = r.shape
+    p = pair_a.shape[0]
+    for i in range(n):
+        wi = w[i]
+        for c in range(k):
+            q = r[i, c]
+            if q > 0.0:
+                comp_out[c] -= wi * q * math.log(q)
+        for j in range(p):
+            s = r[i, pair_a[j]] + r[i, pair_b[j]]
+            if s > 0.0:
+                pair_out[j] -= wi * s * math.log(s)

@@ -27,7 +27,7 @@ from .._validation import check_count, check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
 from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
-from ..kernels.mixture import gmm_diag_estep, gmm_full_estep
+from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
@@ -351,15 +351,9 @@ class BayesianMixture(GeneralMixtureModel):
         k, d = means.shape
         if len(plan.pairs) or len(plan.birth_targets):
             r = _responsibilities(self._component_log_probs(X))
-
-            def h(q: np.ndarray) -> np.ndarray:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return -np.sum(w[:, None] * np.where(q > 0, q * np.log(q), 0.0), axis=0)
-
-            f["comp_entropy"] = h(r)
-            if len(plan.pairs):
-                a, b = plan.pairs[:, 0].astype(int), plan.pairs[:, 1].astype(int)
-                f["pair_entropy"] = h(r[:, a] + r[:, b])
+            comp, pair = np.zeros(k), np.zeros(len(plan.pairs))
+            move_entropies(r, w, plan.pairs[:, 0].astype(np.int64), plan.pairs[:, 1].astype(np.int64), comp, pair)
+            f["comp_entropy"], f["pair_entropy"] = comp, pair
             # births: the target's mass in its rows, split over the fresh components
             n_b, s1_b, s2_b = (np.zeros_like(f[x]) for x in ("birth_resp", "birth_xw", "birth_xxw"))
             ent_b = np.zeros(len(plan.birth_targets))
