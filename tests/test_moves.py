@@ -335,6 +335,7 @@ def test_the_trace_prints_bnpys_move_lines(capsys):
     out = capsys.readouterr().out
     assert re.search(r"BIRTH @ lap 2\.00 : Added [1-9]\d* states\. [1-9]\d*/\d+ succeeded\.", out)
     assert "MERGE @ lap" in out and est.n_components_ >= 4
+    assert [e["lap"] for e in est.move_log_] == list(range(1, 7)) and est.move_log_[-1]["K"] == est.n_components_
 
 
 #: bnpy 0.1.7's gallery (``../shared/peers/bnpy/gallery.py``): the final losses of the DP

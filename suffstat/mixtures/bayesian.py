@@ -136,6 +136,18 @@ class BayesianMixture(GeneralMixtureModel):
     concentration : array-like, optional
         The weight posterior: shape (k,) for a Dirichlet, (k, 2) sticks ``(a_k, b_k)``
         for a DP. Computed by the first global step when None.
+    moves : str or sequence of str, optional
+        Structure moves of memoized VB with a DP prior and components sharing one
+        Gaussian prior: any of ``'birth'``, ``'merge'``, ``'delete'``, ``'shuffle'``
+        (``'birth,merge,shuffle'``); see :meth:`end_of_pass` and :doc:`/variational`.
+    merge_start_lap, birth_start_lap, delete_start_lap : int, default=2, 0, 2
+        The first lap whose end judges merges, births, deletes (bnpy's ``m_startLap``,
+        ``b_startLap``, ``d_startLap``; a move is planned at the end of the lap before).
+    birth_n_fresh : int, default=10
+        Fresh components a birth fits to its target's rows (bnpy's ``b_Kfresh``).
+    max_components : int, optional
+        The most components births may make (bnpy's ``Kmax``): 100, or the current
+        number if more, when None.
     **settings
         Default fit settings, as for :class:`~suffstat.GeneralMixtureModel`
         (``max_iter``, ``tol``, ``batch_size``, ``n_jobs``, ``algorithm``...);
@@ -154,7 +166,13 @@ class BayesianMixture(GeneralMixtureModel):
     history_ : list of dict
         One entry per lap, with ``elbo`` (after the lap's last global step),
         ``loss`` (``-elbo / (N d)``, bnpy's), ``K`` and ``Ndiff`` (the largest
-        change of an expected count since the previous lap).
+        change of an expected count since the previous lap); with moves also the
+        lap's move counts and ``moves_pending``.
+    component_ids : list of int
+        A stable id per component: a merge keeps the first's, births take new ones.
+    move_log_ : list of dict
+        One entry per lap with moves (the columns of ``moves.csv`` in the run
+        folder).
 
     Notes
     -----

@@ -180,9 +180,13 @@ class BayesianGaussianMixture(MixtureFace):
     n_iter_ : int
     n_features_in_ : int
     n_components_ : int
-        The number of components after the fit (fewer than ``n_components`` after merges).
+        The number of components after the fit (births and merges change it).
     component_ids_ : ndarray of int
-        Each component's stable id (its index at the start; a merge keeps the first's).
+        Each component's stable id (its index at the start; a merge keeps the first's,
+        births take new ids).
+    move_log_ : list of dict
+        With moves, one entry per lap: its births, merges, deletes and K (also the
+        run folder's ``moves.csv``).
     model_ : BayesianMixture
         The fitted learner.
 
@@ -541,6 +545,7 @@ class BayesianGaussianMixture(MixtureFace):
         self.n_features_in_ = n_features
         self.n_components_ = model.n_components
         self.component_ids_ = np.array(model.component_ids, dtype=np.int64)
+        self.move_log_ = [dict(e) for e in model.move_log_]
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the point estimate (weights, means, covariances), as scikit-learn.
