@@ -1,13 +1,22 @@
-"""Hidden Markov model kernels: scaled forward-backward and Viterbi over whole sequences.
+"""Hidden Markov model kernels: scaled forward-backward and Viterbi over whole sequences,
+and the fused Gaussian emissions.
 
 A batch holds whole sequences, given by their row offsets ``bounds`` (sequence ``s``
 is rows ``bounds[s]:bounds[s + 1]``). Emissions come in as log-densities ``logb``
-(n, k), computed by the emission distributions. The forward-backward pass works in
-scaled form (Rabiner, 1989): each row's densities are divided by their maximum and
-each forward vector is normalised, so nothing underflows however long a sequence is,
-and the log-likelihood is the sum of the logs of the scales and maxima. Memory is
-O(l k) per sequence: the forward variables live in the posterior output until the
-backward pass overwrites them, and the backward variables are one vector.
+(k, n), computed by the emission distributions, or for Gaussian emissions by one
+kernel for all states (:func:`gaussian_full_emissions`, :func:`gaussian_diag_emissions`).
+The forward-backward pass works in scaled form (Rabiner, 1989): each row's densities
+are divided by their maximum and each forward vector is normalised, so nothing
+underflows however long a sequence is, and the log-likelihood is the sum of the logs
+of the scales and maxima. Memory is O(l k) per sequence: the forward variables live
+in the posterior output until the backward pass overwrites them, and the backward
+variables are one vector.
+
+The fused Gaussian kernels work on blocks of rows transposed to (features, rows), so
+every per-row loop runs over contiguous rows and vectorises, as in the mixture kernels
+(:mod:`suffstat.kernels.mixture`): one call gives the (k, n) log-densities (already
+scaled by their row maxima for the forward-backward pass) and one call the k
+posterior-weighted moment records, instead of one call per state for each.
 """
 
 from __future__ import annotations
@@ -17,6 +26,47 @@ import math
 import numpy as np
 
 from ._jit import kernel
+from .vmath import exp_nonpositive, total, weighted_deviation_sums
+
+# Rows per block of the emission kernels (see FULL_BLOCK in mixture.py: not a power of two).
+BLOCK = 500
+
+
+@kernel
+def _scale_block(L, mxs, start, m, tmp, work):
+    """Rows start..start+m of L (k, n): mxs[t] = max_j L[j, t], L[j, t] = exp(L[j, t] - mxs[t]).
+
+    A NaN stays NaN (a row whose states are all -inf gives NaN, which the
+    forward-backward pass reports through its maximum). tmp (float64) and work (int64)
+    hold at least m entries.
+    """
+    k = L.shape[0]
+    for i in range(m):
+        mxs[start + i] = -np.inf
+    for j in range(k):
+        row = L[j]
+        for i in range(m):
+            v = row[start + i]
+            mx = mxs[start + i]
+            mxs[start + i] = v if v > mx else mx
+    for j in range(k):
+        row = L[j, start:start + m]
+        for i in range(m):
+            tmp[i] = row[i] - mxs[start + i]
+        exp_nonpositive(tmp[:m], row, work[:m])
+        for i in range(m):
+            v = tmp[i]
+            row[i] = row[i] if v == v else v
+
+
+@kernel
+def scale_emissions(logb, mxs):
+    """Scale log-densities in place: logb (k, n) becomes exp(logb - column max), mxs (n,) the maxima."""
+    n = logb.shape[1]
+    tmp = np.empty(BLOCK)
+    work = np.empty(BLOCK, np.int64)
+    for start in range(0, n, BLOCK):
+        _scale_block(logb, mxs, start, min(start + BLOCK, n) - start, tmp, work)
 
 
 @kernel
@@ -24,28 +74,32 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
     """Scaled forward(-backward) over the sequences of a batch, states along rows.
 
     logb (k, n) C-contiguous float64 log emission densities (state j's row of rows),
-    overwritten with exp(logb - column max). bounds (m + 1,) int64 offsets with
-    bounds[0] = 0, bounds[m] = n. start (k,), trans (k, k) probabilities. gamma (k, n)
-    receives the posterior state marginals (the scaled forward variables when
-    ``posteriors`` is False); xi (k, k) and first (k,) get the expected transition
-    counts and first-state posteriors added; seq_ll (m,) receives each sequence's
-    log-likelihood. Returns the first row where every state has probability 0 (that
-    sequence's log-likelihood is -inf, its posteriors 0 and it adds nothing), or -1.
+    overwritten with exp(logb - column max). The other arguments and the return value
+    are those of :func:`forward_backward_scaled`.
+    """
+    mxs = np.empty(logb.shape[1])
+    scale_emissions(logb, mxs)
+    return forward_backward_scaled(logb, mxs, bounds, start, trans, gamma, xi, first, seq_ll,
+                                   posteriors)
+
+
+@kernel
+def forward_backward_scaled(logb, mxs, bounds, start, trans, gamma, xi, first, seq_ll, posteriors):
+    """Scaled forward(-backward) over the sequences of a batch, from scaled densities.
+
+    logb (k, n) C-contiguous float64 emission densities divided by their row maximum
+    and mxs (n,) the log of that maximum (as :func:`scale_emissions` leaves them).
+    bounds (m + 1,) int64 offsets with bounds[0] = 0, bounds[m] = n. start (k,), trans
+    (k, k) probabilities. gamma (k, n) receives the posterior state marginals (the
+    scaled forward variables when ``posteriors`` is False); xi (k, k) and first (k,)
+    get the expected transition counts and first-state posteriors added; seq_ll (m,)
+    receives each sequence's log-likelihood. Returns the first row where every state
+    has probability 0 (that sequence's log-likelihood is -inf, its posteriors 0 and it
+    adds nothing), or -1.
     """
     k, n = logb.shape
     m = bounds.shape[0] - 1
-    # Each row's densities relative to their maximum, for the whole batch at once (the
-    # loops run along the rows of a state).
-    mxs = np.full(n, -np.inf)
-    for j in range(k):
-        row = logb[j]
-        for t in range(n):
-            v = row[t]
-            mxs[t] = v if v > mxs[t] else mxs[t]
-    for j in range(k):
-        row = logb[j]
-        for t in range(n):
-            row[t] = math.exp(row[t] - mxs[t])  # a row of -inf gives NaN: it is caught below
+    trans_t = np.ascontiguousarray(trans.T)
     inv_scale = np.empty(n)
     prev = np.empty(k)
     cur = np.empty(k)
@@ -64,21 +118,22 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
                 if bad < 0:
                     bad = t
                 break
+            c = 0.0
             if t == a:
                 for j in range(k):
-                    cur[j] = start[j]
+                    g = start[j] * logb[j, t]
+                    cur[j] = g
+                    c += g
             else:
+                # one dot product per state: independent chains, no store between the
+                # terms of a sum (the terms are added in the order of the states)
                 for j in range(k):
-                    cur[j] = 0.0
-                for i in range(k):
-                    pi = prev[i]
-                    for j in range(k):
-                        cur[j] += pi * trans[i, j]
-            c = 0.0
-            for j in range(k):
-                g = cur[j] * logb[j, t]
-                cur[j] = g
-                c += g
+                    acc = 0.0
+                    for i in range(k):
+                        acc += prev[i] * trans_t[j, i]
+                    g = acc * logb[j, t]
+                    cur[j] = g
+                    c += g
             if not c > 0.0:
                 failed = True
                 if bad < 0:
@@ -112,9 +167,9 @@ def forward_backward(logb, bounds, start, trans, gamma, xi, first, seq_ll, poste
                 ai = gamma[i, t]
                 acc = 0.0
                 for j in range(k):
-                    v = trans[i, j] * tmp[j]
-                    acc += v
-                    xi[i, j] += ai * v
+                    acc += trans[i, j] * tmp[j]
+                for j in range(k):  # apart from the sum, so that it vectorises
+                    xi[i, j] += ai * (trans[i, j] * tmp[j])
                 beta[i] = acc
                 g = ai * acc
                 cur[i] = g
