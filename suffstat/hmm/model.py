@@ -26,10 +26,20 @@ from .._validation import check_count, check_fraction, check_probs, check_random
 from ..distributions._base import Distribution
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..io import save as _save
-from ..kernels.hmm import forward_backward, viterbi
+from ..distributions.multivariate_normal import MultivariateNormal
+from ..distributions.normal import recentred_shift
+from ..kernels.hmm import (
+    forward_backward,
+    forward_backward_scaled,
+    gaussian_diag_emissions,
+    gaussian_diag_moments,
+    gaussian_full_emissions,
+    gaussian_full_moments,
+    viterbi,
+)
 from ..parallel import effective_n_jobs, ordered_map
 from ..sources import as_source, check_lengths
-from ..statistics import HMMStats
+from ..statistics import HMMStats, MultivariateNormalStats
 
 #: Share of every row that each state's emission receives in a named start when
 #: zeros are absorbing for its family (as for mixtures).
@@ -46,6 +56,70 @@ def _sequence_batch(X: np.ndarray, w: Any, model: HiddenMarkovModel, fn_name: st
                     lengths: np.ndarray) -> Any:
     """Work item: one per-batch method of the model on a batch of whole sequences."""
     return getattr(model, fn_name)(X, lengths)
+
+
+class _GaussianLayout:
+    """The stacked parameters of emissions that are all plain MultivariateNormals.
+
+    ``full`` tells the kernels (full covariance: precision Cholesky factors;
+    diagonal or spherical: inverse variances, diagonal scatter records); ``means``
+    (k, d), ``second`` (k, d, d) or (k, d) and ``log_norms`` (k,) are C-contiguous.
+    """
+
+    def __init__(self, full: bool, means: np.ndarray, second: np.ndarray, log_norms: np.ndarray) -> None:
+        self.full, self.means, self.second, self.log_norms = full, means, second, log_norms
+
+    def log_densities(self, X: np.ndarray, scaled: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(k, n) log-densities of the rows, or scaled densities and their log row maxima."""
+        k, n = self.means.shape[0], X.shape[0]
+        out, mxs = np.empty((k, n)), np.empty(n if scaled else 0)
+        run = gaussian_full_emissions if self.full else gaussian_diag_emissions
+        run(X, self.means, self.second, self.log_norms, out, mxs, scaled)
+        return out, mxs
+
+    def records(self, X: np.ndarray, gamma: np.ndarray, dists: list) -> list:
+        """Each state's MultivariateNormalStats of the rows weighted by its posteriors.
+
+        The records are those of ``d._summarize(X, gamma[c])`` (to rounding: the sums
+        are taken in another order); a state whose far features its own summary would
+        centre again (:func:`~suffstat.distributions.normal.recentred_shift`) takes
+        that summary instead.
+        """
+        k, d = self.means.shape
+        w_sum, s1 = np.zeros(k), np.zeros((k, d))
+        s2 = np.zeros((k, d, d) if self.full else (k, d))
+        run = gaussian_full_moments if self.full else gaussian_diag_moments
+        run(X, gamma, self.means, w_sum, s1, s2)
+        parts = []
+        for c, dist in enumerate(dists):
+            diag = np.diag(s2[c]) if self.full else s2[c]
+            if recentred_shift(X, gamma[c], self.means[c], w_sum[c], s1[c], diag) is not None:
+                parts.append(dist._summarize(X, gamma[c]))
+                continue
+            parts.append(MultivariateNormalStats(w_sum=float(w_sum[c]), xw_sum=s1[c].copy(),
+                                                 xxw_sum=s2[c].copy(), shift=self.means[c].copy()))
+        return parts
+
+
+def _gaussian_layout(dists: list) -> _GaussianLayout | None:
+    """The fused path's layout when every emission is a fitted plain MultivariateNormal
+    of one covariance form (full, or diagonal and spherical), else None."""
+    specs = []
+    for d in dists:
+        if type(d) is not MultivariateNormal:  # a subclass or a prior may differ
+            return None
+        spec = d._mixture_estep()
+        if spec is None:
+            return None
+        specs.append(spec)
+    full = {s.key[1] == "full" for s in specs}
+    if len(full) != 1:
+        return None
+    full = full.pop()
+    name = "prec_chol" if full else "inv_var"
+    return _GaussianLayout(full, np.ascontiguousarray([s.arrays["mean"] for s in specs], dtype=np.float64),
+                           np.ascontiguousarray([s.arrays[name] for s in specs], dtype=np.float64),
+                           np.array([s.arrays["log_norm"] for s in specs], dtype=np.float64))
 
 
 def _prior(name: str, value: Any) -> Any:
@@ -118,6 +192,10 @@ class HiddenMarkovModel(EstimatorParams):
 
     #: The learner protocol's declared objective.
     objective_name = "log_likelihood"
+    #: Whether emissions that are all plain MultivariateNormals of one covariance form
+    #: take the fused Gaussian kernels (one call for all states); False forces the
+    #: general path (each state's ``_log_probability`` and ``_summarize``).
+    _fuse_gaussian = True
 
     def __init__(
         self,
@@ -269,22 +347,35 @@ class HiddenMarkovModel(EstimatorParams):
     def _bounds(self, lengths: Any, n: int) -> np.ndarray:
         return check_lengths([n] if lengths is None else lengths, n)
 
-    def _emission_log_probs(self, X: np.ndarray) -> np.ndarray:
+    def _layout(self) -> _GaussianLayout | None:
+        """The fused Gaussian emissions' layout, or None for the general path."""
+        return _gaussian_layout(self.distributions) if self._fuse_gaussian else None
+
+    def _emission_log_probs(self, X: np.ndarray, layout: _GaussianLayout | None = None) -> np.ndarray:
         """(k, n): each state's log-densities of the rows (states along rows, for the kernels)."""
+        if layout is not None:
+            return layout.log_densities(X, False)[0]
         logb = np.empty((self.n_components, X.shape[0]))
         for c, d in enumerate(self.distributions):
             logb[c] = d._log_probability(X)
         return logb
 
-    def _forward_backward(self, X: np.ndarray, bounds: np.ndarray, posteriors: bool
+    def _forward_backward(self, X: np.ndarray, bounds: np.ndarray, posteriors: bool,
+                          layout: _GaussianLayout | None = None
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         k = self.n_components
-        logb = self._emission_log_probs(X)
-        gamma = np.empty_like(logb)
         xi, first = np.zeros((k, k)), np.zeros(k)
         seq_ll = np.empty(bounds.shape[0] - 1)
-        bad = forward_backward(logb, bounds, self.starts, self.transitions, gamma, xi, first,
-                               seq_ll, posteriors)
+        if layout is not None:
+            b, mxs = layout.log_densities(X, True)
+            gamma = np.empty_like(b)
+            bad = forward_backward_scaled(b, mxs, bounds, self.starts, self.transitions, gamma, xi,
+                                          first, seq_ll, posteriors)
+        else:
+            logb = self._emission_log_probs(X)
+            gamma = np.empty_like(logb)
+            bad = forward_backward(logb, bounds, self.starts, self.transitions, gamma, xi, first,
+                                   seq_ll, posteriors)
         return gamma, xi, first, seq_ll, int(bad)
 
     # -- the E-step -------------------------------------------------------------------
@@ -323,7 +414,8 @@ class HiddenMarkovModel(EstimatorParams):
         self._require_fitted()
         X = self._check_data(X)
         bounds = self._bounds(lengths, X.shape[0])
-        gamma, xi, first, seq_ll, bad = self._forward_backward(X, bounds, True)
+        layout = self._layout()
+        gamma, xi, first, seq_ll, bad = self._forward_backward(X, bounds, True, layout)
         if bad >= 0:
             s = int(np.searchsorted(bounds, bad, side="right")) - 1
             raise DataError(
@@ -331,7 +423,10 @@ class HiddenMarkovModel(EstimatorParams):
                 row=bad, hint="the row lies outside every state's support, or the transitions "
                 "forbid every state that could emit it",
             )
-        parts = [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
+        if layout is not None:
+            parts = layout.records(X, gamma, self.distributions)
+        else:
+            parts = [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
         stats = HMMStats(w_sum=float(X.shape[0]), n_sequences=float(bounds.shape[0] - 1), start=first,
                          trans=xi, log_likelihood=float(seq_ll.sum()), parts=parts)
         field = stats.nonfinite_field()
@@ -524,16 +619,16 @@ class HiddenMarkovModel(EstimatorParams):
 
     def _batch_log_probability(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), False)[3]
+        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), False, self._layout())[3]
 
     def _batch_posteriors(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), True)[0].T
+        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), True, self._layout())[0].T
 
     def _batch_viterbi(self, X: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = self._check_data(X)
         bounds = self._bounds(lengths, X.shape[0])
-        logb = self._emission_log_probs(X)
+        logb = self._emission_log_probs(X, self._layout())
         path = np.empty(X.shape[0], dtype=np.int64)
         seq_ll = np.empty(bounds.shape[0] - 1)
         viterbi(logb, bounds, self._log_starts, self._log_trans, path, seq_ll)

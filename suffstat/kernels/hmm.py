@@ -232,3 +232,201 @@ def viterbi(logb, bounds, log_start, log_trans, path, seq_ll):
             arg = back[t - a, arg]
             path[t - 1] = arg
     return 0
+
+
+@kernel
+def _transpose_block(X, start, m, XT):
+    """XT[:, :m] = X[start:start + m].T (X (n, d) C-contiguous, XT (d, B))."""
+    d = X.shape[1]
+    for i in range(m):
+        for j in range(d):
+            XT[j, i] = X[start + i, j]
+
+
+@kernel
+def gaussian_full_emissions(X, means, prec_chols, log_norms, out, mxs, scaled):
+    """Log-densities of every row under k full-covariance Gaussians, states along rows.
+
+    X (n, d); means (k, d); prec_chols (k, d, d) upper-triangular U_c with precision
+    U_c U_c^T; log_norms (k,) = -d/2 log 2 pi + sum log diag U_c. out (k, n) receives
+    ``log N(x_t | mu_c, Sigma_c)`` as the single-state kernel computes it
+    (``||(x - mu_c) U_c||^2`` with x - mu_c exact), or when ``scaled`` is True its
+    exponential relative to the row maximum, with the maximum in mxs (n,) (what
+    :func:`forward_backward_scaled` takes), computed while the block is in cache.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    B = BLOCK
+    XT = np.empty((d, B))
+    Z = np.empty((d, B))
+    y = np.empty(B)
+    q = np.empty(B)
+    tmp = np.empty(B)
+    work = np.empty(B, np.int64)
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        _transpose_block(X, start, m, XT)
+        for c in range(k):
+            for j in range(d):
+                mu = means[c, j]
+                xt = XT[j]
+                z = Z[j]
+                for i in range(m):
+                    z[i] = xt[i] - mu
+            for i in range(m):
+                q[i] = 0.0
+            for l in range(d):
+                # column l of (x - mu) U: U is upper triangular, so rows j <= l only
+                u = prec_chols[c, 0, l]
+                z = Z[0]
+                for i in range(m):
+                    y[i] = z[i] * u
+                for j in range(1, l + 1):
+                    u = prec_chols[c, j, l]
+                    z = Z[j]
+                    for i in range(m):
+                        y[i] += z[i] * u
+                for i in range(m):
+                    q[i] += y[i] * y[i]
+            b = log_norms[c]
+            o = out[c]
+            for i in range(m):
+                o[start + i] = b - 0.5 * q[i]
+        if scaled:
+            _scale_block(out, mxs, start, m, tmp, work)
+
+
+@kernel
+def gaussian_diag_emissions(X, means, inv_vars, log_norms, out, mxs, scaled):
+    """Log-densities of every row under k diagonal-covariance Gaussians, states along rows.
+
+    X (n, d); means, inv_vars (k, d); log_norms (k,) = -(d log 2 pi + log det)/2. out
+    (k, n) and mxs (n,) as in :func:`gaussian_full_emissions` (the sums are the
+    single-state kernel's, in the same order).
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    B = BLOCK
+    XT = np.empty((d, B))
+    q = np.empty(B)
+    tmp = np.empty(B)
+    work = np.empty(B, np.int64)
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        _transpose_block(X, start, m, XT)
+        for c in range(k):
+            for i in range(m):
+                q[i] = 0.0
+            for j in range(d):
+                mu = means[c, j]
+                iv = inv_vars[c, j]
+                xt = XT[j]
+                for i in range(m):
+                    z = xt[i] - mu
+                    q[i] += z * z * iv
+            b = log_norms[c]
+            o = out[c]
+            for i in range(m):
+                o[start + i] = b - 0.5 * q[i]
+        if scaled:
+            _scale_block(out, mxs, start, m, tmp, work)
+
+
+@kernel
+def gaussian_full_moments(X, gamma, means, w_sum, s1, s2):
+    """Every state's posterior-weighted moments about its mean, full scatter, in one pass.
+
+    X (n, d); gamma (k, n) the weights of the rows (posterior state marginals); means
+    (k, d) the reference points. Adds ``sum_t gamma[c, t]`` into w_sum (k,),
+    ``sum_t gamma[c, t] (x_t - mu_c)`` into s1 (k, d) and
+    ``sum_t gamma[c, t] (x_t - mu_c)(x_t - mu_c)^T`` into s2 (k, d, d).
+
+    One GEMM per block serves all states (as in ``mixture.gmm_full_estep``): the
+    stacked weighted deviations ``gamma_c (x - mu_c)`` (exact deviations) times the
+    block shifted by the block's occupancy-weighted mean of the means, whose offset is
+    taken out per block: ``sum g (x - mu)(x - mu)^T = sum g (x - mu)(x - s)^T
+    - s1 (mu - s)^T``. The common shift costs relative rounding of order
+    eps * (distance of mu_c from the shift / spread), as any product of shifted data;
+    a state of no weight in the block does not move the shift.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    d1 = d + 1
+    B = BLOCK
+    XT = np.empty((d, B))
+    s = np.empty(d)
+    occ = np.empty(k)
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        _transpose_block(X, start, m, XT)
+        tot = 0.0
+        for c in range(k):
+            oc = total(gamma[c, start:start + m], m)
+            occ[c] = oc
+            tot += oc
+        if not tot > 0.0:
+            continue  # no weight in the block (its sequences are impossible)
+        for j in range(d):
+            a = 0.0
+            for c in range(k):
+                a += occ[c] * means[c, j]
+            s[j] = a / tot
+        XS = np.empty((d1, m))  # whole arrays for the GEMM
+        V = np.empty((k * d1, m))
+        for j in range(d):
+            sj = s[j]
+            xt = XT[j]
+            xs = XS[j]
+            for i in range(m):
+                xs[i] = xt[i] - sj
+        for i in range(m):
+            XS[d, i] = 1.0
+        for c in range(k):
+            r = gamma[c, start:start + m]
+            w_sum[c] += occ[c]
+            for j in range(d):
+                mu = means[c, j]
+                v = V[c * d1 + j]
+                xt = XT[j]
+                for i in range(m):
+                    v[i] = r[i] * (xt[i] - mu)
+            v = V[c * d1 + d]
+            for i in range(m):
+                v[i] = r[i]
+        G = np.dot(V, XS.T)  # (k d1, d1)
+        for c in range(k):
+            g = G[c * d1:(c + 1) * d1]
+            for j in range(d):
+                s1[c, j] += g[j, d]
+            for j in range(d):
+                for l in range(j + 1):
+                    a = g[j, l] - g[j, d] * (means[c, l] - s[l])
+                    b = g[l, j] - g[l, d] * (means[c, j] - s[j])
+                    v2 = 0.5 * (a + b)
+                    s2[c, j, l] += v2
+                    if l != j:
+                        s2[c, l, j] += v2
+
+
+@kernel
+def gaussian_diag_moments(X, gamma, means, w_sum, s1, s2):
+    """Every state's posterior-weighted moments about its mean, diagonal scatter, in one pass.
+
+    X (n, d); gamma (k, n); means (k, d). Adds ``sum_t gamma[c, t]`` into w_sum (k,),
+    the weighted deviations into s1 (k, d) and the weighted squared deviations into
+    s2 (k, d), each block's rows summed in vector partial sums.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    B = BLOCK
+    XT = np.empty((d, B))
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        _transpose_block(X, start, m, XT)
+        for c in range(k):
+            r = gamma[c, start:start + m]
+            w_sum[c] += total(r, m)
+            for j in range(d):
+                a1, a2 = weighted_deviation_sums(r, XT[j], means[c, j], m)
+                s1[c, j] += a1
+                s2[c, j] += a2
