@@ -534,7 +534,7 @@ def _assert_records_close(fused, general, rtol=1e-12):
 
 
 @pytest.mark.parametrize("ctype", ["full", "diag", "spherical"])
-def test_fused_gaussian_emissions_match_the_general_path(data, ctype):
+def test_fused_gaussian_emissions_match_the_general_path(data, ctype, monkeypatch):
     model = _gaussian_model(ctype)
     general = _general(model)
     assert model._layout() is not None and general._layout() is None
@@ -553,8 +553,14 @@ def test_fused_gaussian_emissions_match_the_general_path(data, ctype):
     pb, lb = general.viterbi(data, LENGTHS)
     assert np.array_equal(pa, pb)
     np.testing.assert_allclose(la, lb, rtol=1e-12)
-    fa = model.copy().fit(data, LENGTHS, max_iter=5, tol=None)
+    calls = []
+    records = ss.hmm.model._GaussianLayout.records
+    monkeypatch.setattr(ss.hmm.model._GaussianLayout, "records",
+                        lambda self, *a: calls.append(1) or records(self, *a))
     fb = general.fit(data, LENGTHS, max_iter=5, tol=None)
+    assert not calls  # the forced fit took the general path all along
+    fa = model.copy().fit(data, LENGTHS, max_iter=5, tol=None)
+    assert len(calls) >= 5
     np.testing.assert_allclose(fa.lower_bound_, fb.lower_bound_, rtol=1e-12)
     for da, db in zip(fa.distributions, fb.distributions, strict=True):
         np.testing.assert_allclose(da.mean, db.mean, rtol=1e-11)

@@ -6,7 +6,11 @@ owns it: every state's emission distribution computes the log-densities of the r
 scaled forward-backward pass over each sequence, giving the posterior state
 marginals, the expected transition and first-state counts and the log-likelihood;
 and every emission distribution summarizes the rows weighted by its state's
-posteriors (``_summarize(X, gamma[c])``). The record
+posteriors (``_summarize(X, gamma[c])``). When every emission is a fitted plain
+:class:`~suffstat.MultivariateNormal` of one form (full, or diagonal and spherical),
+the first and last steps are fused: one kernel gives all the states' log-densities and
+one kernel all their weighted moment records, the same records to rounding (the
+general path is the reference, forced by ``_fuse_gaussian = False``). The record
 (:class:`~suffstat.statistics.HMMStats`) is additive, so the engine fits in batches
 of whole sequences, on threads, out of core or on Dask, and the result does not
 depend on the batching.
