@@ -554,9 +554,9 @@ def test_fused_gaussian_emissions_match_the_general_path(data, ctype, monkeypatc
     assert np.array_equal(pa, pb)
     np.testing.assert_allclose(la, lb, rtol=1e-12)
     calls = []
-    records = ss.hmm.model._GaussianLayout.records
-    monkeypatch.setattr(ss.hmm.model._GaussianLayout, "records",
-                        lambda self, *a: calls.append(1) or records(self, *a))
+    estep = ss.hmm.model._GaussianLayout.estep
+    monkeypatch.setattr(ss.hmm.model._GaussianLayout, "estep",
+                        lambda self, *a: calls.append(1) or estep(self, *a))
     fb = general.fit(data, LENGTHS, max_iter=5, tol=None)
     assert not calls  # the forced fit took the general path all along
     fa = model.copy().fit(data, LENGTHS, max_iter=5, tol=None)
@@ -603,3 +603,39 @@ def test_other_emissions_take_the_general_path():
     assert ind._layout() is None
     assert ss.HiddenMarkovModel([ss.MultivariateNormal() for _ in range(K)])._layout() is None  # unfitted
     assert ss.HiddenMarkovModel(mvn)._layout() is not None
+
+
+@pytest.mark.parametrize("chunk", [149, 1000, 1 << 30])
+@pytest.mark.parametrize("ctype", ["full", "diag"])
+def test_fused_estep_over_chunks_of_sequences_matches_the_general_path(data, ctype, chunk, monkeypatch):
+    # chunks of whole sequences: shorter than a sequence, several sequences, the whole batch
+    monkeypatch.setattr(ss.hmm.model, "CHUNK_ROWS", chunk)
+    lengths = [150] * 20 + [1, 2, 897] + [150] * 34  # 9000 rows, uneven sequences too
+    model = _gaussian_model(ctype)
+    a = model.summarize(data, lengths, accumulate=False)
+    b = _general(model).summarize(data, lengths, accumulate=False)
+    np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
+    np.testing.assert_allclose(a.start, b.start, rtol=1e-12)
+    np.testing.assert_allclose(a.trans, b.trans, rtol=1e-12)
+    for pa, pb in zip(a.parts, b.parts, strict=True):
+        _assert_records_close(pa, pb)
+
+
+def test_fused_estep_recentres_and_reports_impossible_rows_like_the_general_path(data, monkeypatch):
+    monkeypatch.setattr(ss.hmm.model, "CHUNK_ROWS", 1000)
+    far = _gaussian_model("full", far=np.array([0.0, 1e5, 0.0]))  # summaries centre again
+    a = far.summarize(data, LENGTHS, accumulate=False)
+    b = _general(far).summarize(data, LENGTHS, accumulate=False)
+    np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
+    moved = 0
+    for c, (pa, pb) in enumerate(zip(a.parts, b.parts, strict=True)):
+        moved += not np.array_equal(pb.shift, far.distributions[c].mean)
+        _assert_records_close(pa, pb)
+    assert moved  # the states that received rows
+    X = data.copy()
+    X[7000, 1] = 1e160  # no state can produce it: its squared distance overflows
+    model = _gaussian_model("diag")
+    for m in (model, _general(model)):
+        with pytest.raises(ss.DataError, match="sequence 46 has probability 0 under the model.*row 7000"):
+            m.summarize(X, LENGTHS)
+        assert m._pending is None

@@ -31,7 +31,7 @@ from ..distributions._base import Distribution
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..io import save as _save
 from ..distributions.multivariate_normal import MultivariateNormal
-from ..distributions.normal import recentred_shift
+from ..distributions.normal import far_from_reference, recentred_shift
 from ..kernels.hmm import (
     forward_backward,
     forward_backward_scaled,
@@ -48,6 +48,9 @@ from ..statistics import HMMStats, MultivariateNormalStats
 #: Share of every row that each state's emission receives in a named start when
 #: zeros are absorbing for its family (as for mixtures).
 START_SHARE = 1e-3
+#: Rows per chunk of whole sequences in the fused Gaussian E-step: a chunk's densities
+#: and posteriors (2 k rows each) stay in cache from one kernel to the next.
+CHUNK_ROWS = 16384
 #: Constructor settings of a fit (each also a keyword of :meth:`HiddenMarkovModel.fit`).
 FIT_SETTINGS = {
     "max_iter": 100, "tol": 1e-3, "batch_size": None, "batches_per_epoch": None, "n_jobs": 1,
@@ -81,6 +84,52 @@ class _GaussianLayout:
         run(X, self.means, self.second, self.log_norms, out, mxs, scaled)
         return out, mxs
 
+    def _moment_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k, d = self.means.shape
+        return np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d) if self.full else (k, d))
+
+    def _record(self, c: int, w_sum: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> MultivariateNormalStats:
+        return MultivariateNormalStats(w_sum=float(w_sum[c]), xw_sum=s1[c].copy(), xxw_sum=s2[c].copy(),
+                                       shift=self.means[c].copy())
+
+    def estep(self, X: np.ndarray, bounds: np.ndarray, starts: np.ndarray, transitions: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, list | None]:
+        """The E-step of a batch, chunk by chunk of whole sequences (about CHUNK_ROWS rows).
+
+        Each chunk's scaled densities, posteriors and moments are computed one after
+        the other while they are in cache, and the counts and moments add up over
+        the chunks. Returns ``(xi, first, seq_ll, bad, parts)`` as the forward-backward
+        kernel gives them (``bad`` the first impossible row of the batch, or -1, and
+        the pass stops there); ``parts`` is None when a state's summary would centre
+        again (the caller then summarizes the whole batch's posteriors).
+        """
+        k = self.means.shape[0]
+        n, m = X.shape[0], bounds.shape[0] - 1
+        xi, first, seq_ll = np.zeros((k, k)), np.zeros(k), np.empty(m)
+        w_sum, s1, s2 = self._moment_sums()
+        emissions = gaussian_full_emissions if self.full else gaussian_diag_emissions
+        moments = gaussian_full_moments if self.full else gaussian_diag_moments
+        # the first sequence boundary at or after each multiple of CHUNK_ROWS
+        cuts = np.unique(np.concatenate([[0], np.searchsorted(bounds, np.arange(CHUNK_ROWS, n, CHUNK_ROWS)),
+                                         [m]])) if m else np.zeros(1, dtype=np.int64)
+        for c0, c1 in zip(cuts[:-1], cuts[1:]):
+            a, e = int(bounds[c0]), int(bounds[c1])
+            Xc = X[a:e]
+            b, mxs = np.empty((k, e - a)), np.empty(e - a)
+            emissions(Xc, self.means, self.second, self.log_norms, b, mxs, True)
+            gamma = np.empty_like(b)
+            bad = forward_backward_scaled(b, mxs, bounds[c0:c1 + 1] - a, starts, transitions, gamma, xi,
+                                          first, seq_ll[c0:c1], True)
+            if bad >= 0:
+                return xi, first, seq_ll, int(bad) + a, None
+            moments(Xc, gamma, self.means, w_sum, s1, s2)
+        parts = []
+        for c in range(k):
+            if w_sum[c] > 0 and far_from_reference(w_sum[c], s1[c], np.diag(s2[c]) if self.full else s2[c]).any():
+                return xi, first, seq_ll, -1, None
+            parts.append(self._record(c, w_sum, s1, s2))
+        return xi, first, seq_ll, -1, parts
+
     def records(self, X: np.ndarray, gamma: np.ndarray, dists: list) -> list:
         """Each state's MultivariateNormalStats of the rows weighted by its posteriors.
 
@@ -89,9 +138,7 @@ class _GaussianLayout:
         centre again (:func:`~suffstat.distributions.normal.recentred_shift`) takes
         that summary instead.
         """
-        k, d = self.means.shape
-        w_sum, s1 = np.zeros(k), np.zeros((k, d))
-        s2 = np.zeros((k, d, d) if self.full else (k, d))
+        w_sum, s1, s2 = self._moment_sums()
         run = gaussian_full_moments if self.full else gaussian_diag_moments
         run(X, gamma, self.means, w_sum, s1, s2)
         parts = []
@@ -100,8 +147,7 @@ class _GaussianLayout:
             if recentred_shift(X, gamma[c], self.means[c], w_sum[c], s1[c], diag) is not None:
                 parts.append(dist._summarize(X, gamma[c]))
                 continue
-            parts.append(MultivariateNormalStats(w_sum=float(w_sum[c]), xw_sum=s1[c].copy(),
-                                                 xxw_sum=s2[c].copy(), shift=self.means[c].copy()))
+            parts.append(self._record(c, w_sum, s1, s2))
         return parts
 
 
@@ -419,7 +465,11 @@ class HiddenMarkovModel(EstimatorParams):
         X = self._check_data(X)
         bounds = self._bounds(lengths, X.shape[0])
         layout = self._layout()
-        gamma, xi, first, seq_ll, bad = self._forward_backward(X, bounds, True, layout)
+        parts, bad = None, -1
+        if layout is not None:
+            xi, first, seq_ll, bad, parts = layout.estep(X, bounds, self.starts, self.transitions)
+        if parts is None and not bad >= 0:  # the general path, or a state to centre again
+            gamma, xi, first, seq_ll, bad = self._forward_backward(X, bounds, True, layout)
         if bad >= 0:
             s = int(np.searchsorted(bounds, bad, side="right")) - 1
             raise DataError(
@@ -427,10 +477,9 @@ class HiddenMarkovModel(EstimatorParams):
                 row=bad, hint="the row lies outside every state's support, or the transitions "
                 "forbid every state that could emit it",
             )
-        if layout is not None:
-            parts = layout.records(X, gamma, self.distributions)
-        else:
-            parts = [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
+        if parts is None:
+            parts = layout.records(X, gamma, self.distributions) if layout is not None else \
+                [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
         stats = HMMStats(w_sum=float(X.shape[0]), n_sequences=float(bounds.shape[0] - 1), start=first,
                          trans=xi, log_likelihood=float(seq_ll.sum()), parts=parts)
         field = stats.nonfinite_field()
