@@ -512,7 +512,8 @@ def _gaussian_model(ctype, seed=0, far=None):
             cov = 0.5 + rng.random(D)
         else:
             cov = 0.5 + 0.3 * j
-        dists.append(ss.MultivariateNormal(m if far is None else m + far, cov, covariance_type=ctype))
+        mean = m if far is None else m + far
+        dists.append(ss.MultivariateNormal(mean, cov, covariance_type=ctype))
     return ss.HiddenMarkovModel(dists, transitions=START["transmat_"], starts=START["startprob_"])
 
 
@@ -547,8 +548,8 @@ def test_fused_gaussian_emissions_match_the_general_path(data, ctype, monkeypatc
         _assert_records_close(pa, pb)
     np.testing.assert_allclose(model.log_probability(data, LENGTHS),
                                general.log_probability(data, LENGTHS), rtol=1e-12)
-    np.testing.assert_allclose(model.predict_proba(data, LENGTHS), general.predict_proba(data, LENGTHS),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(data, LENGTHS),
+                               general.predict_proba(data, LENGTHS), rtol=0, atol=1e-12)
     pa, la = model.viterbi(data, LENGTHS)
     pb, lb = general.viterbi(data, LENGTHS)
     assert np.array_equal(pa, pb)
@@ -591,7 +592,8 @@ def test_fused_gaussian_path_recentres_a_far_state_like_its_own_summary(data):
     for c, d in enumerate(model.distributions):
         own = d._summarize(data, w[c])
         assert not np.array_equal(own.shift, d.mean)  # the own summary moved
-        assert np.array_equal(fused[c].shift, own.shift) and np.array_equal(fused[c].xxw_sum, own.xxw_sum)
+        assert np.array_equal(fused[c].shift, own.shift)
+        assert np.array_equal(fused[c].xxw_sum, own.xxw_sum)
 
 
 def test_other_emissions_take_the_general_path():
@@ -601,13 +603,15 @@ def test_other_emissions_take_the_general_path():
     assert mixed._layout() is None  # full and diagonal forms do not share a layout
     ind = ss.HiddenMarkovModel(mvn[:2] + [ss.IndependentComponents([ss.Normal(0.0, 1.0)] * D)])
     assert ind._layout() is None
-    assert ss.HiddenMarkovModel([ss.MultivariateNormal() for _ in range(K)])._layout() is None  # unfitted
+    unfitted = ss.HiddenMarkovModel([ss.MultivariateNormal() for _ in range(K)])
+    assert unfitted._layout() is None
     assert ss.HiddenMarkovModel(mvn)._layout() is not None
 
 
 @pytest.mark.parametrize("chunk", [149, 1000, 1 << 30])
 @pytest.mark.parametrize("ctype", ["full", "diag"])
-def test_fused_estep_over_chunks_of_sequences_matches_the_general_path(data, ctype, chunk, monkeypatch):
+def test_fused_estep_over_chunks_of_sequences_matches_the_general_path(data, ctype, chunk,
+                                                                      monkeypatch):
     # chunks of whole sequences: shorter than a sequence, several sequences, the whole batch
     monkeypatch.setattr(ss.hmm.model, "CHUNK_ROWS", chunk)
     lengths = [150] * 20 + [1, 2, 897] + [150] * 34  # 9000 rows, uneven sequences too
@@ -636,6 +640,7 @@ def test_fused_estep_recentres_and_reports_impossible_rows_like_the_general_path
     X[7000, 1] = 1e160  # no state can produce it: its squared distance overflows
     model = _gaussian_model("diag")
     for m in (model, _general(model)):
-        with pytest.raises(ss.DataError, match="sequence 46 has probability 0 under the model.*row 7000"):
+        with pytest.raises(ss.DataError,
+                           match="sequence 46 has probability 0 under the model.*row 7000"):
             m.summarize(X, LENGTHS)
         assert m._pending is None

@@ -28,10 +28,10 @@ from .._nested import blend
 from .._registry import model_class, register
 from .._validation import check_count, check_fraction, check_probs, check_random_state
 from ..distributions._base import Distribution
-from ..exceptions import DataError, NotFittedError, ParameterError
-from ..io import save as _save
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import far_from_reference, recentred_shift
+from ..exceptions import DataError, NotFittedError, ParameterError
+from ..io import save as _save
 from ..kernels.hmm import (
     forward_backward,
     forward_backward_scaled,
@@ -73,7 +73,8 @@ class _GaussianLayout:
     (k, d), ``second`` (k, d, d) or (k, d) and ``log_norms`` (k,) are C-contiguous.
     """
 
-    def __init__(self, full: bool, means: np.ndarray, second: np.ndarray, log_norms: np.ndarray) -> None:
+    def __init__(self, full: bool, means: np.ndarray, second: np.ndarray,
+                 log_norms: np.ndarray) -> None:
         self.full, self.means, self.second, self.log_norms = full, means, second, log_norms
 
     def log_densities(self, X: np.ndarray, scaled: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -88,9 +89,10 @@ class _GaussianLayout:
         k, d = self.means.shape
         return np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d) if self.full else (k, d))
 
-    def _record(self, c: int, w_sum: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> MultivariateNormalStats:
-        return MultivariateNormalStats(w_sum=float(w_sum[c]), xw_sum=s1[c].copy(), xxw_sum=s2[c].copy(),
-                                       shift=self.means[c].copy())
+    def _record(self, c: int, w_sum: np.ndarray, s1: np.ndarray, s2: np.ndarray
+                ) -> MultivariateNormalStats:
+        return MultivariateNormalStats(w_sum=float(w_sum[c]), xw_sum=s1[c].copy(),
+                                       xxw_sum=s2[c].copy(), shift=self.means[c].copy())
 
     def estep(self, X: np.ndarray, bounds: np.ndarray, starts: np.ndarray, transitions: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, list | None]:
@@ -110,22 +112,23 @@ class _GaussianLayout:
         emissions = gaussian_full_emissions if self.full else gaussian_diag_emissions
         moments = gaussian_full_moments if self.full else gaussian_diag_moments
         # the first sequence boundary at or after each multiple of CHUNK_ROWS
-        cuts = np.unique(np.concatenate([[0], np.searchsorted(bounds, np.arange(CHUNK_ROWS, n, CHUNK_ROWS)),
-                                         [m]])) if m else np.zeros(1, dtype=np.int64)
-        for c0, c1 in zip(cuts[:-1], cuts[1:]):
+        marks = np.searchsorted(bounds, np.arange(CHUNK_ROWS, n, CHUNK_ROWS))
+        cuts = np.unique(np.concatenate([[0], marks, [m]])) if m else np.zeros(1, dtype=np.int64)
+        for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
             a, e = int(bounds[c0]), int(bounds[c1])
             Xc = X[a:e]
             b, mxs = np.empty((k, e - a)), np.empty(e - a)
             emissions(Xc, self.means, self.second, self.log_norms, b, mxs, True)
             gamma = np.empty_like(b)
-            bad = forward_backward_scaled(b, mxs, bounds[c0:c1 + 1] - a, starts, transitions, gamma, xi,
-                                          first, seq_ll[c0:c1], True)
+            bad = forward_backward_scaled(b, mxs, bounds[c0:c1 + 1] - a, starts, transitions, gamma,
+                                          xi, first, seq_ll[c0:c1], True)
             if bad >= 0:
                 return xi, first, seq_ll, int(bad) + a, None
             moments(Xc, gamma, self.means, w_sum, s1, s2)
         parts = []
         for c in range(k):
-            if w_sum[c] > 0 and far_from_reference(w_sum[c], s1[c], np.diag(s2[c]) if self.full else s2[c]).any():
+            diag = np.diag(s2[c]) if self.full else s2[c]
+            if w_sum[c] > 0 and far_from_reference(w_sum[c], s1[c], diag).any():
                 return xi, first, seq_ll, -1, None
             parts.append(self._record(c, w_sum, s1, s2))
         return xi, first, seq_ll, -1, parts
@@ -167,9 +170,10 @@ def _gaussian_layout(dists: list) -> _GaussianLayout | None:
         return None
     full = full.pop()
     name = "prec_chol" if full else "inv_var"
-    return _GaussianLayout(full, np.ascontiguousarray([s.arrays["mean"] for s in specs], dtype=np.float64),
-                           np.ascontiguousarray([s.arrays[name] for s in specs], dtype=np.float64),
-                           np.array([s.arrays["log_norm"] for s in specs], dtype=np.float64))
+    def stack(field: str) -> np.ndarray:
+        return np.ascontiguousarray([s.arrays[field] for s in specs], dtype=np.float64)
+
+    return _GaussianLayout(full, stack("mean"), stack(name), stack("log_norm"))
 
 
 def _prior(name: str, value: Any) -> Any:
@@ -401,7 +405,8 @@ class HiddenMarkovModel(EstimatorParams):
         """The fused Gaussian emissions' layout, or None for the general path."""
         return _gaussian_layout(self.distributions) if self._fuse_gaussian else None
 
-    def _emission_log_probs(self, X: np.ndarray, layout: _GaussianLayout | None = None) -> np.ndarray:
+    def _emission_log_probs(self, X: np.ndarray, layout: _GaussianLayout | None = None
+                            ) -> np.ndarray:
         """(k, n): each state's log-densities of the rows (states along rows, for the kernels)."""
         if layout is not None:
             return layout.log_densities(X, False)[0]
@@ -672,11 +677,13 @@ class HiddenMarkovModel(EstimatorParams):
 
     def _batch_log_probability(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), False, self._layout())[3]
+        bounds = self._bounds(lengths, X.shape[0])
+        return self._forward_backward(X, bounds, False, self._layout())[3]
 
     def _batch_posteriors(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), True, self._layout())[0].T
+        bounds = self._bounds(lengths, X.shape[0])
+        return self._forward_backward(X, bounds, True, self._layout())[0].T
 
     def _batch_viterbi(self, X: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = self._check_data(X)

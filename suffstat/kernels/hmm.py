@@ -61,7 +61,8 @@ def _scale_block(L, mxs, start, m, tmp, work):
 
 @kernel
 def scale_emissions(logb, mxs):
-    """Scale log-densities in place: logb (k, n) becomes exp(logb - column max), mxs (n,) the maxima."""
+    """Scale log-densities in place: logb (k, n) becomes exp(logb - column max), mxs (n,)
+    the maxima."""
     n = logb.shape[1]
     tmp = np.empty(BLOCK)
     work = np.empty(BLOCK, np.int64)
@@ -275,14 +276,14 @@ def gaussian_full_emissions(X, means, prec_chols, log_norms, out, mxs, scaled):
                     z[i] = xt[i] - mu
             for i in range(m):
                 q[i] = 0.0
-            for l in range(d):
-                # column l of (x - mu) U: U is upper triangular, so rows j <= l only
-                u = prec_chols[c, 0, l]
+            for col in range(d):
+                # column col of (x - mu) U: U is upper triangular, so rows j <= col only
+                u = prec_chols[c, 0, col]
                 z = Z[0]
                 for i in range(m):
                     y[i] = z[i] * u
-                for j in range(1, l + 1):
-                    u = prec_chols[c, j, l]
+                for j in range(1, col + 1):
+                    u = prec_chols[c, j, col]
                     z = Z[j]
                     for i in range(m):
                         y[i] += z[i] * u
@@ -399,13 +400,13 @@ def gaussian_full_moments(X, gamma, means, w_sum, s1, s2):
             for j in range(d):
                 s1[c, j] += g[j, d]
             for j in range(d):
-                for l in range(j + 1):
-                    a = g[j, l] - g[j, d] * (means[c, l] - s[l])
-                    b = g[l, j] - g[l, d] * (means[c, j] - s[j])
+                for h in range(j + 1):
+                    a = g[j, h] - g[j, d] * (means[c, h] - s[h])
+                    b = g[h, j] - g[h, d] * (means[c, j] - s[j])
                     v2 = 0.5 * (a + b)
-                    s2[c, j, l] += v2
-                    if l != j:
-                        s2[c, l, j] += v2
+                    s2[c, j, h] += v2
+                    if h != j:
+                        s2[c, h, j] += v2
 
 
 @kernel
