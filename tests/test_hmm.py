@@ -496,3 +496,151 @@ def test_an_hmm_is_a_learner_and_the_faces_sample_integers():
     pois.lambdas_ = np.array([[1.0, 5.0], [9.0, 2.0]])
     X, Z = pois.sample(100, random_state=0)
     assert X.dtype.kind == "i" and X.shape == (100, 2)
+
+
+# -- the fused Gaussian emissions ------------------------------------------------------------
+
+
+def _gaussian_model(ctype, seed=0, far=None):
+    rng = np.random.default_rng(seed)
+    dists = []
+    for j, m in enumerate(START["means_"]):
+        if ctype == "full":
+            a = rng.normal(size=(D, D)) * 0.3
+            cov = np.eye(D) * (0.5 + 0.3 * j) + a @ a.T
+        elif ctype == "diag":
+            cov = 0.5 + rng.random(D)
+        else:
+            cov = 0.5 + 0.3 * j
+        mean = m if far is None else m + far
+        dists.append(ss.MultivariateNormal(mean, cov, covariance_type=ctype))
+    return ss.HiddenMarkovModel(dists, transitions=START["transmat_"], starts=START["startprob_"])
+
+
+def _general(model):
+    forced = model.copy()
+    forced._fuse_gaussian = False
+    return forced
+
+
+def _assert_records_close(fused, general, rtol=1e-12):
+    """Two moment records of the same rows agree to rtol (relative to the data's scale: a
+    first moment about a mean near the data's is a sum that cancels)."""
+    assert np.array_equal(fused.shift, general.shift)
+    np.testing.assert_allclose(fused.w_sum, general.w_sum, rtol=rtol, atol=0)
+    scale = float(np.sqrt(np.abs(np.atleast_2d(general.xxw_sum)).max() * general.w_sum))
+    np.testing.assert_allclose(fused.xw_sum, general.xw_sum, rtol=0, atol=rtol * scale)
+    np.testing.assert_allclose(fused.xxw_sum, general.xxw_sum, rtol=0,
+                               atol=rtol * np.abs(general.xxw_sum).max())
+
+
+@pytest.mark.parametrize("ctype", ["full", "diag", "spherical"])
+def test_fused_gaussian_emissions_match_the_general_path(data, ctype, monkeypatch):
+    model = _gaussian_model(ctype)
+    general = _general(model)
+    assert model._layout() is not None and general._layout() is None
+    a = model.summarize(data, LENGTHS, accumulate=False)
+    b = general.summarize(data, LENGTHS, accumulate=False)
+    np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
+    np.testing.assert_allclose(a.start, b.start, rtol=1e-12)
+    np.testing.assert_allclose(a.trans, b.trans, rtol=1e-12)
+    for pa, pb in zip(a.parts, b.parts, strict=True):
+        _assert_records_close(pa, pb)
+    np.testing.assert_allclose(model.log_probability(data, LENGTHS),
+                               general.log_probability(data, LENGTHS), rtol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(data, LENGTHS),
+                               general.predict_proba(data, LENGTHS), rtol=0, atol=1e-12)
+    pa, la = model.viterbi(data, LENGTHS)
+    pb, lb = general.viterbi(data, LENGTHS)
+    assert np.array_equal(pa, pb)
+    np.testing.assert_allclose(la, lb, rtol=1e-12)
+    calls = []
+    estep = ss.hmm.model._GaussianLayout.estep
+    monkeypatch.setattr(ss.hmm.model._GaussianLayout, "estep",
+                        lambda self, *a: calls.append(1) or estep(self, *a))
+    fb = general.fit(data, LENGTHS, max_iter=5, tol=None)
+    assert not calls  # the forced fit took the general path all along
+    fa = model.copy().fit(data, LENGTHS, max_iter=5, tol=None)
+    assert len(calls) >= 5
+    np.testing.assert_allclose(fa.lower_bound_, fb.lower_bound_, rtol=1e-12)
+    for da, db in zip(fa.distributions, fb.distributions, strict=True):
+        np.testing.assert_allclose(da.mean, db.mean, rtol=1e-11)
+        np.testing.assert_allclose(da.cov, db.cov, rtol=1e-11)
+
+
+@pytest.mark.parametrize("ctype", ["full", "diag"])
+def test_fused_gaussian_records_match_each_states_summary_for_any_weights(ctype):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1234, D)) * [1.0, 10.0, 0.1] + [5.0, -200.0, 0.0]
+    model = _gaussian_model(ctype)
+    layout = model._layout()
+    w = rng.random((K, X.shape[0])) * (rng.random((K, X.shape[0])) > 0.3)  # zeros too
+    w[1, 600:] = 0.0  # whole blocks without weight
+    w = np.ascontiguousarray(w)
+    fused = layout.records(X, w, model.distributions)
+    for c, d in enumerate(model.distributions):
+        _assert_records_close(fused[c], d._summarize(X, w[c]))
+
+
+def test_fused_gaussian_path_recentres_a_far_state_like_its_own_summary(data):
+    # A start 1e6 away from the data: the state's own summary centres again on the rows
+    model = _gaussian_model("diag", far=np.array([1e6, 0.0, 0.0]))
+    layout = model._layout()
+    rng = np.random.default_rng(0)
+    w = np.ascontiguousarray(rng.random((K, data.shape[0])))
+    fused = layout.records(data, w, model.distributions)
+    for c, d in enumerate(model.distributions):
+        own = d._summarize(data, w[c])
+        assert not np.array_equal(own.shift, d.mean)  # the own summary moved
+        assert np.array_equal(fused[c].shift, own.shift)
+        assert np.array_equal(fused[c].xxw_sum, own.xxw_sum)
+
+
+def test_other_emissions_take_the_general_path():
+    mvn = [ss.MultivariateNormal(m, np.eye(D)) for m in START["means_"]]
+    mixed = ss.HiddenMarkovModel(mvn[:2] + [ss.MultivariateNormal(START["means_"][2], np.ones(D),
+                                                                  covariance_type="diag")])
+    assert mixed._layout() is None  # full and diagonal forms do not share a layout
+    ind = ss.HiddenMarkovModel(mvn[:2] + [ss.IndependentComponents([ss.Normal(0.0, 1.0)] * D)])
+    assert ind._layout() is None
+    unfitted = ss.HiddenMarkovModel([ss.MultivariateNormal() for _ in range(K)])
+    assert unfitted._layout() is None
+    assert ss.HiddenMarkovModel(mvn)._layout() is not None
+
+
+@pytest.mark.parametrize("chunk", [149, 1000, 1 << 30])
+@pytest.mark.parametrize("ctype", ["full", "diag"])
+def test_fused_estep_over_chunks_of_sequences_matches_the_general_path(data, ctype, chunk,
+                                                                      monkeypatch):
+    # chunks of whole sequences: shorter than a sequence, several sequences, the whole batch
+    monkeypatch.setattr(ss.hmm.model, "CHUNK_ROWS", chunk)
+    lengths = [150] * 20 + [1, 2, 897] + [150] * 34  # 9000 rows, uneven sequences too
+    model = _gaussian_model(ctype)
+    a = model.summarize(data, lengths, accumulate=False)
+    b = _general(model).summarize(data, lengths, accumulate=False)
+    np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
+    np.testing.assert_allclose(a.start, b.start, rtol=1e-12)
+    np.testing.assert_allclose(a.trans, b.trans, rtol=1e-12)
+    for pa, pb in zip(a.parts, b.parts, strict=True):
+        _assert_records_close(pa, pb)
+
+
+def test_fused_estep_recentres_and_reports_impossible_rows_like_the_general_path(data, monkeypatch):
+    monkeypatch.setattr(ss.hmm.model, "CHUNK_ROWS", 1000)
+    far = _gaussian_model("full", far=np.array([0.0, 1e5, 0.0]))  # summaries centre again
+    a = far.summarize(data, LENGTHS, accumulate=False)
+    b = _general(far).summarize(data, LENGTHS, accumulate=False)
+    np.testing.assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
+    moved = 0
+    for c, (pa, pb) in enumerate(zip(a.parts, b.parts, strict=True)):
+        moved += not np.array_equal(pb.shift, far.distributions[c].mean)
+        _assert_records_close(pa, pb)
+    assert moved  # the states that received rows
+    X = data.copy()
+    X[7000, 1] = 1e160  # no state can produce it: its squared distance overflows
+    model = _gaussian_model("diag")
+    for m in (model, _general(model)):
+        with pytest.raises(ss.DataError,
+                           match="sequence 46 has probability 0 under the model.*row 7000"):
+            m.summarize(X, LENGTHS)
+        assert m._pending is None

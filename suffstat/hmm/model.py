@@ -6,7 +6,11 @@ owns it: every state's emission distribution computes the log-densities of the r
 scaled forward-backward pass over each sequence, giving the posterior state
 marginals, the expected transition and first-state counts and the log-likelihood;
 and every emission distribution summarizes the rows weighted by its state's
-posteriors (``_summarize(X, gamma[c])``). The record
+posteriors (``_summarize(X, gamma[c])``). When every emission is a fitted plain
+:class:`~suffstat.MultivariateNormal` of one form (full, or diagonal and spherical),
+the first and last steps are fused: one kernel gives all the states' log-densities and
+one kernel all their weighted moment records, the same records to rounding (the
+general path is the reference, forced by ``_fuse_gaussian = False``). The record
 (:class:`~suffstat.statistics.HMMStats`) is additive, so the engine fits in batches
 of whole sequences, on threads, out of core or on Dask, and the result does not
 depend on the batching.
@@ -24,16 +28,29 @@ from .._nested import blend
 from .._registry import model_class, register
 from .._validation import check_count, check_fraction, check_probs, check_random_state
 from ..distributions._base import Distribution
+from ..distributions.multivariate_normal import MultivariateNormal
+from ..distributions.normal import far_from_reference, recentred_shift
 from ..exceptions import DataError, NotFittedError, ParameterError
 from ..io import save as _save
-from ..kernels.hmm import forward_backward, viterbi
+from ..kernels.hmm import (
+    forward_backward,
+    forward_backward_scaled,
+    gaussian_diag_emissions,
+    gaussian_diag_moments,
+    gaussian_full_emissions,
+    gaussian_full_moments,
+    viterbi,
+)
 from ..parallel import effective_n_jobs, ordered_map
 from ..sources import as_source, check_lengths
-from ..statistics import HMMStats
+from ..statistics import HMMStats, MultivariateNormalStats
 
 #: Share of every row that each state's emission receives in a named start when
 #: zeros are absorbing for its family (as for mixtures).
 START_SHARE = 1e-3
+#: Rows per chunk of whole sequences in the fused Gaussian E-step: a chunk's densities
+#: and posteriors (2 k rows each) stay in cache from one kernel to the next.
+CHUNK_ROWS = 16384
 #: Constructor settings of a fit (each also a keyword of :meth:`HiddenMarkovModel.fit`).
 FIT_SETTINGS = {
     "max_iter": 100, "tol": 1e-3, "batch_size": None, "batches_per_epoch": None, "n_jobs": 1,
@@ -46,6 +63,117 @@ def _sequence_batch(X: np.ndarray, w: Any, model: HiddenMarkovModel, fn_name: st
                     lengths: np.ndarray) -> Any:
     """Work item: one per-batch method of the model on a batch of whole sequences."""
     return getattr(model, fn_name)(X, lengths)
+
+
+class _GaussianLayout:
+    """The stacked parameters of emissions that are all plain MultivariateNormals.
+
+    ``full`` tells the kernels (full covariance: precision Cholesky factors;
+    diagonal or spherical: inverse variances, diagonal scatter records); ``means``
+    (k, d), ``second`` (k, d, d) or (k, d) and ``log_norms`` (k,) are C-contiguous.
+    """
+
+    def __init__(self, full: bool, means: np.ndarray, second: np.ndarray,
+                 log_norms: np.ndarray) -> None:
+        self.full, self.means, self.second, self.log_norms = full, means, second, log_norms
+
+    def log_densities(self, X: np.ndarray, scaled: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(k, n) log-densities of the rows, or scaled densities and their log row maxima."""
+        k, n = self.means.shape[0], X.shape[0]
+        out, mxs = np.empty((k, n)), np.empty(n if scaled else 0)
+        run = gaussian_full_emissions if self.full else gaussian_diag_emissions
+        run(X, self.means, self.second, self.log_norms, out, mxs, scaled)
+        return out, mxs
+
+    def _moment_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k, d = self.means.shape
+        return np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d) if self.full else (k, d))
+
+    def _record(self, c: int, w_sum: np.ndarray, s1: np.ndarray, s2: np.ndarray
+                ) -> MultivariateNormalStats:
+        return MultivariateNormalStats(w_sum=float(w_sum[c]), xw_sum=s1[c].copy(),
+                                       xxw_sum=s2[c].copy(), shift=self.means[c].copy())
+
+    def estep(self, X: np.ndarray, bounds: np.ndarray, starts: np.ndarray, transitions: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, list | None]:
+        """The E-step of a batch, chunk by chunk of whole sequences (about CHUNK_ROWS rows).
+
+        Each chunk's scaled densities, posteriors and moments are computed one after
+        the other while they are in cache, and the counts and moments add up over
+        the chunks. Returns ``(xi, first, seq_ll, bad, parts)`` as the forward-backward
+        kernel gives them (``bad`` the first impossible row of the batch, or -1, and
+        the pass stops there); ``parts`` is None when a state's summary would centre
+        again (the caller then summarizes the whole batch's posteriors).
+        """
+        k = self.means.shape[0]
+        n, m = X.shape[0], bounds.shape[0] - 1
+        xi, first, seq_ll = np.zeros((k, k)), np.zeros(k), np.empty(m)
+        w_sum, s1, s2 = self._moment_sums()
+        emissions = gaussian_full_emissions if self.full else gaussian_diag_emissions
+        moments = gaussian_full_moments if self.full else gaussian_diag_moments
+        # the first sequence boundary at or after each multiple of CHUNK_ROWS
+        marks = np.searchsorted(bounds, np.arange(CHUNK_ROWS, n, CHUNK_ROWS))
+        cuts = np.unique(np.concatenate([[0], marks, [m]])) if m else np.zeros(1, dtype=np.int64)
+        for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
+            a, e = int(bounds[c0]), int(bounds[c1])
+            Xc = X[a:e]
+            b, mxs = np.empty((k, e - a)), np.empty(e - a)
+            emissions(Xc, self.means, self.second, self.log_norms, b, mxs, True)
+            gamma = np.empty_like(b)
+            bad = forward_backward_scaled(b, mxs, bounds[c0:c1 + 1] - a, starts, transitions, gamma,
+                                          xi, first, seq_ll[c0:c1], True)
+            if bad >= 0:
+                return xi, first, seq_ll, int(bad) + a, None
+            moments(Xc, gamma, self.means, w_sum, s1, s2)
+        parts = []
+        for c in range(k):
+            diag = np.diag(s2[c]) if self.full else s2[c]
+            if w_sum[c] > 0 and far_from_reference(w_sum[c], s1[c], diag).any():
+                return xi, first, seq_ll, -1, None
+            parts.append(self._record(c, w_sum, s1, s2))
+        return xi, first, seq_ll, -1, parts
+
+    def records(self, X: np.ndarray, gamma: np.ndarray, dists: list) -> list:
+        """Each state's MultivariateNormalStats of the rows weighted by its posteriors.
+
+        The records are those of ``d._summarize(X, gamma[c])`` (to rounding: the sums
+        are taken in another order); a state whose far features its own summary would
+        centre again (:func:`~suffstat.distributions.normal.recentred_shift`) takes
+        that summary instead.
+        """
+        w_sum, s1, s2 = self._moment_sums()
+        run = gaussian_full_moments if self.full else gaussian_diag_moments
+        run(X, gamma, self.means, w_sum, s1, s2)
+        parts = []
+        for c, dist in enumerate(dists):
+            diag = np.diag(s2[c]) if self.full else s2[c]
+            if recentred_shift(X, gamma[c], self.means[c], w_sum[c], s1[c], diag) is not None:
+                parts.append(dist._summarize(X, gamma[c]))
+                continue
+            parts.append(self._record(c, w_sum, s1, s2))
+        return parts
+
+
+def _gaussian_layout(dists: list) -> _GaussianLayout | None:
+    """The fused path's layout when every emission is a fitted plain MultivariateNormal
+    of one covariance form (full, or diagonal and spherical), else None."""
+    specs = []
+    for d in dists:
+        if type(d) is not MultivariateNormal:  # a subclass or a prior may differ
+            return None
+        spec = d._mixture_estep()
+        if spec is None:
+            return None
+        specs.append(spec)
+    full = {s.key[1] == "full" for s in specs}
+    if len(full) != 1:
+        return None
+    full = full.pop()
+    name = "prec_chol" if full else "inv_var"
+    def stack(field: str) -> np.ndarray:
+        return np.ascontiguousarray([s.arrays[field] for s in specs], dtype=np.float64)
+
+    return _GaussianLayout(full, stack("mean"), stack(name), stack("log_norm"))
 
 
 def _prior(name: str, value: Any) -> Any:
@@ -118,6 +246,10 @@ class HiddenMarkovModel(EstimatorParams):
 
     #: The learner protocol's declared objective.
     objective_name = "log_likelihood"
+    #: Whether emissions that are all plain MultivariateNormals of one covariance form
+    #: take the fused Gaussian kernels (one call for all states); False forces the
+    #: general path (each state's ``_log_probability`` and ``_summarize``).
+    _fuse_gaussian = True
 
     def __init__(
         self,
@@ -269,22 +401,36 @@ class HiddenMarkovModel(EstimatorParams):
     def _bounds(self, lengths: Any, n: int) -> np.ndarray:
         return check_lengths([n] if lengths is None else lengths, n)
 
-    def _emission_log_probs(self, X: np.ndarray) -> np.ndarray:
+    def _layout(self) -> _GaussianLayout | None:
+        """The fused Gaussian emissions' layout, or None for the general path."""
+        return _gaussian_layout(self.distributions) if self._fuse_gaussian else None
+
+    def _emission_log_probs(self, X: np.ndarray, layout: _GaussianLayout | None = None
+                            ) -> np.ndarray:
         """(k, n): each state's log-densities of the rows (states along rows, for the kernels)."""
+        if layout is not None:
+            return layout.log_densities(X, False)[0]
         logb = np.empty((self.n_components, X.shape[0]))
         for c, d in enumerate(self.distributions):
             logb[c] = d._log_probability(X)
         return logb
 
-    def _forward_backward(self, X: np.ndarray, bounds: np.ndarray, posteriors: bool
+    def _forward_backward(self, X: np.ndarray, bounds: np.ndarray, posteriors: bool,
+                          layout: _GaussianLayout | None = None
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         k = self.n_components
-        logb = self._emission_log_probs(X)
-        gamma = np.empty_like(logb)
         xi, first = np.zeros((k, k)), np.zeros(k)
         seq_ll = np.empty(bounds.shape[0] - 1)
-        bad = forward_backward(logb, bounds, self.starts, self.transitions, gamma, xi, first,
-                               seq_ll, posteriors)
+        if layout is not None:
+            b, mxs = layout.log_densities(X, True)
+            gamma = np.empty_like(b)
+            bad = forward_backward_scaled(b, mxs, bounds, self.starts, self.transitions, gamma, xi,
+                                          first, seq_ll, posteriors)
+        else:
+            logb = self._emission_log_probs(X)
+            gamma = np.empty_like(logb)
+            bad = forward_backward(logb, bounds, self.starts, self.transitions, gamma, xi, first,
+                                   seq_ll, posteriors)
         return gamma, xi, first, seq_ll, int(bad)
 
     # -- the E-step -------------------------------------------------------------------
@@ -323,7 +469,12 @@ class HiddenMarkovModel(EstimatorParams):
         self._require_fitted()
         X = self._check_data(X)
         bounds = self._bounds(lengths, X.shape[0])
-        gamma, xi, first, seq_ll, bad = self._forward_backward(X, bounds, True)
+        layout = self._layout()
+        parts, bad = None, -1
+        if layout is not None:
+            xi, first, seq_ll, bad, parts = layout.estep(X, bounds, self.starts, self.transitions)
+        if parts is None and not bad >= 0:  # the general path, or a state to centre again
+            gamma, xi, first, seq_ll, bad = self._forward_backward(X, bounds, True, layout)
         if bad >= 0:
             s = int(np.searchsorted(bounds, bad, side="right")) - 1
             raise DataError(
@@ -331,7 +482,9 @@ class HiddenMarkovModel(EstimatorParams):
                 row=bad, hint="the row lies outside every state's support, or the transitions "
                 "forbid every state that could emit it",
             )
-        parts = [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
+        if parts is None:
+            parts = layout.records(X, gamma, self.distributions) if layout is not None else \
+                [d._summarize(X, gamma[c]) for c, d in enumerate(self.distributions)]
         stats = HMMStats(w_sum=float(X.shape[0]), n_sequences=float(bounds.shape[0] - 1), start=first,
                          trans=xi, log_likelihood=float(seq_ll.sum()), parts=parts)
         field = stats.nonfinite_field()
@@ -524,16 +677,18 @@ class HiddenMarkovModel(EstimatorParams):
 
     def _batch_log_probability(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), False)[3]
+        bounds = self._bounds(lengths, X.shape[0])
+        return self._forward_backward(X, bounds, False, self._layout())[3]
 
     def _batch_posteriors(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         X = self._check_data(X)
-        return self._forward_backward(X, self._bounds(lengths, X.shape[0]), True)[0].T
+        bounds = self._bounds(lengths, X.shape[0])
+        return self._forward_backward(X, bounds, True, self._layout())[0].T
 
     def _batch_viterbi(self, X: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = self._check_data(X)
         bounds = self._bounds(lengths, X.shape[0])
-        logb = self._emission_log_probs(X)
+        logb = self._emission_log_probs(X, self._layout())
         path = np.empty(X.shape[0], dtype=np.int64)
         seq_ll = np.empty(bounds.shape[0] - 1)
         viterbi(logb, bounds, self._log_starts, self._log_trans, path, seq_ll)
