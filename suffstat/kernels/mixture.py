@@ -280,17 +280,53 @@ def move_entropies(r, w, pair_a, pair_b, comp_out, pair_out):
     r (n, k) responsibilities; w (n,) weights; pair_a, pair_b (p,) int64 component
     indices. Adds -sum_i w_i r_ik log r_ik into comp_out (k,) and
     -sum_i w_i s_i log s_i, s_i = r_ia + r_ib, into pair_out (p,): the terms merge moves
-    of memoized VB judge, in one pass without (n, p) temporaries.
+    of memoized VB judge, in one pass without (n, p) temporaries. Values below the
+    smallest normal number count as 0 (their terms are below 1e-305).
     """
     n, k = r.shape
     p = pair_a.shape[0]
+    m = k + p
+    v = np.empty(m)
+    lv = np.empty(m)
+    work = np.empty(m, dtype=np.int64)
+    tiny = 2.2250738585072014e-308
     for i in range(n):
-        wi = w[i]
         for c in range(k):
             q = r[i, c]
-            if q > 0.0:
-                comp_out[c] -= wi * q * math.log(q)
+            v[c] = q if q >= tiny else 1.0
         for j in range(p):
-            s = r[i, pair_a[j]] + r[i, pair_b[j]]
-            if s > 0.0:
-                pair_out[j] -= wi * s * math.log(s)
+            q = r[i, pair_a[j]] + r[i, pair_b[j]]
+            v[k + j] = q if q >= tiny else 1.0
+        log_positive(v, lv, work)
+        wi = w[i]
+        for c in range(k):
+            comp_out[c] -= wi * v[c] * lv[c]
+        for j in range(p):
+            pair_out[j] -= wi * v[k + j] * lv[k + j]
+
+
+@kernel
+def responsibilities_from(logp, log_weights, out):
+    """out (n, k) = softmax over c of logp[c, i] + log_weights[c] (logp is (k, n)).
+
+    A row with no finite entry gets zeros. The rows a structure move looks at.
+    """
+    k, n = logp.shape
+    for i in range(n):
+        top = -np.inf
+        for c in range(k):
+            v = logp[c, i] + log_weights[c]
+            out[i, c] = v
+            if v > top:
+                top = v
+        if not np.isfinite(top):
+            for c in range(k):
+                out[i, c] = 0.0
+            continue
+        tot = 0.0
+        for c in range(k):
+            e = math.exp(out[i, c] - top)
+            out[i, c] = e
+            tot += e
+        for c in range(k):
+            out[i, c] /= tot

@@ -27,7 +27,7 @@ from .._validation import check_count, check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
 from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
-from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies
+from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies, responsibilities_from
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
@@ -368,7 +368,7 @@ class BayesianMixture(GeneralMixtureModel):
         kernel = gmm_full_estep if full else gmm_diag_estep
         k, d = means.shape
         if len(plan.pairs) or len(plan.birth_targets):
-            r = _responsibilities(self._component_log_probs(X))
+            r = _stacked_responsibilities(X, log_weights, means, precision, log_norms)
             comp, pair = np.zeros(k), np.zeros(len(plan.pairs))
             move_entropies(r, w, plan.pairs[:, 0].astype(np.int64), plan.pairs[:, 1].astype(np.int64), comp, pair)
             f["comp_entropy"], f["pair_entropy"] = comp, pair
@@ -692,17 +692,8 @@ class BayesianMixture(GeneralMixtureModel):
         shared = self._shared_prior()
         full = isinstance(shared, NormalWishart)
         kernel = gmm_full_estep if full else gmm_diag_estep
-        means = post["mean"]
-        precision = factors["U"] if full else factors["E_lam"]
-        logp = np.empty((len(X), len(counts)))
-        col = np.empty(len(X))
-        for j in range(len(counts)):
-            (mvn_full_logpdf if full else mvn_diag_logpdf)(X, np.ascontiguousarray(means[j]),
-                                                            np.ascontiguousarray(precision[j]),
-                                                            float(factors["log_norm"][j]), col)
-            logp[:, j] = col
-        logp += expected_log_weights(conc, self._dp)
-        r = _responsibilities(logp)
+        r = _stacked_responsibilities(X, expected_log_weights(conc, self._dp), post["mean"],
+                                      factors["U"] if full else factors["E_lam"], factors["log_norm"])
         chosen, owner, parts = [], [], []
         for t in targets:
             rows = r[:, t] >= BIRTH_MIN_RESP
@@ -1050,19 +1041,18 @@ class BayesianMixture(GeneralMixtureModel):
                 f"{self.weight_concentration_prior_type!r})")
 
 
-def _responsibilities(logp: np.ndarray) -> np.ndarray:
-    """Rows of ``softmax(logp)``; a row with no finite entry gets zeros.
-
-    (numpy's ``logaddexp.reduce`` along rows is many times slower than this max shift.)
-    """
-    top = np.max(logp, axis=1, keepdims=True) if logp.shape[1] else np.zeros((len(logp), 1))
-    bad = ~np.isfinite(top[:, 0])
-    top[bad] = 0.0
-    with np.errstate(invalid="ignore", under="ignore"):
-        e = np.exp(logp - top)
-    e /= np.sum(e, axis=1, keepdims=True)
-    e[bad] = 0.0
-    return e
+def _stacked_responsibilities(X: np.ndarray, log_weights: np.ndarray, means: np.ndarray,
+                              precision: np.ndarray, log_norms: np.ndarray) -> np.ndarray:
+    """(n, k) responsibilities of Gaussians with stacked parameters (precision: (k, d, d)
+    factors U or (k, d) inverse variances); a row with no finite density gets zeros."""
+    k = len(means)
+    logp = np.empty((k, len(X)))
+    density = mvn_full_logpdf if precision.ndim == 3 else mvn_diag_logpdf
+    for c in range(k):
+        density(X, np.ascontiguousarray(means[c]), np.ascontiguousarray(precision[c]), float(log_norms[c]), logp[c])
+    out = np.empty((len(X), k))
+    responsibilities_from(logp, np.ascontiguousarray(log_weights, dtype=np.float64), out)
+    return out
 
 
 def _same_tree(a: Any, b: Any) -> bool:
