@@ -225,19 +225,35 @@ def _faddc_refresh(D, m, i, j, nn, nnd, todo):
         cnt += nnd[r] == -np.inf
     for q in range(cnt):
         r = todo[q]
+        if r < 0:  # never (0 <= r <= j): lets LLVM drop numba's negative-index wraparound below
+            continue
         if r + 1 >= m:
             nn[r] = -1
             nnd[r] = np.inf
         else:
             b = D[r, r + 1]
             a = r + 1
-            for c in range(r + 2, m):
+            b1 = np.inf
+            a1 = -1
+            c = r + 2
+            while c + 1 < m:
+                v = D[r, c]
+                take = v < b1
+                b1 = v if take else b1
+                a1 = c if take else a1
+                v = D[r, c + 1]
+                take = v < b
+                b = v if take else b
+                a = c + 1 if take else a
+                c += 2
+            if c < m:
                 v = D[r, c]
                 take = v < b
                 b = v if take else b
                 a = c if take else a
-            nn[r] = a
-            nnd[r] = b
+            take = (a1 >= 0) & ((b1 < b) | ((b1 == b) & (a1 < a)))
+            nn[r] = a1 if take else a
+            nnd[r] = b1 if take else b
 
 
 @kernel
@@ -388,12 +404,52 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             # The steps of _closest, _merge_into, _put, _set_costs2 and _refresh, written
             # out here: calls to them passed every array and took reference counts (atomic
             # operations) at each call, a fifth of the time at k = 32.
-            best = np.inf
-            i = -1
-            for r in range(m - 1):
-                if nn[r] >= 0 and (i < 0 or nnd[r] < best):
-                    best = nnd[r]
-                    i = r
+            # The closest pair: _closest's scan (every row r < m - 1 has a later slot, so
+            # nn[r] >= 0) in four interleaved branch-free scans, lane 0 from row 0 and
+            # the others from (inf, -1), then combined, the earlier row on a tie: the
+            # first of the smallest non-NaN nnd, or row 0 if its nnd is NaN, as the
+            # scan's "nnd[r] < best" from row 0 finds.
+            b0 = nnd[0]
+            i = 0
+            b1 = np.inf
+            i1 = -1
+            b2 = np.inf
+            i2 = -1
+            b3 = np.inf
+            i3 = -1
+            r = 1
+            while r + 3 < m - 1:
+                v = nnd[r]
+                take = v < b1
+                b1 = v if take else b1
+                i1 = r if take else i1
+                v = nnd[r + 1]
+                take = v < b2
+                b2 = v if take else b2
+                i2 = r + 1 if take else i2
+                v = nnd[r + 2]
+                take = v < b3
+                b3 = v if take else b3
+                i3 = r + 2 if take else i3
+                v = nnd[r + 3]
+                take = v < b0
+                b0 = v if take else b0
+                i = r + 3 if take else i
+                r += 4
+            while r < m - 1:
+                v = nnd[r]
+                take = v < b1
+                b1 = v if take else b1
+                i1 = r if take else i1
+                r += 1
+            take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+            b0 = b1 if take else b0
+            i = i1 if take else i
+            take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+            b0 = b2 if take else b0
+            i = i2 if take else i
+            take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+            i = i3 if take else i
             j = nn[i]
             # slot i: the summary of slots i and j; slot j: the point alone
             na = counts[i]
