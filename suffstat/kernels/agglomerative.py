@@ -41,6 +41,9 @@ import numpy as np
 
 from ._jit import kernel
 
+_ABS = np.int64(0x7FFFFFFFFFFFFFFF)  # all bits but the sign
+_INF_BITS = np.int64(0x7FF0000000000000)  # the bits of +inf
+
 
 @kernel
 def _set_costs(cols, counts, m, s, ward, D):
@@ -345,6 +348,32 @@ def reduce_to(counts, means, scatter, cols, D, nn, nnd, m, k, ward):
 
 
 @kernel
+def _first_nonfinite_row(X):
+    """The first row of ``X`` (C-contiguous) holding NaN or infinity, or -1.
+
+    A float is NaN or infinite when its exponent bits are all set: the bits with the
+    sign cleared, as an integer, are then ``>=`` those of ``+inf``. Blocks of rows are
+    checked with an integer maximum, in a loop that vectorises; a block with such a
+    value is then searched row by row.
+    """
+    n, d = X.shape
+    flat = X.reshape(n * d).view(np.int64)
+    block = 256
+    for t0 in range(0, n, block):
+        t1 = min(n, t0 + block)
+        top = np.int64(0)
+        for q in range(t0 * d, t1 * d):
+            key = flat[q] & _ABS
+            top = key if key > top else top
+        if top >= _INF_BITS:
+            for t in range(t0, t1):
+                for a in range(d):
+                    if not np.isfinite(X[t, a]):
+                        return t
+    return -1
+
+
+@kernel
 def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
@@ -380,11 +409,10 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
     """
     n, d = X.shape
     weighted = w.shape[0] > 0
-    todo = np.empty(nn.shape[0], dtype=np.int64)
-    for t in range(n):
-        for a in range(d):
-            if not np.isfinite(X[t, a]):
-                return m, t
+    todo = np.empty(nn.shape[0], dtype=np.int64)  # scratch of the faddc refresh
+    dif = np.empty(d)  # scratch: the difference of two means
+    bad = _first_nonfinite_row(X)
+    for t in range(n if bad < 0 else bad):
         wt = 1.0
         if weighted:
             wt = w[t]
@@ -457,9 +485,13 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             nab = na + nb
             f = na * nb / nab
             for a in range(d):
-                da = means[i, a] - means[j, a]
+                dif[a] = means[i, a] - means[j, a]
+            for a in range(d):  # (i != j: the loops vectorise)
+                da = dif[a]
                 for b in range(d):
-                    scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * (means[i, b] - means[j, b]))
+                    scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+            for a in range(d):
+                for b in range(d):
                     scatter[j, a, b] = 0.0
             for a in range(d):
                 v = (na * means[i, a] + nb * means[j, a]) / nab
@@ -471,7 +503,7 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             counts[j] = wt
             _set_costs2(cols, counts, m, i, j, ward, D)
             _faddc_refresh(D, m, i, j, nn, nnd, todo)  # i < j
-    return m, -1
+    return m, bad
 
 
 @kernel
