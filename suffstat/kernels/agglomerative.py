@@ -71,52 +71,6 @@ def _set_costs(cols, counts, m, s, ward, D):
 
 
 @kernel
-def _set_costs2(cols, counts, m, s, u, ward, D):
-    """``_set_costs`` for slots ``s`` and ``u`` in one pass over the slots.
-
-    The first feature's squares are stored rather than added to 0.0: the same number
-    (``0.0 + x`` is ``x`` for a square, which is never -0.0).
-    """
-    rs = D[s]
-    ru = D[u]
-    if cols.shape[0] == 0:
-        for c in range(m):
-            rs[c] = 0.0
-            ru[c] = 0.0
-        return
-    x = cols[0, s]
-    y = cols[0, u]
-    col = cols[0]
-    for c in range(m):
-        e = col[c]
-        diff = x - e
-        rs[c] = diff * diff
-        diff = y - e
-        ru[c] = diff * diff
-    for t in range(1, cols.shape[0]):
-        x = cols[t, s]
-        y = cols[t, u]
-        col = cols[t]
-        for c in range(m):
-            e = col[c]
-            diff = x - e
-            rs[c] += diff * diff
-            diff = y - e
-            ru[c] += diff * diff
-    if ward:
-        ns = counts[s]
-        nu = counts[u]
-        for c in range(m):
-            nc = counts[c]
-            rs[c] = (ns * nc / (ns + nc)) * rs[c]
-            ru[c] = (nu * nc / (nu + nc)) * ru[c]
-    for c in range(m):
-        D[c, s] = rs[c]
-    for c in range(m):
-        D[c, u] = ru[c]
-
-
-@kernel
 def _move_costs(D, m, src, dst):
     """Slot ``dst`` takes the costs of slot ``src`` with the slots ``c < m`` (``src`` itself excluded)."""
     for c in range(m):
@@ -192,71 +146,6 @@ def _refresh(D, m, hi, ch0, ch1, nn, nnd):
     for r in range(hi):
         if nnd[r] == -np.inf:
             _row_best(D, m, r, nn, nnd)
-
-
-@kernel
-def _faddc_refresh(D, m, i, j, nn, nnd, todo):
-    """``_refresh(D, m, j + 1, i, j, nn, nnd)`` for ``i < j < m``, in passes over the rows.
-
-    A row's steps do not depend on the other rows. The first pass runs every row's
-    steps without a branch, so that it vectorises: its neighbour's new cost if the
-    neighbour is ``i`` or ``j``, then the comparisons with ``i``, then ``j`` (both
-    costs read from the rows of ``i`` and ``j``: ``D`` is symmetric), marking the rows
-    to rescan with ``nnd = -inf`` (slots ``i`` and ``j``, and the rows whose neighbour
-    moved away). The second lists the marked rows in ``todo`` (room for ``m`` rows),
-    without a branch either; the third rescans them.
-    """
-    for r in range(j + 1):
-        a = nn[r]
-        b = nnd[r]
-        vi = D[i, r]
-        vj = D[j, r]
-        moved = (a == i) | (a == j)
-        v = vi if a == i else vj
-        scan = (r == i) | (r == j) | (a < 0) | (a >= m) | (moved & (v > b))
-        b = v if moved else b
-        take = (r < i) & ((vi < b) | ((vi == b) & (i < a)))
-        b = vi if take else b
-        a = i if take else a
-        take = (vj < b) | ((vj == b) & (j < a))
-        b = vj if take else b
-        nn[r] = j if take else a
-        nnd[r] = -np.inf if scan else b
-    cnt = 0
-    for r in range(j + 1):
-        todo[cnt] = r
-        cnt += nnd[r] == -np.inf
-    for q in range(cnt):
-        r = todo[q]
-        if r < 0:  # never (0 <= r <= j): lets LLVM drop numba's negative-index wraparound below
-            continue
-        if r + 1 >= m:
-            nn[r] = -1
-            nnd[r] = np.inf
-        else:
-            b = D[r, r + 1]
-            a = r + 1
-            b1 = np.inf
-            a1 = -1
-            c = r + 2
-            while c + 1 < m:
-                v = D[r, c]
-                take = v < b1
-                b1 = v if take else b1
-                a1 = c if take else a1
-                v = D[r, c + 1]
-                take = v < b
-                b = v if take else b
-                a = c + 1 if take else a
-                c += 2
-            if c < m:
-                v = D[r, c]
-                take = v < b
-                b = v if take else b
-                a = c if take else a
-            take = (a1 >= 0) & ((b1 < b) | ((b1 == b) & (a1 < a)))
-            nn[r] = a1 if take else a
-            nnd[r] = b1 if take else b
 
 
 @kernel
@@ -374,6 +263,234 @@ def _first_nonfinite_row(X):
 
 
 @kernel
+def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward):
+    """The faddc rule on rows ``t0..t1-1`` of ``X`` (finite), with all ``m = k`` slots in use.
+
+    Each arrival: the closest pair ``(i, j)`` merges into ``i`` (``_merge_into``), the
+    point takes slot ``j`` (``_put``), the costs of ``i`` and ``j`` are recomputed
+    (``_set_costs`` for both) and the bookkeeping is repaired (``_refresh(D, m, j + 1,
+    i, j, nn, nnd)``): the same steps and the same numbers, written out in one loop
+    with no call. A call to a kernel passes every array and, unless numba's
+    reference-count pruning manages, takes and drops a reference to each (atomic
+    operations): the calls were a fifth of the time per point at ``k = 32``.
+
+    - Closest pair: ``_closest``'s scan (every row ``r < m - 1`` has a later slot, so
+      ``nn[r] >= 0``) as four interleaved branch-free scans, lane 0 from row 0 and the
+      others from ``(inf, -1)``, combined with the earlier row on a tie: the first of
+      the smallest non-NaN ``nnd``, or row 0 if its ``nnd`` is NaN, as the scan finds.
+    - Costs: both rows in one pass over the slots per four features, the squares added
+      in the order of the features (the first feature's squares stored rather than
+      added to 0.0: the same number, a square is never -0.0).
+    - Bookkeeping: a row's steps do not depend on the other rows. A first pass runs
+      every row's steps without a branch, so that it vectorises: its neighbour's new
+      cost if the neighbour is ``i`` or ``j``, then the comparisons with ``i``, then
+      ``j`` (both costs read from the rows of ``i`` and ``j``: ``D`` is symmetric),
+      marking the rows to rescan with ``nnd = -inf`` (slots ``i`` and ``j``, and the
+      rows whose neighbour moved away). A second lists the marked rows, without a
+      branch either; the third rescans them, each in two interleaved scans combined
+      as the closest pair's lanes (``_row_best``'s first smallest cost).
+    """
+    d = X.shape[1]
+    weighted = w.shape[0] > 0
+    todo = np.empty(m, dtype=np.int64)  # the rows to rescan
+    dif = np.empty(d)  # the difference of two means
+    dd = d * d
+    flat = scatter.reshape(scatter.shape[0] * dd)  # the scatter matrices, one after another
+    for t in range(t0, t1):
+        wt = 1.0
+        if weighted:
+            wt = w[t]
+            if wt == 0.0:
+                continue
+        # the closest pair (i, j), i < j
+        b0 = nnd[0]
+        i = 0
+        b1 = np.inf
+        i1 = -1
+        b2 = np.inf
+        i2 = -1
+        b3 = np.inf
+        i3 = -1
+        r = 1
+        while r + 3 < m - 1:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            v = nnd[r + 1]
+            take = v < b2
+            b2 = v if take else b2
+            i2 = r + 1 if take else i2
+            v = nnd[r + 2]
+            take = v < b3
+            b3 = v if take else b3
+            i3 = r + 2 if take else i3
+            v = nnd[r + 3]
+            take = v < b0
+            b0 = v if take else b0
+            i = r + 3 if take else i
+            r += 4
+        while r < m - 1:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+        b0 = b1 if take else b0
+        i = i1 if take else i
+        take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+        b0 = b2 if take else b0
+        i = i2 if take else i
+        take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+        i = i3 if take else i
+        j = nn[i]
+        # slot i: the summary of slots i and j; slot j: the point alone
+        na = counts[i]
+        nb = counts[j]
+        nab = na + nb
+        f = na * nb / nab
+        for a in range(d):
+            dif[a] = means[i, a] - means[j, a]
+        for a in range(d):  # (i != j: the loops vectorise)
+            da = dif[a]
+            for b in range(d):
+                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+        base = j * dd
+        for q in range(dd):  # (one memset: row by row, LLVM called memset for each)
+            flat[base + q] = 0.0
+        for a in range(d):
+            v = (na * means[i, a] + nb * means[j, a]) / nab
+            means[i, a] = v
+            cols[a, i] = v
+            means[j, a] = X[t, a]
+            cols[a, j] = X[t, a]
+        counts[i] = nab
+        counts[j] = wt
+        # the costs of slots i and j with every slot
+        if d == 0:
+            for c in range(m):
+                D[i, c] = 0.0
+                D[j, c] = 0.0
+        else:
+            x = cols[0, i]
+            y = cols[0, j]
+            for c in range(m):
+                e = cols[0, c]
+                diff = x - e
+                D[i, c] = diff * diff
+                diff = y - e
+                D[j, c] = diff * diff
+        q = 1
+        while q + 4 <= d:
+            x0 = cols[q, i]
+            x1 = cols[q + 1, i]
+            x2 = cols[q + 2, i]
+            x3 = cols[q + 3, i]
+            y0 = cols[q, j]
+            y1 = cols[q + 1, j]
+            y2 = cols[q + 2, j]
+            y3 = cols[q + 3, j]
+            for c in range(m):
+                e0 = cols[q, c]
+                e1 = cols[q + 1, c]
+                e2 = cols[q + 2, c]
+                e3 = cols[q + 3, c]
+                acc = D[i, c]
+                diff = x0 - e0
+                acc += diff * diff
+                diff = x1 - e1
+                acc += diff * diff
+                diff = x2 - e2
+                acc += diff * diff
+                diff = x3 - e3
+                acc += diff * diff
+                D[i, c] = acc
+                acc = D[j, c]
+                diff = y0 - e0
+                acc += diff * diff
+                diff = y1 - e1
+                acc += diff * diff
+                diff = y2 - e2
+                acc += diff * diff
+                diff = y3 - e3
+                acc += diff * diff
+                D[j, c] = acc
+            q += 4
+        while q < d:
+            x = cols[q, i]
+            y = cols[q, j]
+            for c in range(m):
+                e = cols[q, c]
+                diff = x - e
+                D[i, c] += diff * diff
+                diff = y - e
+                D[j, c] += diff * diff
+            q += 1
+        if ward:
+            for c in range(m):
+                nc = counts[c]
+                D[i, c] = (nab * nc / (nab + nc)) * D[i, c]
+                D[j, c] = (wt * nc / (wt + nc)) * D[j, c]
+        for c in range(m):
+            D[c, i] = D[i, c]
+        for c in range(m):
+            D[c, j] = D[j, c]
+        # the bookkeeping of rows 0..j (a later row's neighbour is a later, unchanged slot)
+        for r in range(j + 1):
+            cand = nn[r]
+            cost = nnd[r]
+            vi = D[i, r]
+            vj = D[j, r]
+            moved = (cand == i) | (cand == j)
+            v = vi if cand == i else vj
+            scan = (r == i) | (r == j) | (cand < 0) | (cand >= m) | (moved & (v > cost))
+            cost = v if moved else cost
+            take = (r < i) & ((vi < cost) | ((vi == cost) & (i < cand)))
+            cost = vi if take else cost
+            cand = i if take else cand
+            take = (vj < cost) | ((vj == cost) & (j < cand))
+            cost = vj if take else cost
+            nn[r] = j if take else cand
+            nnd[r] = -np.inf if scan else cost
+        cnt = 0
+        for r in range(j + 1):
+            todo[cnt] = r
+            cnt += nnd[r] == -np.inf
+        for q in range(cnt):
+            r = todo[q]
+            if r < 0:  # never (0 <= r <= j): lets LLVM drop numba's negative-index wraparound
+                continue
+            if r + 1 >= m:
+                nn[r] = -1
+                nnd[r] = np.inf
+            else:  # two interleaved scans, combined as the closest pair's lanes
+                cost = D[r, r + 1]
+                cand = r + 1
+                cost1 = np.inf
+                cand1 = -1
+                c = r + 2
+                while c + 1 < m:
+                    v = D[r, c]
+                    take = v < cost1
+                    cost1 = v if take else cost1
+                    cand1 = c if take else cand1
+                    v = D[r, c + 1]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c + 1 if take else cand
+                    c += 2
+                if c < m:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
+                take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
+                nn[r] = cand1 if take else cand
+                nnd[r] = cost1 if take else cost
+
+
+@kernel
 def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
@@ -409,8 +526,6 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
     """
     n, d = X.shape
     weighted = w.shape[0] > 0
-    todo = np.empty(nn.shape[0], dtype=np.int64)  # scratch of the faddc refresh
-    dif = np.empty(d)  # scratch: the difference of two means
     bad = _first_nonfinite_row(X)
     for t in range(n if bad < 0 else bad):
         wt = 1.0
@@ -428,81 +543,10 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             _set_costs(cols, counts, k + 1, k, ward, D)
             _refresh(D, k + 1, k + 1, k, -1, nn, nnd)
             m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, k + 1, ward)
-        else:  # faddc: the closest pair of the k merges into i, the point takes slot j
-            # The steps of _closest, _merge_into, _put, _set_costs2 and _refresh, written
-            # out here: calls to them passed every array and took reference counts (atomic
-            # operations) at each call, a fifth of the time at k = 32.
-            # The closest pair: _closest's scan (every row r < m - 1 has a later slot, so
-            # nn[r] >= 0) in four interleaved branch-free scans, lane 0 from row 0 and
-            # the others from (inf, -1), then combined, the earlier row on a tie: the
-            # first of the smallest non-NaN nnd, or row 0 if its nnd is NaN, as the
-            # scan's "nnd[r] < best" from row 0 finds.
-            b0 = nnd[0]
-            i = 0
-            b1 = np.inf
-            i1 = -1
-            b2 = np.inf
-            i2 = -1
-            b3 = np.inf
-            i3 = -1
-            r = 1
-            while r + 3 < m - 1:
-                v = nnd[r]
-                take = v < b1
-                b1 = v if take else b1
-                i1 = r if take else i1
-                v = nnd[r + 1]
-                take = v < b2
-                b2 = v if take else b2
-                i2 = r + 1 if take else i2
-                v = nnd[r + 2]
-                take = v < b3
-                b3 = v if take else b3
-                i3 = r + 2 if take else i3
-                v = nnd[r + 3]
-                take = v < b0
-                b0 = v if take else b0
-                i = r + 3 if take else i
-                r += 4
-            while r < m - 1:
-                v = nnd[r]
-                take = v < b1
-                b1 = v if take else b1
-                i1 = r if take else i1
-                r += 1
-            take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
-            b0 = b1 if take else b0
-            i = i1 if take else i
-            take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
-            b0 = b2 if take else b0
-            i = i2 if take else i
-            take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
-            i = i3 if take else i
-            j = nn[i]
-            # slot i: the summary of slots i and j; slot j: the point alone
-            na = counts[i]
-            nb = counts[j]
-            nab = na + nb
-            f = na * nb / nab
-            for a in range(d):
-                dif[a] = means[i, a] - means[j, a]
-            for a in range(d):  # (i != j: the loops vectorise)
-                da = dif[a]
-                for b in range(d):
-                    scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
-            for a in range(d):
-                for b in range(d):
-                    scatter[j, a, b] = 0.0
-            for a in range(d):
-                v = (na * means[i, a] + nb * means[j, a]) / nab
-                means[i, a] = v
-                cols[a, i] = v
-                means[j, a] = X[t, a]
-                cols[a, j] = X[t, a]
-            counts[i] = nab
-            counts[j] = wt
-            _set_costs2(cols, counts, m, i, j, ward, D)
-            _faddc_refresh(D, m, i, j, nn, nnd, todo)  # i < j
+        else:  # faddc, once the k slots are in use: the rest of the rows in one call
+            _faddc_rows(X, w, t, n if bad < 0 else bad, counts, means, scatter, cols, D, nn, nnd, m,
+                        ward)
+            break
     return m, bad
 
 
