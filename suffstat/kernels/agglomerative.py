@@ -275,9 +275,12 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
     operations): the calls were a fifth of the time per point at ``k = 32``.
 
     - Closest pair: ``_closest``'s scan (every row ``r < m - 1`` has a later slot, so
-      ``nn[r] >= 0``) as four interleaved branch-free scans, lane 0 from row 0 and the
-      others from ``(inf, -1)``, combined with the earlier row on a tie: the first of
-      the smallest non-NaN ``nnd``, or row 0 if its ``nnd`` is NaN, as the scan finds.
+      ``nn[r] >= 0``) finds the first of the smallest non-NaN ``nnd``, or row 0 if its
+      ``nnd`` is NaN. For the first arrival it runs as four interleaved branch-free
+      scans, lane 0 from row 0 and the others from ``(inf, -1)``, combined with the
+      earlier row on a tie; for the next ones the lanes are filled by the refresh (the
+      rows not rescanned as the rows are listed, the rescanned ones in a fifth lane as
+      they are rescanned), each lane in increasing row order, so no pass of its own.
     - Costs: both rows in one pass over the slots per four features, the squares added
       in the order of the features (the first feature's squares stored rather than
       added to 0.0: the same number, a square is never -0.0).
@@ -296,55 +299,55 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
     dif = np.empty(d)  # the difference of two means
     dd = d * d
     flat = scatter.reshape(scatter.shape[0] * dd)  # the scatter matrices, one after another
+    # the closest pair of the first arrival (then found in the refresh of each arrival)
+    b0 = nnd[0]
+    i = 0
+    b1 = np.inf
+    i1 = -1
+    b2 = np.inf
+    i2 = -1
+    b3 = np.inf
+    i3 = -1
+    r = 1
+    while r + 3 < m - 1:
+        v = nnd[r]
+        take = v < b1
+        b1 = v if take else b1
+        i1 = r if take else i1
+        v = nnd[r + 1]
+        take = v < b2
+        b2 = v if take else b2
+        i2 = r + 1 if take else i2
+        v = nnd[r + 2]
+        take = v < b3
+        b3 = v if take else b3
+        i3 = r + 2 if take else i3
+        v = nnd[r + 3]
+        take = v < b0
+        b0 = v if take else b0
+        i = r + 3 if take else i
+        r += 4
+    while r < m - 1:
+        v = nnd[r]
+        take = v < b1
+        b1 = v if take else b1
+        i1 = r if take else i1
+        r += 1
+    take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+    b0 = b1 if take else b0
+    i = i1 if take else i
+    take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+    b0 = b2 if take else b0
+    i = i2 if take else i
+    take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+    i = i3 if take else i
     for t in range(t0, t1):
         wt = 1.0
         if weighted:
             wt = w[t]
             if wt == 0.0:
                 continue
-        # the closest pair (i, j), i < j
-        b0 = nnd[0]
-        i = 0
-        b1 = np.inf
-        i1 = -1
-        b2 = np.inf
-        i2 = -1
-        b3 = np.inf
-        i3 = -1
-        r = 1
-        while r + 3 < m - 1:
-            v = nnd[r]
-            take = v < b1
-            b1 = v if take else b1
-            i1 = r if take else i1
-            v = nnd[r + 1]
-            take = v < b2
-            b2 = v if take else b2
-            i2 = r + 1 if take else i2
-            v = nnd[r + 2]
-            take = v < b3
-            b3 = v if take else b3
-            i3 = r + 2 if take else i3
-            v = nnd[r + 3]
-            take = v < b0
-            b0 = v if take else b0
-            i = r + 3 if take else i
-            r += 4
-        while r < m - 1:
-            v = nnd[r]
-            take = v < b1
-            b1 = v if take else b1
-            i1 = r if take else i1
-            r += 1
-        take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
-        b0 = b1 if take else b0
-        i = i1 if take else i
-        take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
-        b0 = b2 if take else b0
-        i = i2 if take else i
-        take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
-        i = i3 if take else i
-        j = nn[i]
+        j = nn[i]  # the closest pair (i, j), i < j
         # slot i: the summary of slots i and j; slot j: the point alone
         na = counts[i]
         nb = counts[j]
@@ -453,10 +456,61 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             cost = vj if take else cost
             nn[r] = j if take else cand
             nnd[r] = -np.inf if scan else cost
-        cnt = 0
-        for r in range(j + 1):
+        # the marked rows listed; the rows r >= 1 not marked go to four lanes of the
+        # next closest pair (rows m - 1 and beyond j are never marked)
+        todo[0] = 0
+        cnt = 1 if nnd[0] == -np.inf else 0
+        b1 = np.inf
+        i1 = -1
+        b2 = np.inf
+        i2 = -1
+        b3 = np.inf
+        i3 = -1
+        b4 = np.inf
+        i4 = -1
+        r = 1
+        while r + 3 <= j:
+            v = nnd[r]
             todo[cnt] = r
-            cnt += nnd[r] == -np.inf
+            cnt += v == -np.inf
+            take = (v < b1) & (v > -np.inf)
+            b1 = v if take else b1
+            i1 = r if take else i1
+            v = nnd[r + 1]
+            todo[cnt] = r + 1
+            cnt += v == -np.inf
+            take = (v < b2) & (v > -np.inf)
+            b2 = v if take else b2
+            i2 = r + 1 if take else i2
+            v = nnd[r + 2]
+            todo[cnt] = r + 2
+            cnt += v == -np.inf
+            take = (v < b3) & (v > -np.inf)
+            b3 = v if take else b3
+            i3 = r + 2 if take else i3
+            v = nnd[r + 3]
+            todo[cnt] = r + 3
+            cnt += v == -np.inf
+            take = (v < b4) & (v > -np.inf)
+            b4 = v if take else b4
+            i4 = r + 3 if take else i4
+            r += 4
+        while r <= j:
+            v = nnd[r]
+            todo[cnt] = r
+            cnt += v == -np.inf
+            take = (v < b1) & (v > -np.inf)
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        while r < m - 1:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        b5 = np.inf  # the fifth lane: the rescanned rows
+        i5 = -1
         for q in range(cnt):
             r = todo[q]
             if r < 0:  # never (0 <= r <= j): lets LLVM drop numba's negative-index wraparound
@@ -487,7 +541,29 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                     cand = c if take else cand
                 take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
                 nn[r] = cand1 if take else cand
-                nnd[r] = cost1 if take else cost
+                cost = cost1 if take else cost
+                nnd[r] = cost
+                take = (r >= 1) & (r < m - 1) & (cost < b5)
+                b5 = cost if take else b5
+                i5 = r if take else i5
+        # the next closest pair: row 0, or the first of the smallest of the lanes
+        i = 0
+        b0 = nnd[0]
+        if b0 == b0:  # else a NaN: the scan keeps row 0
+            take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+            b0 = b1 if take else b0
+            i = i1 if take else i
+            take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+            b0 = b2 if take else b0
+            i = i2 if take else i
+            take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+            b0 = b3 if take else b0
+            i = i3 if take else i
+            take = (i4 >= 0) & ((b4 < b0) | ((b4 == b0) & (i4 < i)))
+            b0 = b4 if take else b0
+            i = i4 if take else i
+            take = (i5 >= 0) & ((b5 < b0) | ((b5 == b0) & (i5 < i)))
+            i = i5 if take else i
 
 
 @kernel
