@@ -281,9 +281,10 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
       earlier row on a tie; for the next ones the lanes are filled by the refresh (the
       rows not rescanned as the rows are listed, the rescanned ones in a fifth lane as
       they are rescanned), each lane in increasing row order, so no pass of its own.
-    - Costs: both rows in one pass over the slots per four features, the squares added
-      in the order of the features (the first feature's squares stored rather than
-      added to 0.0: the same number, a square is never -0.0).
+    - Costs: both rows in one pass over the slots for the first two features, then
+      per four features, the squares added in the order of the features (the first
+      feature's squares stored rather than added to 0.0: the same number, a square is
+      never -0.0).
     - Bookkeeping: a row's steps do not depend on the other rows. A first pass runs
       every row's steps without a branch, so that it vectorises: its neighbour's new
       cost if the neighbour is ``i`` or ``j``, then the comparisons with ``i``, then
@@ -375,7 +376,8 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             for c in range(m):
                 D[i, c] = 0.0
                 D[j, c] = 0.0
-        else:
+            q = 0
+        elif d == 1:
             x = cols[0, i]
             y = cols[0, j]
             for c in range(m):
@@ -384,7 +386,26 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                 D[i, c] = diff * diff
                 diff = y - e
                 D[j, c] = diff * diff
-        q = 1
+            q = 1
+        else:  # the first two features in one pass
+            x0 = cols[0, i]
+            x1 = cols[1, i]
+            y0 = cols[0, j]
+            y1 = cols[1, j]
+            for c in range(m):
+                e0 = cols[0, c]
+                e1 = cols[1, c]
+                diff = x0 - e0
+                acc = diff * diff
+                diff = x1 - e1
+                acc += diff * diff
+                D[i, c] = acc
+                diff = y0 - e0
+                acc = diff * diff
+                diff = y1 - e1
+                acc += diff * diff
+                D[j, c] = acc
+            q = 2
         while q + 4 <= d:
             x0 = cols[q, i]
             x1 = cols[q + 1, i]
