@@ -588,6 +588,246 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
 
 
 @kernel
+def _insert_merge_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, k, ward):
+    """The insert-merge rule on rows ``t0..t1-1`` of ``X`` (finite), with ``k`` slots in use.
+
+    Each arrival: the point takes the spare slot ``k`` (``_put``), gets its costs
+    (``_set_costs``) and the bookkeeping of the ``k + 1`` slots is repaired
+    (``_refresh(D, k + 1, k + 1, k, -1, nn, nnd)``); then ``_reduce_one``: the closest
+    pair ``(i, j)`` merges into ``i``, slot ``k`` moves into ``j`` (if ``j < k``), slot
+    ``i`` gets its costs and the bookkeeping of the ``k`` slots is repaired. The same
+    steps and numbers, written out in one loop with no call (see ``_faddc_rows``: the
+    refreshes run as its branch-free pass, list and rescans; the closest pair as its
+    four lanes).
+    """
+    d = X.shape[1]
+    weighted = w.shape[0] > 0
+    todo = np.empty(k + 1, dtype=np.int64)  # the rows to rescan
+    dif = np.empty(d)  # the difference of two means
+    dd = d * d
+    flat = scatter.reshape(scatter.shape[0] * dd)  # the scatter matrices, one after another
+    m1 = k + 1
+    for t in range(t0, t1):
+        wt = 1.0
+        if weighted:
+            wt = w[t]
+            if wt == 0.0:
+                continue
+        # the point in slot k, its costs with the k + 1 slots, the bookkeeping
+        counts[k] = wt
+        for a in range(d):
+            means[k, a] = X[t, a]
+            cols[a, k] = X[t, a]
+        base = k * dd
+        for q in range(dd):
+            flat[base + q] = 0.0
+        for c in range(m1):
+            D[k, c] = 0.0
+        for q in range(d):
+            x = cols[q, k]
+            for c in range(m1):
+                diff = x - cols[q, c]
+                D[k, c] += diff * diff
+        if ward:
+            ns = counts[k]
+            for c in range(m1):
+                D[k, c] = (ns * counts[c] / (ns + counts[c])) * D[k, c]
+        for c in range(m1):
+            D[c, k] = D[k, c]
+        for r in range(m1):
+            cand = nn[r]
+            cost = nnd[r]
+            vi = D[k, r]
+            vj = D[k, r]
+            moved = (cand == k) | ((-1 >= 0) & (cand == -1))
+            v = vi if cand == k else vj
+            scan = (r == k) | (r == -1) | (cand < 0) | (cand >= m1) | (moved & (v > cost))
+            cost = v if moved else cost
+            take = (r < k) & ((vi < cost) | ((vi == cost) & (k < cand)))
+            cost = vi if take else cost
+            cand = k if take else cand
+            take = (r < -1) & ((vj < cost) | ((vj == cost) & (-1 < cand)))
+            cost = vj if take else cost
+            nn[r] = -1 if take else cand
+            nnd[r] = -np.inf if scan else cost
+        cnt = 0
+        for r in range(m1):
+            todo[cnt] = r
+            cnt += nnd[r] == -np.inf
+        for q in range(cnt):
+            r = todo[q]
+            if r < 0:  # never: lets LLVM drop numba's negative-index wraparound
+                continue
+            if r + 1 >= m1:
+                nn[r] = -1
+                nnd[r] = np.inf
+            else:
+                cost = D[r, r + 1]
+                cand = r + 1
+                cost1 = np.inf
+                cand1 = -1
+                c = r + 2
+                while c + 1 < m1:
+                    v = D[r, c]
+                    take = v < cost1
+                    cost1 = v if take else cost1
+                    cand1 = c if take else cand1
+                    v = D[r, c + 1]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c + 1 if take else cand
+                    c += 2
+                if c < m1:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
+                take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
+                nn[r] = cand1 if take else cand
+                nnd[r] = cost1 if take else cost
+        # the closest pair (i, j) of the k + 1 slots (every row r < k has a later slot)
+        b0 = nnd[0]
+        i = 0
+        b1 = np.inf
+        i1 = -1
+        b2 = np.inf
+        i2 = -1
+        b3 = np.inf
+        i3 = -1
+        r = 1
+        while r + 3 < k:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            v = nnd[r + 1]
+            take = v < b2
+            b2 = v if take else b2
+            i2 = r + 1 if take else i2
+            v = nnd[r + 2]
+            take = v < b3
+            b3 = v if take else b3
+            i3 = r + 2 if take else i3
+            v = nnd[r + 3]
+            take = v < b0
+            b0 = v if take else b0
+            i = r + 3 if take else i
+            r += 4
+        while r < k:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+        b0 = b1 if take else b0
+        i = i1 if take else i
+        take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+        b0 = b2 if take else b0
+        i = i2 if take else i
+        take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+        i = i3 if take else i
+        j = nn[i]
+        # slot i: the summary of slots i and j
+        na = counts[i]
+        nb = counts[j]
+        nab = na + nb
+        f = na * nb / nab
+        for a in range(d):
+            dif[a] = means[i, a] - means[j, a]
+        for a in range(d):  # (i != j: the loop vectorises)
+            da = dif[a]
+            for b in range(d):
+                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+        for a in range(d):
+            v = (na * means[i, a] + nb * means[j, a]) / nab
+            means[i, a] = v
+            cols[a, i] = v
+        counts[i] = nab
+        jj = -1
+        if j < k:  # slot k moves into j, with its costs
+            jj = j
+            counts[j] = counts[k]
+            for a in range(d):
+                means[j, a] = means[k, a]
+                cols[a, j] = means[k, a]
+            src = k * dd
+            dst = j * dd
+            for q in range(dd):
+                flat[dst + q] = flat[src + q]
+            for c in range(k):
+                if c != j:
+                    v = D[k, c]
+                    D[j, c] = v
+                    D[c, j] = v
+        for c in range(k):
+            D[i, c] = 0.0
+        for q in range(d):
+            x = cols[q, i]
+            for c in range(k):
+                diff = x - cols[q, c]
+                D[i, c] += diff * diff
+        if ward:
+            ns = counts[i]
+            for c in range(k):
+                D[i, c] = (ns * counts[c] / (ns + counts[c])) * D[i, c]
+        for c in range(k):
+            D[c, i] = D[i, c]
+        jr = jj if jj >= 0 else i
+        for r in range(k):
+            cand = nn[r]
+            cost = nnd[r]
+            vi = D[i, r]
+            vj = D[jr, r]
+            moved = (cand == i) | ((jj >= 0) & (cand == jj))
+            v = vi if cand == i else vj
+            scan = (r == i) | (r == jj) | (cand < 0) | (cand >= k) | (moved & (v > cost))
+            cost = v if moved else cost
+            take = (r < i) & ((vi < cost) | ((vi == cost) & (i < cand)))
+            cost = vi if take else cost
+            cand = i if take else cand
+            take = (r < jj) & ((vj < cost) | ((vj == cost) & (jj < cand)))
+            cost = vj if take else cost
+            nn[r] = jj if take else cand
+            nnd[r] = -np.inf if scan else cost
+        cnt = 0
+        for r in range(k):
+            todo[cnt] = r
+            cnt += nnd[r] == -np.inf
+        for q in range(cnt):
+            r = todo[q]
+            if r < 0:  # never: lets LLVM drop numba's negative-index wraparound
+                continue
+            if r + 1 >= k:
+                nn[r] = -1
+                nnd[r] = np.inf
+            else:
+                cost = D[r, r + 1]
+                cand = r + 1
+                cost1 = np.inf
+                cand1 = -1
+                c = r + 2
+                while c + 1 < k:
+                    v = D[r, c]
+                    take = v < cost1
+                    cost1 = v if take else cost1
+                    cand1 = c if take else cand1
+                    v = D[r, c + 1]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c + 1 if take else cand
+                    c += 2
+                if c < k:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
+                take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
+                nn[r] = cand1 if take else cand
+                nnd[r] = cost1 if take else cost
+
+
+@kernel
 def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
@@ -635,11 +875,10 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             _set_costs(cols, counts, m + 1, m, ward, D)
             m += 1
             _refresh(D, m, m, m - 1, -1, nn, nnd)
-        elif insert_first:  # the point first, in slot k; then the closest pair of the k + 1
-            _put(X, t, wt, counts, means, scatter, cols, k)
-            _set_costs(cols, counts, k + 1, k, ward, D)
-            _refresh(D, k + 1, k + 1, k, -1, nn, nnd)
-            m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, k + 1, ward)
+        elif insert_first:  # once the k slots are in use: the rest of the rows in one call
+            _insert_merge_rows(X, w, t, n if bad < 0 else bad, counts, means, scatter, cols, D, nn,
+                               nnd, k, ward)
+            break
         else:  # faddc, once the k slots are in use: the rest of the rows in one call
             _faddc_rows(X, w, t, n if bad < 0 else bad, counts, means, scatter, cols, D, nn, nnd, m,
                         ward)
