@@ -28,11 +28,18 @@ neighbour with the changed slots (O(1), in branch-free passes over the rows).
 Where the time goes (faddc, centroid linkage, Gaussian blobs): at ``k = 32`` and
 ``128`` a point costs two cost rows (``2 k d``), the refresh passes over about ``k``
 rows, 4 to 6 rescans of ``k / 2`` costs on average (the two changed rows and 2 to 4
-rows whose neighbour moved away) and the search of the closest pair (``k``). Taking
-parts out of the kernel (which changes the slots, so only roughly) made it 2 to 5
-times faster without the refresh, about 2 times without the cost rows and 1.2 to 1.6
-times without the search; the d x d scatter update is 8% (d = 2) to 20% (d = 10)
-of the time at ``k = 32``. ``benchmarks/RESULTS.md`` has the measurements.
+rows whose neighbour moved away) and the search of the closest pair (``k``).
+
+Once the ``k`` slots are in use, each rule runs in one kernel per batch
+(``_faddc_rows``, ``_insert_merge_rows``) with every step written out and no call
+per point: in numba a call to another kernel passes each array as a dozen words and
+takes and drops a reference to it (atomic operations) unless the reference-count
+pruning manages, which it did not for half of the helpers; those calls were a fifth
+of the time at ``k = 32``. In the loops, a sampling profile (``perf``) at ``k = 32,
+d = 2`` put about half of the time in the refresh (its rescans most of it, a
+dependent chain of minima the compiler cannot vectorise without fast-math), a
+quarter in the closest-pair search and the merge, the rest in the cost rows; at
+``d = 10`` the cost rows are a third. ``benchmarks/RESULTS.md`` has the measurements.
 """
 
 from __future__ import annotations
