@@ -7,7 +7,11 @@ Contenders, each fed the same Gaussian-blob stream (k blobs in d dimensions):
 - published: the published rule's pure-Python loop, re-implemented here as published
   (k slots at the origin with count 0; per point the full k x k distance matrix in
   Python loops, the closest pair merged into a weighted centroid, the point taking the
-  freed slot; only centroid and count kept), timed on a few hundred points;
+  freed slot; only centroid and count kept). Its cost per point is the same for every
+  point, so it is timed on the first points of the stream: as many as take about
+  ``--published-seconds`` (0.5 s; measured on 10 points first), which keeps the
+  timer's and the machine's noise small (the earlier fixed counts, 20 to 1,200 points,
+  took 7 to 30 ms at k >= 32 and moved by up to 2x between runs);
 - published+numpy: the same O(k^2 d) rule with the distance matrix computed by numpy
   per point (a fairer peer than pure Python);
 - Birch: ``sklearn.cluster.Birch(n_clusters=None).partial_fit`` over chunks of 10,000 rows;
@@ -15,7 +19,9 @@ Contenders, each fed the same Gaussian-blob stream (k blobs in d dimensions):
   chunks of 1,024 rows.
 
 Each is timed after a warm-up (the numba compilation is not counted), ``--rounds``
-times per configuration in alternating order; the medians are reported. ``--stream`` also
+times per configuration in alternating order; the medians are reported, with the
+spread (min-max) of the published loop's rate. suffstat is timed on 1,000,000 points
+(100,000 with ``--quick``). ``--stream`` also
 writes a 10M x 10 ``.npy`` and streams it once with ``batch_size=100_000, n_jobs=2``
 in a subprocess, reporting the time and the peak resident memory (VmHWM).
 
@@ -101,7 +107,13 @@ def timed(fn):
     return time.perf_counter() - t
 
 
-def run_table(quick, rounds, sklearn_threads=None):
+def published_count(probe, k, seconds, n_max, fn):
+    """How many rows the published loop ``fn`` takes about ``seconds`` on (timed on ``probe``)."""
+    el = timed(lambda: fn(probe, k))
+    return int(min(n_max, max(20, seconds / max(el / len(probe), 1e-9))))
+
+
+def run_table(quick, rounds, sklearn_threads=None, published_seconds=0.5):
     """Each configuration: ``rounds`` rounds, each timing every contender once in alternating
     order (forwards, then backwards); the medians of the points per second are printed."""
     from sklearn.cluster import Birch, MiniBatchKMeans
@@ -115,7 +127,7 @@ def run_table(quick, rounds, sklearn_threads=None):
             return contextlib.nullcontext()
         return threadpool_limits(sklearn_threads)
 
-    n_ours = 20_000 if quick else 200_000
+    n_ours = 100_000 if quick else 1_000_000
     n_sk = 10_000 if quick else 50_000
     rows = []
     print(f"median of {rounds} alternating rounds; load average {os.getloadavg()[0]:.2f} "
@@ -124,8 +136,9 @@ def run_table(quick, rounds, sklearn_threads=None):
         for k in (8, 32, 128):
             X = blobs(n_ours, d, k)
             ss.StreamingAgglomerative(k).fit(X[:1000])  # compile
-            n_pub = max(20, int((30 if quick else 300) * (8 / k) ** 2 * 4))
-            n_pub = min(n_pub, 3000)
+            seconds = published_seconds / (5 if quick else 1)
+            n_pub = published_count(X[:10].tolist(), k, seconds, len(X), published_loop)
+            n_np = published_count(X[:10], k, seconds, len(X), published_numpy)
             Xl = X[:n_pub].tolist()
             Xs = X[:n_sk]
 
@@ -144,7 +157,7 @@ def run_table(quick, rounds, sklearn_threads=None):
             contenders = [
                 ("suffstat", n_ours, lambda: ss.StreamingAgglomerative(k).fit(X)),
                 ("published", n_pub, lambda: published_loop(Xl, k)),
-                ("published+numpy", n_pub, lambda: published_numpy(X[:n_pub], k)),
+                ("published+numpy", n_np, lambda: published_numpy(X[:n_np], k)),
                 ("Birch", n_sk, birch),
                 ("MiniBatchKMeans", n_sk, mbk),
             ]
@@ -154,9 +167,11 @@ def run_table(quick, rounds, sklearn_threads=None):
                     secs[name].append(timed(fn))
             rate = {name: n / float(np.median(secs[name])) for name, n, _ in contenders}
             ours, pub, pub_np, br, mb = (rate[c[0]] for c in contenders)
+            pub_lo, pub_hi = n_pub / max(secs["published"]), n_pub / min(secs["published"])
             rows.append((k, d, ours, pub, pub_np, br, mb))
             print(f"k={k:4d} d={d:3d}  suffstat {ours:12,.0f}/s  published {pub:9,.0f}/s "
-                  f"(x{ours / pub:,.0f})  published+numpy {pub_np:9,.0f}/s (x{ours / pub_np:,.0f})  "
+                  f"({pub_lo:,.0f}-{pub_hi:,.0f}, {n_pub:,} points) (x{ours / pub:,.0f})  "
+                  f"published+numpy {pub_np:9,.0f}/s (x{ours / pub_np:,.0f})  "
                   f"Birch {br:10,.0f}/s (x{ours / br:,.1f})  MiniBatchKMeans {mb:10,.0f}/s "
                   f"(x{ours / mb:,.1f})  [load {os.getloadavg()[0]:.2f}]", flush=True)
     return rows
@@ -197,9 +212,11 @@ if __name__ == "__main__":
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--sklearn-threads", type=int, default=None,
                    help="limit scikit-learn's OpenMP/BLAS threads (threadpoolctl) while it is timed")
+    p.add_argument("--published-seconds", type=float, default=0.5,
+                   help="time the published loops on about this many seconds of points")
     p.add_argument("--no-table", action="store_true")
     args = p.parse_args()
     if not args.no_table:
-        run_table(args.quick, args.rounds, args.sklearn_threads)
+        run_table(args.quick, args.rounds, args.sklearn_threads, args.published_seconds)
     if args.stream:
         run_stream()

@@ -28,11 +28,18 @@ neighbour with the changed slots (O(1), in branch-free passes over the rows).
 Where the time goes (faddc, centroid linkage, Gaussian blobs): at ``k = 32`` and
 ``128`` a point costs two cost rows (``2 k d``), the refresh passes over about ``k``
 rows, 4 to 6 rescans of ``k / 2`` costs on average (the two changed rows and 2 to 4
-rows whose neighbour moved away) and the search of the closest pair (``k``). Taking
-parts out of the kernel (which changes the slots, so only roughly) made it 2 to 5
-times faster without the refresh, about 2 times without the cost rows and 1.2 to 1.6
-times without the search; the d x d scatter update is 8% (d = 2) to 20% (d = 10)
-of the time at ``k = 32``. ``benchmarks/RESULTS.md`` has the measurements.
+rows whose neighbour moved away) and the search of the closest pair (``k``).
+
+Once the ``k`` slots are in use, each rule runs in one kernel per batch
+(``_faddc_rows``, ``_insert_merge_rows``) with every step written out and no call
+per point: in numba a call to another kernel passes each array as a dozen words and
+takes and drops a reference to it (atomic operations) unless the reference-count
+pruning manages, which it did not for half of the helpers; those calls were a fifth
+of the time at ``k = 32``. In the loops, a sampling profile (``perf``) at ``k = 32,
+d = 2`` put about half of the time in the refresh (its rescans most of it, a
+dependent chain of minima the compiler cannot vectorise without fast-math), a
+quarter in the closest-pair search and the merge, the rest in the cost rows; at
+``d = 10`` the cost rows are a third. ``benchmarks/RESULTS.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
+
+_ABS = np.int64(0x7FFFFFFFFFFFFFFF)  # all bits but the sign
+_INF_BITS = np.int64(0x7FF0000000000000)  # the bits of +inf
 
 
 @kernel
@@ -65,52 +75,6 @@ def _set_costs(cols, counts, m, s, ward, D):
             row[c] = (ns * counts[c] / (ns + counts[c])) * row[c]
     for c in range(m):
         D[c, s] = row[c]
-
-
-@kernel
-def _set_costs2(cols, counts, m, s, u, ward, D):
-    """``_set_costs`` for slots ``s`` and ``u`` in one pass over the slots.
-
-    The first feature's squares are stored rather than added to 0.0: the same number
-    (``0.0 + x`` is ``x`` for a square, which is never -0.0).
-    """
-    rs = D[s]
-    ru = D[u]
-    if cols.shape[0] == 0:
-        for c in range(m):
-            rs[c] = 0.0
-            ru[c] = 0.0
-        return
-    x = cols[0, s]
-    y = cols[0, u]
-    col = cols[0]
-    for c in range(m):
-        e = col[c]
-        diff = x - e
-        rs[c] = diff * diff
-        diff = y - e
-        ru[c] = diff * diff
-    for t in range(1, cols.shape[0]):
-        x = cols[t, s]
-        y = cols[t, u]
-        col = cols[t]
-        for c in range(m):
-            e = col[c]
-            diff = x - e
-            rs[c] += diff * diff
-            diff = y - e
-            ru[c] += diff * diff
-    if ward:
-        ns = counts[s]
-        nu = counts[u]
-        for c in range(m):
-            nc = counts[c]
-            rs[c] = (ns * nc / (ns + nc)) * rs[c]
-            ru[c] = (nu * nc / (nu + nc)) * ru[c]
-    for c in range(m):
-        D[c, s] = rs[c]
-    for c in range(m):
-        D[c, u] = ru[c]
 
 
 @kernel
@@ -280,6 +244,597 @@ def reduce_to(counts, means, scatter, cols, D, nn, nnd, m, k, ward):
 
 
 @kernel
+def _first_nonfinite_row(X):
+    """The first row of ``X`` (C-contiguous) holding NaN or infinity, or -1.
+
+    A float is NaN or infinite when its exponent bits are all set: the bits with the
+    sign cleared, as an integer, are then ``>=`` those of ``+inf``. Blocks of rows are
+    checked with an integer maximum, in a loop that vectorises; a block with such a
+    value is then searched row by row.
+    """
+    n, d = X.shape
+    flat = X.reshape(n * d).view(np.int64)
+    block = 256
+    for t0 in range(0, n, block):
+        t1 = min(n, t0 + block)
+        top = np.int64(0)
+        for q in range(t0 * d, t1 * d):
+            key = flat[q] & _ABS
+            top = key if key > top else top
+        if top >= _INF_BITS:
+            for t in range(t0, t1):
+                for a in range(d):
+                    if not np.isfinite(X[t, a]):
+                        return t
+    return -1
+
+
+@kernel
+def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward):
+    """The faddc rule on rows ``t0..t1-1`` of ``X`` (finite), with all ``m = k`` slots in use.
+
+    Each arrival: the closest pair ``(i, j)`` merges into ``i`` (``_merge_into``), the
+    point takes slot ``j`` (``_put``), the costs of ``i`` and ``j`` are recomputed
+    (``_set_costs`` for both) and the bookkeeping is repaired (``_refresh(D, m, j + 1,
+    i, j, nn, nnd)``): the same steps and the same numbers, written out in one loop
+    with no call. A call to a kernel passes every array and, unless numba's
+    reference-count pruning manages, takes and drops a reference to each (atomic
+    operations): the calls were a fifth of the time per point at ``k = 32``.
+
+    - Closest pair: ``_closest``'s scan (every row ``r < m - 1`` has a later slot, so
+      ``nn[r] >= 0``) finds the first of the smallest non-NaN ``nnd``, or row 0 if its
+      ``nnd`` is NaN. For the first arrival it runs as four interleaved branch-free
+      scans, lane 0 from row 0 and the others from ``(inf, -1)``, combined with the
+      earlier row on a tie; for the next ones the lanes are filled by the refresh (the
+      rows not rescanned as the rows are listed, the rescanned ones in a fifth lane as
+      they are rescanned), each lane in increasing row order, so no pass of its own.
+    - Costs: both rows in one pass over the slots for the first two features, then
+      per four features, the squares added in the order of the features (the first
+      feature's squares stored rather than added to 0.0: the same number, a square is
+      never -0.0).
+    - Bookkeeping: a row's steps do not depend on the other rows. A first pass runs
+      every row's steps without a branch, so that it vectorises: its neighbour's new
+      cost if the neighbour is ``i`` or ``j``, then the comparisons with ``i``, then
+      ``j`` (both costs read from the rows of ``i`` and ``j``: ``D`` is symmetric),
+      marking the rows to rescan with ``nnd = -inf`` (slots ``i`` and ``j``, and the
+      rows whose neighbour moved away). A second lists the marked rows, without a
+      branch either; the third rescans them, each in two interleaved scans combined
+      as the closest pair's lanes (``_row_best``'s first smallest cost).
+    """
+    d = X.shape[1]
+    weighted = w.shape[0] > 0
+    todo = np.empty(m, dtype=np.int64)  # the rows to rescan
+    dif = np.empty(d)  # the difference of two means
+    dd = d * d
+    flat = scatter.reshape(scatter.shape[0] * dd)  # the scatter matrices, one after another
+    # the closest pair of the first arrival (then found in the refresh of each arrival)
+    b0 = nnd[0]
+    i = 0
+    b1 = np.inf
+    i1 = -1
+    b2 = np.inf
+    i2 = -1
+    b3 = np.inf
+    i3 = -1
+    r = 1
+    while r + 3 < m - 1:
+        v = nnd[r]
+        take = v < b1
+        b1 = v if take else b1
+        i1 = r if take else i1
+        v = nnd[r + 1]
+        take = v < b2
+        b2 = v if take else b2
+        i2 = r + 1 if take else i2
+        v = nnd[r + 2]
+        take = v < b3
+        b3 = v if take else b3
+        i3 = r + 2 if take else i3
+        v = nnd[r + 3]
+        take = v < b0
+        b0 = v if take else b0
+        i = r + 3 if take else i
+        r += 4
+    while r < m - 1:
+        v = nnd[r]
+        take = v < b1
+        b1 = v if take else b1
+        i1 = r if take else i1
+        r += 1
+    take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+    b0 = b1 if take else b0
+    i = i1 if take else i
+    take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+    b0 = b2 if take else b0
+    i = i2 if take else i
+    take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+    i = i3 if take else i
+    for t in range(t0, t1):
+        wt = 1.0
+        if weighted:
+            wt = w[t]
+            if wt == 0.0:
+                continue
+        j = nn[i]  # the closest pair (i, j), i < j
+        # slot i: the summary of slots i and j; slot j: the point alone
+        na = counts[i]
+        nb = counts[j]
+        nab = na + nb
+        f = na * nb / nab
+        for a in range(d):
+            dif[a] = means[i, a] - means[j, a]
+        for a in range(d):  # (i != j: the loops vectorise)
+            da = dif[a]
+            for b in range(d):
+                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+        base = j * dd
+        for q in range(dd):  # (one memset: row by row, LLVM called memset for each)
+            flat[base + q] = 0.0
+        for a in range(d):
+            v = (na * means[i, a] + nb * means[j, a]) / nab
+            means[i, a] = v
+            cols[a, i] = v
+            means[j, a] = X[t, a]
+            cols[a, j] = X[t, a]
+        counts[i] = nab
+        counts[j] = wt
+        # the costs of slots i and j with every slot
+        if d == 0:
+            for c in range(m):
+                D[i, c] = 0.0
+                D[j, c] = 0.0
+            q = 0
+        elif d == 1:
+            x = cols[0, i]
+            y = cols[0, j]
+            for c in range(m):
+                e = cols[0, c]
+                diff = x - e
+                D[i, c] = diff * diff
+                diff = y - e
+                D[j, c] = diff * diff
+            q = 1
+        else:  # the first two features in one pass
+            x0 = cols[0, i]
+            x1 = cols[1, i]
+            y0 = cols[0, j]
+            y1 = cols[1, j]
+            for c in range(m):
+                e0 = cols[0, c]
+                e1 = cols[1, c]
+                diff = x0 - e0
+                acc = diff * diff
+                diff = x1 - e1
+                acc += diff * diff
+                D[i, c] = acc
+                diff = y0 - e0
+                acc = diff * diff
+                diff = y1 - e1
+                acc += diff * diff
+                D[j, c] = acc
+            q = 2
+        while q + 4 <= d:
+            x0 = cols[q, i]
+            x1 = cols[q + 1, i]
+            x2 = cols[q + 2, i]
+            x3 = cols[q + 3, i]
+            y0 = cols[q, j]
+            y1 = cols[q + 1, j]
+            y2 = cols[q + 2, j]
+            y3 = cols[q + 3, j]
+            for c in range(m):
+                e0 = cols[q, c]
+                e1 = cols[q + 1, c]
+                e2 = cols[q + 2, c]
+                e3 = cols[q + 3, c]
+                acc = D[i, c]
+                diff = x0 - e0
+                acc += diff * diff
+                diff = x1 - e1
+                acc += diff * diff
+                diff = x2 - e2
+                acc += diff * diff
+                diff = x3 - e3
+                acc += diff * diff
+                D[i, c] = acc
+                acc = D[j, c]
+                diff = y0 - e0
+                acc += diff * diff
+                diff = y1 - e1
+                acc += diff * diff
+                diff = y2 - e2
+                acc += diff * diff
+                diff = y3 - e3
+                acc += diff * diff
+                D[j, c] = acc
+            q += 4
+        while q < d:
+            x = cols[q, i]
+            y = cols[q, j]
+            for c in range(m):
+                e = cols[q, c]
+                diff = x - e
+                D[i, c] += diff * diff
+                diff = y - e
+                D[j, c] += diff * diff
+            q += 1
+        if ward:
+            for c in range(m):
+                nc = counts[c]
+                D[i, c] = (nab * nc / (nab + nc)) * D[i, c]
+                D[j, c] = (wt * nc / (wt + nc)) * D[j, c]
+        for c in range(m):
+            D[c, i] = D[i, c]
+        for c in range(m):
+            D[c, j] = D[j, c]
+        # the bookkeeping of rows 0..j (a later row's neighbour is a later, unchanged slot)
+        for r in range(j + 1):
+            cand = nn[r]
+            cost = nnd[r]
+            vi = D[i, r]
+            vj = D[j, r]
+            moved = (cand == i) | (cand == j)
+            v = vi if cand == i else vj
+            scan = (r == i) | (r == j) | (cand < 0) | (cand >= m) | (moved & (v > cost))
+            cost = v if moved else cost
+            take = (r < i) & ((vi < cost) | ((vi == cost) & (i < cand)))
+            cost = vi if take else cost
+            cand = i if take else cand
+            take = (vj < cost) | ((vj == cost) & (j < cand))
+            cost = vj if take else cost
+            nn[r] = j if take else cand
+            nnd[r] = -np.inf if scan else cost
+        # the marked rows listed; the rows r >= 1 not marked go to four lanes of the
+        # next closest pair (rows m - 1 and beyond j are never marked)
+        todo[0] = 0
+        cnt = 1 if nnd[0] == -np.inf else 0
+        b1 = np.inf
+        i1 = -1
+        b2 = np.inf
+        i2 = -1
+        b3 = np.inf
+        i3 = -1
+        b4 = np.inf
+        i4 = -1
+        r = 1
+        while r + 3 <= j:
+            v = nnd[r]
+            todo[cnt] = r
+            cnt += v == -np.inf
+            take = (v < b1) & (v > -np.inf)
+            b1 = v if take else b1
+            i1 = r if take else i1
+            v = nnd[r + 1]
+            todo[cnt] = r + 1
+            cnt += v == -np.inf
+            take = (v < b2) & (v > -np.inf)
+            b2 = v if take else b2
+            i2 = r + 1 if take else i2
+            v = nnd[r + 2]
+            todo[cnt] = r + 2
+            cnt += v == -np.inf
+            take = (v < b3) & (v > -np.inf)
+            b3 = v if take else b3
+            i3 = r + 2 if take else i3
+            v = nnd[r + 3]
+            todo[cnt] = r + 3
+            cnt += v == -np.inf
+            take = (v < b4) & (v > -np.inf)
+            b4 = v if take else b4
+            i4 = r + 3 if take else i4
+            r += 4
+        while r <= j:
+            v = nnd[r]
+            todo[cnt] = r
+            cnt += v == -np.inf
+            take = (v < b1) & (v > -np.inf)
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        while r < m - 1:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        b5 = np.inf  # the fifth lane: the rescanned rows
+        i5 = -1
+        for q in range(cnt):
+            r = todo[q]
+            if r < 0:  # never (0 <= r <= j): lets LLVM drop numba's negative-index wraparound
+                continue
+            if r + 1 >= m:
+                nn[r] = -1
+                nnd[r] = np.inf
+            else:  # two interleaved scans, combined as the closest pair's lanes
+                cost = D[r, r + 1]
+                cand = r + 1
+                cost1 = np.inf
+                cand1 = -1
+                c = r + 2
+                while c + 1 < m:
+                    v = D[r, c]
+                    take = v < cost1
+                    cost1 = v if take else cost1
+                    cand1 = c if take else cand1
+                    v = D[r, c + 1]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c + 1 if take else cand
+                    c += 2
+                if c < m:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
+                take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
+                nn[r] = cand1 if take else cand
+                cost = cost1 if take else cost
+                nnd[r] = cost
+                take = (r >= 1) & (r < m - 1) & (cost < b5)
+                b5 = cost if take else b5
+                i5 = r if take else i5
+        # the next closest pair: row 0, or the first of the smallest of the lanes
+        i = 0
+        b0 = nnd[0]
+        if b0 == b0:  # else a NaN: the scan keeps row 0
+            take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+            b0 = b1 if take else b0
+            i = i1 if take else i
+            take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+            b0 = b2 if take else b0
+            i = i2 if take else i
+            take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+            b0 = b3 if take else b0
+            i = i3 if take else i
+            take = (i4 >= 0) & ((b4 < b0) | ((b4 == b0) & (i4 < i)))
+            b0 = b4 if take else b0
+            i = i4 if take else i
+            take = (i5 >= 0) & ((b5 < b0) | ((b5 == b0) & (i5 < i)))
+            i = i5 if take else i
+
+
+@kernel
+def _insert_merge_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, k, ward):
+    """The insert-merge rule on rows ``t0..t1-1`` of ``X`` (finite), with ``k`` slots in use.
+
+    Each arrival: the point takes the spare slot ``k`` (``_put``), gets its costs
+    (``_set_costs``) and the bookkeeping of the ``k + 1`` slots is repaired
+    (``_refresh(D, k + 1, k + 1, k, -1, nn, nnd)``); then ``_reduce_one``: the closest
+    pair ``(i, j)`` merges into ``i``, slot ``k`` moves into ``j`` (if ``j < k``), slot
+    ``i`` gets its costs and the bookkeeping of the ``k`` slots is repaired. The same
+    steps and numbers, written out in one loop with no call (see ``_faddc_rows``: the
+    refreshes run as its branch-free pass, list and rescans; the closest pair as its
+    four lanes).
+    """
+    d = X.shape[1]
+    weighted = w.shape[0] > 0
+    todo = np.empty(k + 1, dtype=np.int64)  # the rows to rescan
+    dif = np.empty(d)  # the difference of two means
+    dd = d * d
+    flat = scatter.reshape(scatter.shape[0] * dd)  # the scatter matrices, one after another
+    m1 = k + 1
+    for t in range(t0, t1):
+        wt = 1.0
+        if weighted:
+            wt = w[t]
+            if wt == 0.0:
+                continue
+        # the point in slot k, its costs with the k + 1 slots, the bookkeeping
+        counts[k] = wt
+        for a in range(d):
+            means[k, a] = X[t, a]
+            cols[a, k] = X[t, a]
+        base = k * dd
+        for q in range(dd):
+            flat[base + q] = 0.0
+        for c in range(m1):
+            D[k, c] = 0.0
+        for q in range(d):
+            x = cols[q, k]
+            for c in range(m1):
+                diff = x - cols[q, c]
+                D[k, c] += diff * diff
+        if ward:
+            ns = counts[k]
+            for c in range(m1):
+                D[k, c] = (ns * counts[c] / (ns + counts[c])) * D[k, c]
+        for c in range(m1):
+            D[c, k] = D[k, c]
+        for r in range(m1):
+            cand = nn[r]
+            cost = nnd[r]
+            vi = D[k, r]
+            vj = D[k, r]
+            moved = (cand == k) | ((-1 >= 0) & (cand == -1))
+            v = vi if cand == k else vj
+            scan = (r == k) | (r == -1) | (cand < 0) | (cand >= m1) | (moved & (v > cost))
+            cost = v if moved else cost
+            take = (r < k) & ((vi < cost) | ((vi == cost) & (k < cand)))
+            cost = vi if take else cost
+            cand = k if take else cand
+            take = (r < -1) & ((vj < cost) | ((vj == cost) & (-1 < cand)))
+            cost = vj if take else cost
+            nn[r] = -1 if take else cand
+            nnd[r] = -np.inf if scan else cost
+        cnt = 0
+        for r in range(m1):
+            todo[cnt] = r
+            cnt += nnd[r] == -np.inf
+        for q in range(cnt):
+            r = todo[q]
+            if r < 0:  # never: lets LLVM drop numba's negative-index wraparound
+                continue
+            if r + 1 >= m1:
+                nn[r] = -1
+                nnd[r] = np.inf
+            else:
+                cost = D[r, r + 1]
+                cand = r + 1
+                cost1 = np.inf
+                cand1 = -1
+                c = r + 2
+                while c + 1 < m1:
+                    v = D[r, c]
+                    take = v < cost1
+                    cost1 = v if take else cost1
+                    cand1 = c if take else cand1
+                    v = D[r, c + 1]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c + 1 if take else cand
+                    c += 2
+                if c < m1:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
+                take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
+                nn[r] = cand1 if take else cand
+                nnd[r] = cost1 if take else cost
+        # the closest pair (i, j) of the k + 1 slots (every row r < k has a later slot)
+        b0 = nnd[0]
+        i = 0
+        b1 = np.inf
+        i1 = -1
+        b2 = np.inf
+        i2 = -1
+        b3 = np.inf
+        i3 = -1
+        r = 1
+        while r + 3 < k:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            v = nnd[r + 1]
+            take = v < b2
+            b2 = v if take else b2
+            i2 = r + 1 if take else i2
+            v = nnd[r + 2]
+            take = v < b3
+            b3 = v if take else b3
+            i3 = r + 2 if take else i3
+            v = nnd[r + 3]
+            take = v < b0
+            b0 = v if take else b0
+            i = r + 3 if take else i
+            r += 4
+        while r < k:
+            v = nnd[r]
+            take = v < b1
+            b1 = v if take else b1
+            i1 = r if take else i1
+            r += 1
+        take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
+        b0 = b1 if take else b0
+        i = i1 if take else i
+        take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
+        b0 = b2 if take else b0
+        i = i2 if take else i
+        take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
+        i = i3 if take else i
+        j = nn[i]
+        # slot i: the summary of slots i and j
+        na = counts[i]
+        nb = counts[j]
+        nab = na + nb
+        f = na * nb / nab
+        for a in range(d):
+            dif[a] = means[i, a] - means[j, a]
+        for a in range(d):  # (i != j: the loop vectorises)
+            da = dif[a]
+            for b in range(d):
+                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+        for a in range(d):
+            v = (na * means[i, a] + nb * means[j, a]) / nab
+            means[i, a] = v
+            cols[a, i] = v
+        counts[i] = nab
+        jj = -1
+        if j < k:  # slot k moves into j, with its costs
+            jj = j
+            counts[j] = counts[k]
+            for a in range(d):
+                means[j, a] = means[k, a]
+                cols[a, j] = means[k, a]
+            src = k * dd
+            dst = j * dd
+            for q in range(dd):
+                flat[dst + q] = flat[src + q]
+            for c in range(k):
+                if c != j:
+                    v = D[k, c]
+                    D[j, c] = v
+                    D[c, j] = v
+        for c in range(k):
+            D[i, c] = 0.0
+        for q in range(d):
+            x = cols[q, i]
+            for c in range(k):
+                diff = x - cols[q, c]
+                D[i, c] += diff * diff
+        if ward:
+            ns = counts[i]
+            for c in range(k):
+                D[i, c] = (ns * counts[c] / (ns + counts[c])) * D[i, c]
+        for c in range(k):
+            D[c, i] = D[i, c]
+        jr = jj if jj >= 0 else i
+        for r in range(k):
+            cand = nn[r]
+            cost = nnd[r]
+            vi = D[i, r]
+            vj = D[jr, r]
+            moved = (cand == i) | ((jj >= 0) & (cand == jj))
+            v = vi if cand == i else vj
+            scan = (r == i) | (r == jj) | (cand < 0) | (cand >= k) | (moved & (v > cost))
+            cost = v if moved else cost
+            take = (r < i) & ((vi < cost) | ((vi == cost) & (i < cand)))
+            cost = vi if take else cost
+            cand = i if take else cand
+            take = (r < jj) & ((vj < cost) | ((vj == cost) & (jj < cand)))
+            cost = vj if take else cost
+            nn[r] = jj if take else cand
+            nnd[r] = -np.inf if scan else cost
+        cnt = 0
+        for r in range(k):
+            todo[cnt] = r
+            cnt += nnd[r] == -np.inf
+        for q in range(cnt):
+            r = todo[q]
+            if r < 0:  # never: lets LLVM drop numba's negative-index wraparound
+                continue
+            if r + 1 >= k:
+                nn[r] = -1
+                nnd[r] = np.inf
+            else:
+                cost = D[r, r + 1]
+                cand = r + 1
+                cost1 = np.inf
+                cand1 = -1
+                c = r + 2
+                while c + 1 < k:
+                    v = D[r, c]
+                    take = v < cost1
+                    cost1 = v if take else cost1
+                    cand1 = c if take else cand1
+                    v = D[r, c + 1]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c + 1 if take else cand
+                    c += 2
+                if c < k:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
+                take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
+                nn[r] = cand1 if take else cand
+                nnd[r] = cost1 if take else cost
+
+
+@kernel
 def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_first, ward):
     """Feed the rows of ``X`` to the clusterer, in order.
 
@@ -315,10 +870,8 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
     """
     n, d = X.shape
     weighted = w.shape[0] > 0
-    for t in range(n):
-        for a in range(d):
-            if not np.isfinite(X[t, a]):
-                return m, t
+    bad = _first_nonfinite_row(X)
+    for t in range(n if bad < 0 else bad):
         wt = 1.0
         if weighted:
             wt = w[t]
@@ -329,18 +882,15 @@ def agglomerate(X, w, counts, means, scatter, cols, D, nn, nnd, m, k, insert_fir
             _set_costs(cols, counts, m + 1, m, ward, D)
             m += 1
             _refresh(D, m, m, m - 1, -1, nn, nnd)
-        elif insert_first:  # the point first, in slot k; then the closest pair of the k + 1
-            _put(X, t, wt, counts, means, scatter, cols, k)
-            _set_costs(cols, counts, k + 1, k, ward, D)
-            _refresh(D, k + 1, k + 1, k, -1, nn, nnd)
-            m = _reduce_one(counts, means, scatter, cols, D, nn, nnd, k + 1, ward)
-        else:  # faddc: the closest pair of the k merges into i, the point takes slot j
-            i, j = _closest(nn, nnd, m)
-            _merge_into(counts, means, scatter, cols, i, j)
-            _put(X, t, wt, counts, means, scatter, cols, j)
-            _set_costs2(cols, counts, m, i, j, ward, D)
-            _refresh(D, m, j + 1, i, j, nn, nnd)  # i < j
-    return m, -1
+        elif insert_first:  # once the k slots are in use: the rest of the rows in one call
+            _insert_merge_rows(X, w, t, n if bad < 0 else bad, counts, means, scatter, cols, D, nn,
+                               nnd, k, ward)
+            break
+        else:  # faddc, once the k slots are in use: the rest of the rows in one call
+            _faddc_rows(X, w, t, n if bad < 0 else bad, counts, means, scatter, cols, D, nn, nnd, m,
+                        ward)
+            break
+    return m, bad
 
 
 @kernel
