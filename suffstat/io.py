@@ -87,7 +87,7 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], depth: int = 0) -> Any:
     raise TypeError(f"cannot save a value of type {type(value).__name__}")
 
 
-def save_payload(path: Any, payload: dict[str, Any]) -> None:
+def save_payload(path: Any, payload: dict[str, Any], *, durable: bool = True) -> None:
     """Write a dict of plain values and arrays to ``path`` atomically.
 
     Parameters
@@ -98,6 +98,8 @@ def save_payload(path: Any, payload: dict[str, Any]) -> None:
     payload : dict
         JSON-able values and numpy arrays (numeric, bool, bytes or text; not objects),
         nested at most :data:`MAX_DEPTH` levels deep in dicts and lists.
+    durable : bool, default=True
+        Flush the file to the disk before it replaces ``path`` (see :func:`atomic_open`).
     """
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
@@ -108,7 +110,7 @@ def save_payload(path: Any, payload: dict[str, Any]) -> None:
         "payload": _encode(payload, arrays),
     }
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    with atomic_open(path, "wb") as fh:
+    with atomic_open(path, "wb", durable=durable) as fh:
         np.savez(fh, **{_HEADER: blob}, **arrays)
 
 

@@ -213,3 +213,19 @@ def test_crafted_snapshots_are_skipped_with_a_warning(fitted_run, kind):
         resumed.fit(X, max_iter=7, tol=None, random_state=0, output_path=out, save_every=2, resume=True)
     np.testing.assert_array_equal(params(resumed), params(m))
     assert len(resumed.history_) == 7
+
+
+def test_snapshots_are_flushed_to_disk_at_the_end_and_once_a_second(tmp_path, monkeypatch):
+    import suffstat.io as sio
+
+    flushed = []
+    real = os.fsync
+    monkeypatch.setattr(sio.os, "fsync", lambda fd: (flushed.append(fd), real(fd)))
+    model = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(2)])
+    model.fit(blobs(300, seed=1), max_iter=6, tol=None, random_state=0, output_path=tmp_path)
+    assert ss.snapshots.snapshot_laps(tmp_path) == [1, 2, 3, 4, 5, 6]
+    assert len(flushed) == 1  # six fast laps: only the last snapshot (trace.csv is a view of it)
+    flushed.clear()
+    monkeypatch.setattr("suffstat.fitting.fit.DURABLE_EVERY", 0.0)
+    model.fit(blobs(300, seed=1), max_iter=6, tol=None, random_state=0, output_path=tmp_path)
+    assert len(flushed) == 6
