@@ -114,6 +114,9 @@ class Statistic:
                         v.flags.writeable = False
                     else:
                         v = _frozen(v)
+            elif type(v) is np.float64 or type(v) is float:  # a 0-d field's sum or product
+                v = np.array(v)
+                v.flags.writeable = False
             else:
                 v = _frozen(v)
             object.__setattr__(obj, name, v)

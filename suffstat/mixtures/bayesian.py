@@ -298,6 +298,11 @@ class BayesianMixture(GeneralMixtureModel):
             self._log_weights = expected_log_weights(conc, self._dp)
         if "_counts" in params:
             self._counts, self._entropy = params["_counts"], params["_entropy"]
+        if "_batch" in params:  # a batched global step: its arrays are the next local step's
+            post, factors = params["_batch"]
+            full = "U" in factors
+            self._stacked_run = self._stacked_estep(post["mean"], factors["U"] if full else factors["E_lam"],
+                                                    factors["log_norm"])
 
     @property
     def _fitted(self) -> bool:
@@ -322,6 +327,12 @@ class BayesianMixture(GeneralMixtureModel):
         log_norms = np.array([c._cache["log_norm"] for c in comps])
         full = isinstance(comps[0], NormalWishart)
         precision = np.ascontiguousarray([c._cache["U"] if full else c._cache["E_lam"] for c in comps])
+        self._stacked_run = self._stacked_estep(means, precision, log_norms)
+        return self._stacked_run, None
+
+    def _stacked_estep(self, means: np.ndarray, precision: np.ndarray, log_norms: np.ndarray) -> Callable:
+        """The stacked local step of the posteriors given as arrays (k, d), (k, d, d) or (k, d), (k,)."""
+        full = precision.ndim == 3
         kernel = gmm_full_estep if full else gmm_diag_estep
 
         plan = self._plan if self._plan is None or isinstance(self._plan, Plan) else Plan.from_dict(self._plan)
@@ -337,8 +348,7 @@ class BayesianMixture(GeneralMixtureModel):
                 return rec, finite
             return self._move_terms(X, w, log_weights, rec, plan, (means, precision, log_norms)), finite
 
-        self._stacked_run = run
-        return run, None
+        return run
 
     def _move_terms(self, X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, rec: GaussianMixtureStats,
                     plan: Plan, stacked: tuple) -> MoveStats:
@@ -996,6 +1006,7 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _set_move_state(self, state: dict[str, Any] | None) -> None:
         state = state or {}
+        self._stacked_run = None  # it holds the plan
         self._lap = int(state.get("lap") or 0)
         self._plan = Plan.from_dict(state.get("plan"))
         rows = lambda name, n: np.asarray(state.get(name, np.zeros((0, n))), dtype=np.float64).reshape(-1, n)  # noqa
