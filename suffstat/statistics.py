@@ -15,6 +15,7 @@ records with different shifts are re-centred exactly before they are added.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, ClassVar
 
@@ -76,10 +77,19 @@ class Statistic:
     _parts_field: ClassVar[str | None] = None
     #: Fields that describe the record rather than the data (kept under scaling).
     _kept_fields: ClassVar[tuple[str, ...]] = ()
+    #: Per field: kept as it is under scaling (min, max and kept fields); set per subclass.
+    _unscaled: ClassVar[tuple[bool, ...]] = ()
+    #: The fields that must be finite (all but min and max fields); set per subclass.
+    _data_checked: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
+        # what the algebra's loops would otherwise look up per field and per call
+        cls._unscaled = tuple(name in cls._min_fields or name in cls._max_fields or name in cls._kept_fields
+                              for name in cls._fields)
+        cls._data_checked = tuple(name for name in cls._fields
+                                  if name not in cls._min_fields and name not in cls._max_fields)
 
     def __init__(self, **values: Any) -> None:
         expected = set(self._fields) | ({self._parts_field} - {None})
@@ -177,8 +187,7 @@ class Statistic:
 
     def _scaled(self, c: float) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in self._fields:
-            keep = name in self._min_fields or name in self._max_fields or name in self._kept_fields
+        for name, keep in zip(self._fields, self._unscaled):
             out[name] = getattr(self, name) if keep else c * getattr(self, name)
         if self._parts_field is not None:
             out[self._parts_field] = tuple(c * p for p in getattr(self, self._parts_field))
@@ -187,7 +196,7 @@ class Statistic:
     def __mul__(self, c: Any) -> Statistic:
         if isinstance(c, bool) or not isinstance(c, numbers.Real):
             return NotImplemented
-        if not np.isfinite(c):
+        if not math.isfinite(c):
             raise ValueError(f"a statistic can only be scaled by a finite number; got {c}")
         if c == 0:  # no data left: min / max fields return to their identity too
             return self.zeros_like()
@@ -259,10 +268,9 @@ class Statistic:
         str or None
             The field's name.
         """
-        for name in self._fields:
-            if name in self._min_fields or name in self._max_fields:
-                continue
-            if not np.isfinite(getattr(self, name)).all():
+        for name in self._data_checked:
+            a = getattr(self, name)
+            if not (math.isfinite(a) if a.ndim == 0 else np.isfinite(a).all()):
                 return name
         if self._parts_field is not None:
             for j, p in enumerate(getattr(self, self._parts_field)):

@@ -336,14 +336,16 @@ class BayesianMixture(GeneralMixtureModel):
         kernel = gmm_full_estep if full else gmm_diag_estep
 
         plan = self._plan if self._plan is None or isinstance(self._plan, Plan) else Plan.from_dict(self._plan)
+        shift = means.copy()  # every record's (read-only) reference point
+        shift.flags.writeable = False
 
         def run(X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, _arrays: Any) -> Any:
             k, d = means.shape
             resp_sum, s1 = np.zeros(k), np.zeros((k, d))
             s2 = np.zeros((k, d, d) if full else (k, d))
             w_sum, ll, ent, finite = kernel(X, w, log_weights, means, precision, log_norms, resp_sum, s1, s2)
-            rec = GaussianMixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
-                                       xw_sum=s1, xxw_sum=s2, shift=means)
+            rec = GaussianMixtureStats._trusted({"w_sum": w_sum, "resp_sum": resp_sum, "log_likelihood": ll,
+                                                 "entropy": ent, "xw_sum": s1, "xxw_sum": s2, "shift": shift})
             if plan is None or not finite:
                 return rec, finite
             return self._move_terms(X, w, log_weights, rec, plan, (means, precision, log_norms)), finite
