@@ -284,9 +284,12 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _set_params(self, params: dict[str, Any]) -> None:
         self._stacked_run = None
-        for d, p in zip(self.distributions, params["distributions"], strict=True):
-            if p is not None:
-                d._set_params(p)
+        if "_batch" in params:  # every component takes its posterior from it when next read
+            self.__dict__["_pending_batch"] = params["_batch"]
+        else:
+            for d, p in zip(self.distributions, params["distributions"], strict=True):
+                if p is not None:
+                    d._set_params(p)
         conc = params["concentration"]
         self.concentration = conc
         if conc is None:
@@ -303,6 +306,39 @@ class BayesianMixture(GeneralMixtureModel):
             full = "U" in factors
             self._stacked_run = self._stacked_estep(post["mean"], factors["U"] if full else factors["E_lam"],
                                                     factors["log_norm"])
+
+    @property
+    def distributions(self) -> list[ConjugatePrior]:
+        """The components (conjugate priors holding their posteriors).
+
+        A batched global step (components sharing one Gaussian prior) keeps its
+        stacked arrays: the components take their posteriors from them when they are
+        next read, not at every step of stochastic VB.
+        """
+        comps = self.__dict__["_components"]
+        pending = self.__dict__.get("_pending_batch")
+        if pending is not None:
+            self.__dict__["_pending_batch"] = None
+            post, factors = pending
+            for j, d in enumerate(comps):  # they share one prior: comps[0] makes each one's parameters
+                d._set_params(comps[0]._component(post, factors, j))
+        return comps
+
+    @distributions.setter
+    def distributions(self, value: list[ConjugatePrior]) -> None:
+        self.__dict__["_pending_batch"] = None
+        self.__dict__["_components"] = value
+
+    @property
+    def n_components(self) -> int:
+        """Number of components k."""
+        return len(self.__dict__["_components"])
+
+    @property
+    def n_features(self) -> int | None:
+        """Number of columns of the data."""
+        dims = {d.n_features for d in self.__dict__["_components"]} - {None}
+        return dims.pop() if dims else None
 
     @property
     def _fitted(self) -> bool:
@@ -415,20 +451,13 @@ class BayesianMixture(GeneralMixtureModel):
         if self.frozen:
             return None
         resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
-        # memoized VB subtracts a batch's old record: an emptied component keeps rounding
-        # dust (-1e-42) that is no data (bnpy clips the counts at 0 too)
-        dust = (resp_sum < 0) & (resp_sum >= -COUNT_ROUNDING * max(float(np.sum(np.abs(resp_sum))), 1.0))
-        if dust.any():
-            resp_sum = np.where(dust, 0.0, resp_sum)
-        if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
-            raise ParameterError(
-                f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
-                "finite and non-negative): they are not the record of any data"
-            )
+        # finite and non-negative counts (a finite sum of non-negative counts), else look closer
+        if not (resp_sum.size and resp_sum.min() >= 0.0 and math.isfinite(resp_sum.sum())):
+            resp_sum = _checked_counts(resp_sum)
         proposal = {"concentration": self._concentration_for(resp_sum), "_counts": resp_sum,
                     "_entropy": float(stats.entropy)}
         shared = self._shared_prior()
-        if shared is not None and not any(d.frozen for d in self.distributions):
+        if shared is not None and not any(d.frozen for d in self.__dict__["_components"]):
             # one batched global step for every component (stochastic VB makes one per batch)
             S = GaussianMixtureStats.from_parts(stats)
             post = shared._batch_posterior(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
@@ -436,7 +465,7 @@ class BayesianMixture(GeneralMixtureModel):
                 factors = shared._batch_factors(post)
             except ParameterError as e:
                 raise ParameterError(f"the mixture's global step: {e}") from None
-            proposal["distributions"] = [shared._component(post, factors, j) for j in range(len(resp_sum))]
+            proposal["distributions"] = _StackedComponents(shared, post, factors)
             proposal["_batch"] = (post, factors)
             return proposal
         children = []
@@ -480,6 +509,9 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _elbo(self, stats: MixtureStats, params: dict[str, Any] | None = None) -> float:
         """The ELBO of ``stats`` (its responsibilities) under ``params`` (default: current)."""
+        if params is None and self.__dict__.get("_pending_batch") is not None:  # the last batched step's
+            self._require_fitted()
+            params = {"concentration": self.concentration, "_batch": self.__dict__["_pending_batch"]}
         if params is None:
             self._require_fitted()
             conc, comps = self.concentration, self.distributions
@@ -1049,6 +1081,39 @@ class BayesianMixture(GeneralMixtureModel):
         inner = ",\n  ".join(type(d).__name__ for d in self.distributions)
         return (f"BayesianMixture([\n  {inner}\n], weight_concentration_prior_type="
                 f"{self.weight_concentration_prior_type!r})")
+
+
+def _checked_counts(resp_sum: np.ndarray) -> np.ndarray:
+    """Expected counts with memoized rounding dust cleared; raise if they are not counts."""
+    # memoized VB subtracts a batch's old record: an emptied component keeps rounding
+    # dust (-1e-42) that is no data (bnpy clips the counts at 0 too)
+    dust = (resp_sum < 0) & (resp_sum >= -COUNT_ROUNDING * max(float(np.sum(np.abs(resp_sum))), 1.0))
+    if dust.any():
+        resp_sum = np.where(dust, 0.0, resp_sum)
+    if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
+        raise ParameterError(
+            f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
+            "finite and non-negative): they are not the record of any data"
+        )
+    return resp_sum
+
+
+class _StackedComponents:
+    """The components' parameters of a batched global step, made when read (a sequence of dicts)."""
+
+    def __init__(self, shared: ConjugatePrior, post: dict[str, np.ndarray], factors: dict[str, np.ndarray]):
+        self._shared, self._post, self._factors = shared, post, factors
+
+    def __len__(self) -> int:
+        return len(self._post["mean_precision"])
+
+    def __getitem__(self, j: int) -> dict[str, Any]:
+        if not -len(self) <= j < len(self):
+            raise IndexError(j)
+        return self._shared._component(self._post, self._factors, j % len(self))
+
+    def __iter__(self) -> Any:
+        return (self[j] for j in range(len(self)))
 
 
 def _responsibilities(logp: np.ndarray) -> np.ndarray:
