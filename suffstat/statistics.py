@@ -119,9 +119,10 @@ class Statistic:
         for name in cls._fields:
             v = values[name]
             if type(v) is np.ndarray and v.dtype == np.float64:
-                if v.flags.writeable:
-                    if v.base is None and v.flags.c_contiguous:
-                        v.flags.writeable = False
+                flags = v.flags
+                if flags.writeable:
+                    if v.base is None and flags.c_contiguous:
+                        flags.writeable = False
                     else:
                         v = _frozen(v)
             elif type(v) is np.float64 or type(v) is float:  # a 0-d field's sum or product
@@ -305,7 +306,8 @@ class Statistic:
     @property
     def weight(self) -> float:
         """Total weight of the data summarised (the sum of sample weights)."""
-        return float(np.sum(self.w_sum))  # type: ignore[attr-defined]
+        w = self.w_sum  # type: ignore[attr-defined]
+        return float(w) if w.ndim == 0 else float(np.sum(w))
 
     # -- comparison and serialisation -------------------------------------------------
     def allclose(self, other: Statistic, rtol: float = 1e-12, atol: float = 0.0) -> bool:

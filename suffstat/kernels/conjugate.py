@@ -123,3 +123,56 @@ def normal_wishart_factors(mean, kappa, nu, B, psi_sum, log_2, log_2pi, L, logde
             for j in range(d):
                 U[c, i, j] = r * inv[j, i]
     return STEP_OK
+
+
+@kernel
+def normal_wishart_elbo(n, shift, s1, s2, m0, B0, kappa0, nu0, reg, mean, kappa, nu, B, logdet, e_logdet, U,
+                        prior_logdet, gl_post, gl_prior, log_2, log_2pi, out):
+    """Each component's ELBO term under its Normal-Wishart posterior (bnpy's ``GaussObsModel``).
+
+    The record (n, shift, s1, s2) and the prior (m0, B0, kappa0, nu0, reg_covar) as in
+    :func:`normal_wishart_posterior`; the posterior (mean, kappa, nu, B) with its
+    factors (logdet, e_logdet, U) as :func:`normal_wishart_factors` gives them;
+    ``prior_logdet`` log|B0|; ``gl_post`` (k,) ``sum_j gammaln((nu + 1 - j) / 2)`` and
+    ``gl_prior`` the same of nu0. Writes out (k,): the difference of the prior's and the
+    posterior's cumulants, plus the linear terms that vanish right after a global step,
+    minus ``N d / 2 log 2 pi``.
+    """
+    k, d = mean.shape
+    m0c = np.empty(d)
+    mc = np.empty(d)
+    el = np.empty((d, d))
+    elm = np.empty(d)
+    for c in range(k):
+        nc, kap, nuc = n[c], kappa[c], nu[c]
+        value = (-0.5 * d * log_2 * (nu0 - nuc) - gl_prior + gl_post[c]
+                 + 0.5 * d * (math.log(kappa0) - math.log(kap)) + 0.5 * (nu0 * prior_logdet - nuc * logdet[c]))
+        for i in range(d):
+            m0c[i] = m0[i] - shift[c, i]
+            mc[i] = mean[c, i] - shift[c, i]
+        for i in range(d):  # E[Lambda] = U U^T
+            for j in range(d):
+                a = 0.0
+                for p in range(d):
+                    a += U[c, i, p] * U[c, j, p]
+                el[i, j] = a
+        trace = 0.0
+        for i in range(d):
+            for j in range(d):
+                b = s2[c, j, i] + B0[j, i] + kappa0 * m0c[j] * m0c[i] - B[c, j, i] - kap * mc[j] * mc[i]
+                if i == j:
+                    b += nc * reg
+                trace += el[i, j] * b
+        e_mu_l_mu = 0.0
+        lin = 0.0
+        for i in range(d):
+            a = 0.0
+            for j in range(d):
+                a += el[i, j] * mc[j]
+            elm[i] = a
+            e_mu_l_mu += mc[i] * a
+            lin += (s1[c, i] + kappa0 * m0c[i] - kap * mc[i]) * a
+        e_mu_l_mu += d / kap
+        value += (0.5 * (nc + nu0 - nuc) * e_logdet[c] - 0.5 * trace + lin
+                  - 0.5 * (nc + kappa0 - kap) * e_mu_l_mu)
+        out[c] = value - 0.5 * nc * d * log_2pi

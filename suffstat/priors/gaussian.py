@@ -31,7 +31,8 @@ from ..distributions._fused import FusedEStep, gaussian_diag_estep, gaussian_ful
 from ..distributions.multivariate_normal import MultivariateNormal, shifted_moments
 from ..distributions.normal import Normal
 from ..exceptions import ParameterError
-from ..kernels.conjugate import STEP_NONFINITE, STEP_OK, normal_wishart_factors, normal_wishart_posterior
+from ..kernels.conjugate import (STEP_NONFINITE, STEP_OK, normal_wishart_elbo, normal_wishart_factors,
+                                 normal_wishart_posterior)
 from ..kernels.gaussian import LOG_2PI, mvn_diag_logpdf, mvn_full_logpdf
 from ..statistics import MultivariateNormalStats, NormalStats
 from ._base import ConjugatePrior
@@ -223,26 +224,17 @@ class NormalWishart(ConjugatePrior):
                     shift: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
         """Each component's ELBO term (bnpy's ``GaussObsModel.calcELBO_Memoized``), shape (k,)."""
         d = self._d
-        kappa0, nu0, prior = self.mean_precision_prior, self.degrees_of_freedom_prior, self._prior_cache
-        kappa, nu = post["mean_precision"], post["degrees_of_freedom"]
+        nu0, nu = self.degrees_of_freedom_prior, _f64(post["degrees_of_freedom"])
         dvec = np.arange(1, d + 1, dtype=np.float64)
-        value = (-0.5 * d * LOG_2 * (nu0 - nu) - float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
-                 + np.sum(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
-                 + 0.5 * d * (math.log(kappa0) - np.log(kappa)) + 0.5 * (nu0 * prior["logdet"] - nu * factors["logdet"]))
-        m0, m = self.mean_prior - shift, post["mean"] - shift
-        U = factors["U"]
-        E_L = U @ U.transpose(0, 2, 1)  # nu B^-1
-        outer = lambda v: v[:, :, None] * v[:, None, :]  # noqa: E731
-        b_diff = s2 + self.scale_prior + kappa0 * outer(m0) - post["scale"] - kappa[:, None, None] * outer(m)
-        idx = np.arange(d)
-        b_diff[:, idx, idx] += (n * self.reg_covar)[:, None]
-        c_diff = s1 + kappa0 * m0 - kappa[:, None] * m
-        e_l_mu = np.einsum("kij,kj->ki", E_L, m)
-        e_mu_l_mu = d / kappa + np.einsum("ki,ki->k", m, e_l_mu)
-        trace = np.einsum("kij,kji->k", E_L, b_diff)
-        value += (0.5 * (n + nu0 - nu) * factors["E_logdet"] - 0.5 * trace + np.einsum("ki,ki->k", c_diff, e_l_mu)
-                  - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu)
-        return value - 0.5 * n * d * LOG_2PI
+        gl_prior = float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
+        gl_post = np.sum(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
+        out = np.empty(len(nu))
+        normal_wishart_elbo(_f64(n), _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
+                            self.mean_precision_prior, nu0, self.reg_covar, _f64(post["mean"]),
+                            _f64(post["mean_precision"]), nu, _f64(post["scale"]), _f64(factors["logdet"]),
+                            _f64(factors["E_logdet"]), _f64(factors["U"]), float(self._prior_cache["logdet"]),
+                            gl_post, gl_prior, LOG_2, LOG_2PI, out)
+        return out
 
     # -- the record and the global step ----------------------------------------------------
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
