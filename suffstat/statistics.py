@@ -165,7 +165,7 @@ class Statistic:
             elif name in self._max_fields:
                 out[name] = np.maximum(a, b)
             else:
-                out[name] = a + b
+                out[name] = float(a) + float(b) if a.ndim == 0 else a + b  # floats: the same sum, sooner
         if self._parts_field is not None:
             pa, pb = getattr(self, self._parts_field), getattr(other, self._parts_field)
             if len(pa) != len(pb):
@@ -189,7 +189,8 @@ class Statistic:
     def _scaled(self, c: float) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, keep in zip(self._fields, self._unscaled):
-            out[name] = getattr(self, name) if keep else c * getattr(self, name)
+            a = getattr(self, name)
+            out[name] = a if keep else c * float(a) if a.ndim == 0 else c * a
         if self._parts_field is not None:
             out[self._parts_field] = tuple(c * p for p in getattr(self, self._parts_field))
         return out
@@ -741,13 +742,18 @@ class GaussianMixtureStats(MixtureStats):
                              f"and {other.xxw_sum.shape}")  # type: ignore[attr-defined]
         # each component keeps the reference point of the record that weighs more in it,
         # so an empty record (the identity) never moves a shift
-        heavier = self.resp_sum >= other.resp_sum  # type: ignore[attr-defined]
-        shift = np.where(heavier[:, None], self.shift, other.shift)  # type: ignore[attr-defined]
-        a1, a2 = self._moments_about(shift)
-        b1, b2 = other._moments_about(shift)  # type: ignore[attr-defined]
-        return {"w_sum": self.w_sum + other.w_sum, "resp_sum": self.resp_sum + other.resp_sum,  # type: ignore
-                "log_likelihood": self.log_likelihood + other.log_likelihood,  # type: ignore[attr-defined]
-                "entropy": self.entropy + other.entropy,  # type: ignore[attr-defined]
+        if self.shift is other.shift:  # records of one local step's reference points
+            shift = self.shift  # type: ignore[attr-defined]
+            a1, a2, b1, b2 = self.xw_sum, self.xxw_sum, other.xw_sum, other.xxw_sum  # type: ignore
+        else:
+            heavier = self.resp_sum >= other.resp_sum  # type: ignore[attr-defined]
+            shift = np.where(heavier[:, None], self.shift, other.shift)  # type: ignore[attr-defined]
+            a1, a2 = self._moments_about(shift)
+            b1, b2 = other._moments_about(shift)  # type: ignore[attr-defined]
+        return {"w_sum": float(self.w_sum) + float(other.w_sum),  # type: ignore[attr-defined]
+                "resp_sum": self.resp_sum + other.resp_sum,  # type: ignore[attr-defined]
+                "log_likelihood": float(self.log_likelihood) + float(other.log_likelihood),  # type: ignore
+                "entropy": float(self.entropy) + float(other.entropy),  # type: ignore[attr-defined]
                 "xw_sum": a1 + b1, "xxw_sum": a2 + b2, "shift": shift}
 
     def _moments_about(self, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
