@@ -97,3 +97,27 @@ def test_mismatched_records_are_refused():
         a + 1
     with pytest.raises(TypeError, match="takes fields"):
         ss.CountStats(w_sum=1.0)
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_gaussian_mixture_records_summed_at_once_equal_their_left_to_right_sum(full):
+    """GaussianMixtureStats.sum_of (stochastic VB's lap record) recentres every record at once."""
+    rng = np.random.default_rng(7)
+    k, d = 4, 3
+
+    def record(j):
+        X = rng.normal(size=(12, d)) + j
+        r = rng.dirichlet(np.ones(k), size=12)
+        r[:, 1] = 0.0 if j % 3 == 0 else r[:, 1]  # a component some records leave empty
+        shift = rng.normal(size=(k, d))
+        dev = X[None] - shift[:, None]
+        s2 = np.einsum("nk,kni,knj->kij", r, dev, dev) if full else np.einsum("nk,kni->ki", r, dev ** 2)
+        return ss.GaussianMixtureStats(w_sum=12.0, resp_sum=r.sum(0), log_likelihood=-3.0 * j, entropy=0.5 * j,
+                                       xw_sum=np.einsum("nk,kni->ki", r, dev), xxw_sum=s2, shift=shift)
+
+    records = [record(j) for j in range(9)]
+    start = record(9)
+    at_once = ss.GaussianMixtureStats.sum_of(records, start)
+    assert type(at_once) is ss.GaussianMixtureStats and not at_once.xxw_sum.flags.writeable
+    assert at_once.allclose(sum(records, start), rtol=1e-12, atol=1e-12)
+    assert ss.GaussianMixtureStats.sum_of(records).allclose(sum(records[1:], records[0]), rtol=1e-12, atol=1e-12)

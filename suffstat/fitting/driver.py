@@ -35,6 +35,8 @@ from .convergence import ConvergenceMonitor
 ALGORITHMS = ("em", "stepwise", "memoized", "sem-vr", "fiem")
 #: The algorithms that take a step rule.
 STEPPED = ("stepwise", "sem-vr", "fiem")
+#: A pass's records are scored in sums of this many (small records add faster at once).
+LAP_CHUNK = 64
 #: Show a progress bar only for passes with at least this many batches.
 PROGRESS_MIN_BATCHES = 8
 
@@ -438,6 +440,7 @@ class EMRun:
         bar = _progress(len(order), self.verbose, f"pass {iteration}")
         pass_objective = pass_w = 0.0
         pass_stats = None  # the pass's local steps, scored once after its updates
+        unscored: list[Statistic] = []  # its latest records, added to pass_stats LAP_CHUNK at a time
         memo_objective = None
         rho = math.nan
         try:
@@ -457,7 +460,9 @@ class EMRun:
                         bar.update(1)
                 pass_w += float(group_stats.weight)
                 if self.algorithm != "memoized":  # memoized keeps S, the sum of its records
-                    pass_stats = group_stats if pass_stats is None else pass_stats + group_stats
+                    unscored.append(group_stats)
+                    if len(unscored) >= LAP_CHUNK:
+                        pass_stats = _added(pass_stats, unscored)
                 if self.algorithm == "em":
                     apply_update(self.learner, group_stats, self.inertia)
                 elif self.algorithm == "stepwise":
@@ -474,6 +479,8 @@ class EMRun:
         # batches (its KL terms count once), so it is scored on the pass's whole record
         # under the parameters the pass ends with (for batch VB: bnpy's ELBO after the
         # global step).
+        if unscored:
+            pass_stats = _added(pass_stats, unscored)
         if memo_objective is not None:
             pass_objective = memo_objective
         elif self.algorithm == "memoized":  # no bound of stale records: the lap's fresh records
@@ -617,6 +624,13 @@ class EMRun:
 #: The process's open ``/proc/<pid>/statm`` (pid, descriptor): reopening it at every lap
 #: cost tens of microseconds, a tenth of a small lap. A forked child opens its own.
 _statm: tuple[int, int] | None = None
+
+
+def _added(total: Statistic | None, records: list[Statistic]) -> Statistic:
+    """``total`` plus the sum of ``records`` (added at once by their type), emptying ``records``."""
+    s = type(records[0]).sum_of(records, total)
+    records.clear()
+    return s
 
 
 def resident_mib() -> float:
