@@ -208,6 +208,36 @@ class Statistic:
 
     __rmul__ = __mul__
 
+    def step_toward(self, target: Statistic, rho: float) -> Statistic:
+        """Return ``(1 - rho) * self + rho * target`` (stochastic EM's and VB's step), the same values.
+
+        For ``0 < rho < 1`` the two scaled records are not built as records of their own.
+
+        Parameters
+        ----------
+        target : Statistic
+            A record of the same type.
+        rho : float
+            The step's rate.
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        a = 1.0 - rho
+        if type(target) is not type(self) or not (0.0 < rho < 1.0 and 0.0 < a):
+            return a * self + rho * target
+        cls = type(self)
+        return cls._trusted(cls._unchecked(self._scaled(a))._combine(cls._unchecked(target._scaled(float(rho)))))
+
+    @classmethod
+    def _unchecked(cls, values: dict[str, Any]) -> Statistic:
+        """A record of the algebra's intermediate fields, neither checked nor frozen (never returned)."""
+        obj = object.__new__(cls)
+        obj.__dict__.update({k: np.array(v) if type(v) is float else v for k, v in values.items()})
+        return obj
+
     @property
     def subtractable(self) -> bool:
         """Whether data can be removed from this record (``-``, negative scaling).

@@ -121,3 +121,16 @@ def test_gaussian_mixture_records_summed_at_once_equal_their_left_to_right_sum(f
     assert type(at_once) is ss.GaussianMixtureStats and not at_once.xxw_sum.flags.writeable
     assert at_once.allclose(sum(records, start), rtol=1e-12, atol=1e-12)
     assert ss.GaussianMixtureStats.sum_of(records).allclose(sum(records[1:], records[0]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 1.0])
+def test_step_toward_is_the_blend_of_scaled_records(rho):
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(20, 2)), rng.normal(size=(30, 2)) + 1.0
+    models = [ss.Normal(0.0, 1.0), ss.MultivariateNormal(np.zeros(2), np.eye(2)),
+              ss.GeneralMixtureModel([ss.MultivariateNormal(np.zeros(2), np.eye(2)),
+                                      ss.MultivariateNormal(np.ones(2), np.eye(2))])]
+    for model in models:
+        data = (X[:, 0], Y[:, 0]) if isinstance(model, ss.Normal) else (X, Y)
+        a, b = (model.summarize(x, accumulate=False) for x in data)
+        assert a.step_toward(b, rho).allclose((1.0 - rho) * a + rho * b, rtol=0, atol=0)

@@ -544,7 +544,7 @@ class EMRun:
         if self.S is None or rho == 1.0:
             plain = target
         else:
-            plain = (1.0 - rho) * self.S + rho * target
+            plain = self.S.step_toward(target, rho)
         gamma = self.step.momentum
         if getattr(self.step, "adaptive", False) and self.S is not None:
             if not self.S.subtractable:
