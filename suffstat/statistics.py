@@ -208,10 +208,11 @@ class Statistic:
 
     __rmul__ = __mul__
 
-    def step_toward(self, target: Statistic, rho: float) -> Statistic:
-        """Return ``(1 - rho) * self + rho * target`` (stochastic EM's and VB's step), the same values.
+    def step_toward(self, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return ``(1 - rho) * self + rho * (scale * target)`` (stochastic EM's and VB's step).
 
-        For ``0 < rho < 1`` the two scaled records are not built as records of their own.
+        The same values as that expression; for ``0 < rho < 1`` and a positive finite
+        ``scale`` the scaled records are not built as records of their own.
 
         Parameters
         ----------
@@ -219,6 +220,8 @@ class Statistic:
             A record of the same type.
         rho : float
             The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
 
         Returns
         -------
@@ -226,9 +229,11 @@ class Statistic:
             The blended record.
         """
         a = 1.0 - rho
-        if type(target) is not type(self) or not (0.0 < rho < 1.0 and 0.0 < a):
-            return a * self + rho * target
+        if type(target) is not type(self) or not (0.0 < rho < 1.0 and 0.0 < a and 0.0 < scale < math.inf):
+            return a * self + rho * (target if scale == 1.0 else scale * target)
         cls = type(self)
+        if scale != 1.0:
+            target = cls._unchecked(target._scaled(float(scale)))
         return cls._trusted(cls._unchecked(self._scaled(a))._combine(cls._unchecked(target._scaled(float(rho)))))
 
     @classmethod

@@ -134,3 +134,4 @@ def test_step_toward_is_the_blend_of_scaled_records(rho):
         data = (X[:, 0], Y[:, 0]) if isinstance(model, ss.Normal) else (X, Y)
         a, b = (model.summarize(x, accumulate=False) for x in data)
         assert a.step_toward(b, rho).allclose((1.0 - rho) * a + rho * b, rtol=0, atol=0)
+        assert a.step_toward(b, rho, 7.5).allclose((1.0 - rho) * a + rho * (7.5 * b), rtol=0, atol=0)

@@ -536,17 +536,19 @@ class EMRun:
         if not n_b > 0:
             return math.nan
         scale = self._total_weight() / n_b
-        target = s_b if scale == 1.0 else scale * s_b
         if self.S is None:  # a posterior's own record (VB); EM's first step takes the batch's
             self.S = self.learner.implied_statistics()
         self.t += 1
         rho = 1.0 if self.S is None else float(self.step.rho(self.t))
-        if self.S is None or rho == 1.0:
-            plain = target
-        else:
-            plain = self.S.step_toward(target, rho)
         gamma = self.step.momentum
-        if getattr(self.step, "adaptive", False) and self.S is not None:
+        adaptive = getattr(self.step, "adaptive", False) and self.S is not None
+        if self.S is None or rho == 1.0:
+            plain = target = s_b if scale == 1.0 else scale * s_b
+        else:
+            plain = self.S.step_toward(s_b, rho, scale)  # (1 - rho) S + rho (scale s_b)
+            # the scaled record itself only for the rules that step from it
+            target = s_b if scale == 1.0 or not (adaptive or gamma > 0) else scale * s_b
+        if adaptive:
             if not self.S.subtractable:
                 raise self.S._not_subtractable(f"stepped by {type(self.step).__name__}")
             if self.step_state is None:
