@@ -189,7 +189,8 @@ class NormalWishart(ConjugatePrior):
         """Factor every B: L, log|B|, ``E[log|Lambda|]``, U (``U U^T = nu B^-1``), the log-normaliser."""
         B, nu, mean = _f64(post["scale"]), _f64(post["degrees_of_freedom"]), _f64(post["mean"])
         k, d = mean.shape
-        psi_sum = np.sum(digamma(0.5 * (nu[:, None] + 1.0 - np.arange(1, d + 1, dtype=np.float64))), axis=1)
+        # np.add.reduce: np.sum's own reduction without its wrapper (microseconds per stochastic step)
+        psi_sum = np.add.reduce(digamma(0.5 * (nu[:, None] + 1.0 - np.arange(1, d + 1, dtype=np.float64))), axis=1)
         f = {"L": np.empty((k, d, d)), "logdet": np.empty(k), "E_logdet": np.empty(k), "U": np.empty((k, d, d)),
              "log_norm": np.empty(k)}
         status = normal_wishart_factors(mean, _f64(post["mean_precision"]), nu, B, psi_sum, LOG_2, LOG_2PI,
@@ -227,7 +228,7 @@ class NormalWishart(ConjugatePrior):
         nu0, nu = self.degrees_of_freedom_prior, _f64(post["degrees_of_freedom"])
         dvec = np.arange(1, d + 1, dtype=np.float64)
         gl_prior = float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
-        gl_post = np.sum(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
+        gl_post = np.add.reduce(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
         out = np.empty(len(nu))
         normal_wishart_elbo(_f64(n), _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
                             self.mean_precision_prior, nu0, self.reg_covar, _f64(post["mean"]),
