@@ -106,8 +106,12 @@ def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
 
 def _same_options(first: ConjugatePrior, others: list[ConjugatePrior]) -> bool:
     names = first._option_names
-    return all(d._option_names == names and all(np.array_equal(getattr(d, n), getattr(first, n))
-                                                for n in names) for d in others)
+    return all(d._option_names == names and all(_same_value(getattr(d, n), getattr(first, n)) for n in names)
+               for d in others)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    return a is b or np.array_equal(a, b)  # fresh copies of a prior share its arrays
 
 
 def _c_beta(a: Any, b: Any) -> Any:
@@ -986,7 +990,11 @@ class BayesianMixture(GeneralMixtureModel):
         if (other.weight_concentration_prior_type != self.weight_concentration_prior_type
                 or other.weight_concentration_prior != self.weight_concentration_prior):
             return False
-        for a, b in zip(self.distributions, other.distributions, strict=True):
+        pairs = zip(self.distributions, other.distributions, strict=True)
+        if self._shared_prior() is not None and other._shared_prior() is not None and \
+                self.n_components == other.n_components:  # each shares one prior: compare those
+            pairs = zip(self.distributions[:1], other.distributions[:1])
+        for a, b in pairs:
             if type(a) is not type(b):
                 return False
             # the priors without their posteriors (nested priors too: ss.priors.Independent)
