@@ -186,13 +186,20 @@ class Statistic:
     def __radd__(self, other: Any) -> Statistic:
         return self.__add__(other)
 
-    def _scaled(self, c: float) -> dict[str, Any]:
+    def _scaled(self, c: float, then: float | None = None) -> dict[str, Any]:
+        """The fields of ``c * self``, or of ``then * (c * self)`` (0-d fields as numpy scalars)."""
         out: dict[str, Any] = {}
         for name, keep in zip(self._fields, self._unscaled):
             a = getattr(self, name)
-            out[name] = a if keep else c * float(a) if a.ndim == 0 else c * a
+            if keep:
+                out[name] = a
+            elif a.ndim == 0:  # Python floats: the same products, sooner
+                out[name] = np.float64(c * float(a) if then is None else then * (c * float(a)))
+            else:
+                out[name] = c * a if then is None else then * (c * a)
         if self._parts_field is not None:
-            out[self._parts_field] = tuple(c * p for p in getattr(self, self._parts_field))
+            parts = getattr(self, self._parts_field)
+            out[self._parts_field] = tuple(c * p if then is None else then * (c * p) for p in parts)
         return out
 
     def __mul__(self, c: Any) -> Statistic:
@@ -232,15 +239,14 @@ class Statistic:
         if type(target) is not type(self) or not (0.0 < rho < 1.0 and 0.0 < a and 0.0 < scale < math.inf):
             return a * self + rho * (target if scale == 1.0 else scale * target)
         cls = type(self)
-        if scale != 1.0:
-            target = cls._unchecked(target._scaled(float(scale)))
-        return cls._trusted(cls._unchecked(self._scaled(a))._combine(cls._unchecked(target._scaled(float(rho)))))
+        toward = target._scaled(float(rho)) if scale == 1.0 else target._scaled(float(scale), float(rho))
+        return cls._trusted(cls._unchecked(self._scaled(a))._combine(cls._unchecked(toward)))
 
     @classmethod
     def _unchecked(cls, values: dict[str, Any]) -> Statistic:
         """A record of the algebra's intermediate fields, neither checked nor frozen (never returned)."""
         obj = object.__new__(cls)
-        obj.__dict__.update({k: np.array(v) if type(v) is float else v for k, v in values.items()})
+        obj.__dict__.update(values)
         return obj
 
     @property
