@@ -341,8 +341,10 @@ class BayesianMixture(GeneralMixtureModel):
     @property
     def n_features(self) -> int | None:
         """Number of columns of the data."""
-        dims = {d.n_features for d in self.__dict__["_components"]} - {None}
-        return dims.pop() if dims else None
+        for d in self.__dict__["_components"]:  # the constructor checked that they agree
+            if d.n_features is not None:
+                return d.n_features
+        return None
 
     @property
     def _fitted(self) -> bool:
