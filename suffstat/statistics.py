@@ -42,6 +42,9 @@ __all__ = [
 _REGISTRY: dict[str, type[Statistic]] = {}
 
 
+_F64 = np.dtype(np.float64)
+
+
 def _frozen(value) -> np.ndarray:
     if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, fast
         arr = value.copy()
@@ -116,23 +119,25 @@ class Statistic:
         times per lap, where the constructor's copies were most of the cost.
         """
         obj = object.__new__(cls)
+        fields = obj.__dict__
         for name in cls._fields:
             v = values[name]
-            if type(v) is np.ndarray and v.dtype == np.float64:
+            kind = type(v)
+            if kind is np.ndarray and (v.dtype is _F64 or v.dtype == _F64):
                 flags = v.flags
                 if flags.writeable:
                     if v.base is None and flags.c_contiguous:
                         flags.writeable = False
                     else:
                         v = _frozen(v)
-            elif type(v) is np.float64 or type(v) is float:  # a 0-d field's sum or product
+            elif kind is np.float64 or kind is float:  # a 0-d field's sum or product
                 v = np.array(v)
                 v.flags.writeable = False
             else:
                 v = _frozen(v)
-            object.__setattr__(obj, name, v)
+            fields[name] = v
         if cls._parts_field is not None:
-            object.__setattr__(obj, cls._parts_field, tuple(values[cls._parts_field]))
+            fields[cls._parts_field] = tuple(values[cls._parts_field])
         return obj
 
     def __setattr__(self, name: str, value: Any) -> None:
