@@ -322,10 +322,13 @@ class BayesianMixture(GeneralMixtureModel):
         comps = self.__dict__["_components"]
         pending = self.__dict__.get("_pending_batch")
         if pending is not None:
-            self.__dict__["_pending_batch"] = None
             post, factors = pending
             for j, d in enumerate(comps):  # they share one prior: comps[0] makes each one's parameters
                 d._set_params(comps[0]._component(post, factors, j))
+            # cleared once every component is set: a thread reading meanwhile (the local steps
+            # of births read the components) sets them too, to the same values
+            if self.__dict__.get("_pending_batch") is pending:
+                self.__dict__["_pending_batch"] = None
         return comps
 
     @distributions.setter
