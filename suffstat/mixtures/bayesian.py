@@ -976,7 +976,15 @@ class BayesianMixture(GeneralMixtureModel):
             raise ParameterError(f"{what} has {other.n_features} features; this model has "
                                  f"{self.n_features}")
         if isinstance(other, BayesianMixture) and self._same_priors(other):
-            self._set_params(self._check_params(other._get_params()))
+            shared = self._shared_prior()
+            if shared is not None and other._shared_prior() is not None:
+                # the other's posteriors (validated when it took them) as one batch, copied
+                post, factors = shared._stacked(other.distributions)
+                self._set_params({"concentration": np.array(other.concentration, dtype=np.float64),
+                                  "distributions": _StackedComponents(shared, post, factors),
+                                  "_batch": (post, factors)})
+            else:
+                self._set_params(self._check_params(other._get_params()))
             # the moves go on where the other fit left them (a resumed fit starts so too)
             self.component_ids = list(other.component_ids)
             self._set_move_state(other._move_state())
