@@ -32,12 +32,13 @@ def check_X(
     if isinstance(X, (str, bytes)):
         raise DataError(f"{name} must be a numeric array; got a string")
     arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
-        raise DataError(f"{name} must have a numeric dtype; got {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise DataError(f"{name} must be real; got complex dtype {arr.dtype}")
+    if arr.dtype != np.float64:  # float64 (the common case) is numeric and real
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+        ):
+            raise DataError(f"{name} must have a numeric dtype; got {arr.dtype}")
+        if np.iscomplexobj(arr):
+            raise DataError(f"{name} must be real; got complex dtype {arr.dtype}")
     if ndim == 1:
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]

@@ -168,7 +168,7 @@ def _sum_pieces(fn, pieces, blocks, wblocks, index, args, eblocks=(), seqs=None)
     total = None
     for (a, b), X in zip(pieces, blocks):
         w = None if wblocks is None else next(wblocks)
-        extra = tuple(next(e) for e in eblocks)
+        extra = tuple(next(e) for e in eblocks) if eblocks else ()
         lengths = None if seqs is None else seqs.lengths(a, b)
         out = _call(fn, X, w, a, index, extra + tuple(args), lengths)
         total = out if total is None else total + out

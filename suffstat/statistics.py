@@ -15,6 +15,7 @@ records with different shifts are re-centred exactly before they are added.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, ClassVar
 
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Statistic]] = {}
+
+
+_F64 = np.dtype(np.float64)
 
 
 def _frozen(value) -> np.ndarray:
@@ -76,10 +80,19 @@ class Statistic:
     _parts_field: ClassVar[str | None] = None
     #: Fields that describe the record rather than the data (kept under scaling).
     _kept_fields: ClassVar[tuple[str, ...]] = ()
+    #: Per field: kept as it is under scaling (min, max and kept fields); set per subclass.
+    _unscaled: ClassVar[tuple[bool, ...]] = ()
+    #: The fields that must be finite (all but min and max fields); set per subclass.
+    _data_checked: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
+        # what the algebra's loops would otherwise look up per field and per call
+        cls._unscaled = tuple(name in cls._min_fields or name in cls._max_fields or name in cls._kept_fields
+                              for name in cls._fields)
+        cls._data_checked = tuple(name for name in cls._fields
+                                  if name not in cls._min_fields and name not in cls._max_fields)
 
     def __init__(self, **values: Any) -> None:
         expected = set(self._fields) | ({self._parts_field} - {None})
@@ -95,6 +108,37 @@ class Statistic:
                 if not isinstance(p, Statistic):
                     raise TypeError(f"parts must be Statistic records; got {type(p).__name__}")
             object.__setattr__(self, self._parts_field, parts)
+
+    @classmethod
+    def _trusted(cls, values: dict[str, Any]) -> Statistic:
+        """A record of fields that the records' own algebra computed (no checks, fewer copies).
+
+        A fresh float64 array (no base, C-contiguous) is made read-only in place and a
+        read-only one is shared (only records hold those); anything else is copied
+        as the constructor does. Stochastic VB adds and scales records thousands of
+        times per lap, where the constructor's copies were most of the cost.
+        """
+        obj = object.__new__(cls)
+        fields = obj.__dict__
+        for name in cls._fields:
+            v = values[name]
+            kind = type(v)
+            if kind is np.ndarray and (v.dtype is _F64 or v.dtype == _F64):
+                flags = v.flags
+                if flags.writeable:
+                    if v.base is None and flags.c_contiguous:
+                        flags.writeable = False
+                    else:
+                        v = _frozen(v)
+            elif kind is np.float64 or kind is float:  # a 0-d field's sum or product
+                v = np.array(v)
+                v.flags.writeable = False
+            else:
+                v = _frozen(v)
+            fields[name] = v
+        if cls._parts_field is not None:
+            fields[cls._parts_field] = tuple(values[cls._parts_field])
+        return obj
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} records are immutable")
@@ -126,7 +170,7 @@ class Statistic:
             elif name in self._max_fields:
                 out[name] = np.maximum(a, b)
             else:
-                out[name] = a + b
+                out[name] = float(a) + float(b) if a.ndim == 0 else a + b  # floats: the same sum, sooner
         if self._parts_field is not None:
             pa, pb = getattr(self, self._parts_field), getattr(other, self._parts_field)
             if len(pa) != len(pb):
@@ -142,32 +186,73 @@ class Statistic:
         if not isinstance(other, Statistic):
             return NotImplemented
         self._check_other(other)
-        return type(self)(**self._combine(other))
+        return type(self)._trusted(self._combine(other))
 
     def __radd__(self, other: Any) -> Statistic:
         return self.__add__(other)
 
-    def _scaled(self, c: float) -> dict[str, Any]:
+    def _scaled(self, c: float, then: float | None = None) -> dict[str, Any]:
+        """The fields of ``c * self``, or of ``then * (c * self)`` (0-d fields as numpy scalars)."""
         out: dict[str, Any] = {}
-        for name in self._fields:
-            keep = name in self._min_fields or name in self._max_fields or name in self._kept_fields
-            out[name] = getattr(self, name) if keep else c * getattr(self, name)
+        for name, keep in zip(self._fields, self._unscaled):
+            a = getattr(self, name)
+            if keep:
+                out[name] = a
+            elif a.ndim == 0:  # Python floats: the same products, sooner
+                out[name] = np.float64(c * float(a) if then is None else then * (c * float(a)))
+            else:
+                out[name] = c * a if then is None else then * (c * a)
         if self._parts_field is not None:
-            out[self._parts_field] = tuple(c * p for p in getattr(self, self._parts_field))
+            parts = getattr(self, self._parts_field)
+            out[self._parts_field] = tuple(c * p if then is None else then * (c * p) for p in parts)
         return out
 
     def __mul__(self, c: Any) -> Statistic:
         if isinstance(c, bool) or not isinstance(c, numbers.Real):
             return NotImplemented
-        if not np.isfinite(c):
+        if not math.isfinite(c):
             raise ValueError(f"a statistic can only be scaled by a finite number; got {c}")
         if c == 0:  # no data left: min / max fields return to their identity too
             return self.zeros_like()
         if c < 0 and not self.subtractable:
             raise self._not_subtractable("scaled by a negative number")
-        return type(self)(**self._scaled(float(c)))
+        return type(self)._trusted(self._scaled(float(c)))
 
     __rmul__ = __mul__
+
+    def step_toward(self, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return ``(1 - rho) * self + rho * (scale * target)`` (stochastic EM's and VB's step).
+
+        The same values as that expression; for ``0 < rho < 1`` and a positive finite
+        ``scale`` the scaled records are not built as records of their own.
+
+        Parameters
+        ----------
+        target : Statistic
+            A record of the same type.
+        rho : float
+            The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        a = 1.0 - rho
+        if type(target) is not type(self) or not (0.0 < rho < 1.0 and 0.0 < a and 0.0 < scale < math.inf):
+            return a * self + rho * (target if scale == 1.0 else scale * target)
+        cls = type(self)
+        toward = target._scaled(float(rho)) if scale == 1.0 else target._scaled(float(scale), float(rho))
+        return cls._trusted(cls._unchecked(self._scaled(a))._combine(cls._unchecked(toward)))
+
+    @classmethod
+    def _unchecked(cls, values: dict[str, Any]) -> Statistic:
+        """A record of the algebra's intermediate fields, neither checked nor frozen (never returned)."""
+        obj = object.__new__(cls)
+        obj.__dict__.update(values)
+        return obj
 
     @property
     def subtractable(self) -> bool:
@@ -231,10 +316,9 @@ class Statistic:
         str or None
             The field's name.
         """
-        for name in self._fields:
-            if name in self._min_fields or name in self._max_fields:
-                continue
-            if not np.isfinite(getattr(self, name)).all():
+        for name in self._data_checked:
+            a = getattr(self, name)
+            if not (math.isfinite(a) if a.ndim == 0 else np.isfinite(a).all()):
                 return name
         if self._parts_field is not None:
             for j, p in enumerate(getattr(self, self._parts_field)):
@@ -264,12 +348,34 @@ class Statistic:
                 out[name] = np.zeros(a.shape)
         if self._parts_field is not None:
             out[self._parts_field] = tuple(p.zeros_like() for p in getattr(self, self._parts_field))
-        return type(self)(**out)
+        return type(self)._trusted(out)
+
+    @classmethod
+    def sum_of(cls, records: list[Statistic], start: Statistic | None = None) -> Statistic:
+        """Return ``start`` plus the records, added left to right (a subclass may add them at once).
+
+        Parameters
+        ----------
+        records : list of Statistic
+            At least one record.
+        start : Statistic, optional
+            What they are added to.
+
+        Returns
+        -------
+        Statistic
+            The sum.
+        """
+        total = start
+        for r in records:
+            total = r if total is None else total + r
+        return total  # type: ignore[return-value]
 
     @property
     def weight(self) -> float:
         """Total weight of the data summarised (the sum of sample weights)."""
-        return float(np.sum(self.w_sum))  # type: ignore[attr-defined]
+        w = self.w_sum  # type: ignore[attr-defined]
+        return float(w) if w.ndim == 0 else float(np.sum(w))
 
     # -- comparison and serialisation -------------------------------------------------
     def allclose(self, other: Statistic, rtol: float = 1e-12, atol: float = 0.0) -> bool:
@@ -386,7 +492,7 @@ class _ShiftedMoments(Statistic):
             s2_new = s2 + np.outer(s1, delta) + np.outer(delta, s1) + w * np.outer(delta, delta)
         else:
             s2_new = s2 + 2.0 * delta * s1 + w * delta * delta
-        return type(self)(w_sum=w, xw_sum=s1_new, xxw_sum=s2_new, shift=new)
+        return type(self)._trusted({"w_sum": w, "xw_sum": s1_new, "xxw_sum": s2_new, "shift": new})
 
     def _aligned(self, other: Statistic) -> Statistic:
         return other.recentered(self.shift)  # type: ignore[attr-defined]
@@ -681,7 +787,7 @@ class GaussianMixtureStats(MixtureStats):
             return self
         values = self._values()
         values.update(self._moved(delta), shift=new)
-        return type(self)(**values)
+        return type(self)._trusted(values)
 
     def _moved(self, delta: np.ndarray) -> dict[str, np.ndarray]:
         w, s1, s2 = self.resp_sum, self.xw_sum, self.xxw_sum  # type: ignore[attr-defined]
@@ -703,12 +809,71 @@ class GaussianMixtureStats(MixtureStats):
                              f"and {other.xxw_sum.shape}")  # type: ignore[attr-defined]
         # each component keeps the reference point of the record that weighs more in it,
         # so an empty record (the identity) never moves a shift
-        heavier = self.resp_sum >= other.resp_sum  # type: ignore[attr-defined]
-        shift = np.where(heavier[:, None], self.shift, other.shift)  # type: ignore[attr-defined]
-        a, b = self.recentered(shift), other.recentered(shift)  # type: ignore[attr-defined]
-        return {"w_sum": a.w_sum + b.w_sum, "resp_sum": a.resp_sum + b.resp_sum,
-                "log_likelihood": a.log_likelihood + b.log_likelihood, "entropy": a.entropy + b.entropy,
-                "xw_sum": a.xw_sum + b.xw_sum, "xxw_sum": a.xxw_sum + b.xxw_sum, "shift": shift}
+        if self.shift is other.shift:  # records of one local step's reference points
+            shift = self.shift  # type: ignore[attr-defined]
+            a1, a2, b1, b2 = self.xw_sum, self.xxw_sum, other.xw_sum, other.xxw_sum  # type: ignore
+        else:
+            heavier = self.resp_sum >= other.resp_sum  # type: ignore[attr-defined]
+            shift = np.where(heavier[:, None], self.shift, other.shift)  # type: ignore[attr-defined]
+            a1, a2 = self._moments_about(shift)
+            b1, b2 = other._moments_about(shift)  # type: ignore[attr-defined]
+        return {"w_sum": float(self.w_sum) + float(other.w_sum),  # type: ignore[attr-defined]
+                "resp_sum": self.resp_sum + other.resp_sum,  # type: ignore[attr-defined]
+                "log_likelihood": float(self.log_likelihood) + float(other.log_likelihood),  # type: ignore
+                "entropy": float(self.entropy) + float(other.entropy),  # type: ignore[attr-defined]
+                "xw_sum": a1 + b1, "xxw_sum": a2 + b2, "shift": shift}
+
+    @classmethod
+    def sum_of(cls, records: list[Statistic], start: Statistic | None = None) -> Statistic:
+        """Return ``start`` plus the records, recentred at once (stochastic VB adds a lap of small ones).
+
+        Each component takes the reference point of the record that weighs most in it
+        (an empty record never moves one), as in ``+``; the sums are numpy's pairwise
+        sums over the records, so the result equals the left-to-right sum to rounding.
+
+        Parameters
+        ----------
+        records : list of GaussianMixtureStats
+            At least one record.
+        start : GaussianMixtureStats, optional
+            What their sum is added to.
+
+        Returns
+        -------
+        GaussianMixtureStats
+            The sum.
+        """
+        if len(records) < 3 or any(type(r) is not cls for r in records) or \
+                len({r.xxw_sum.shape for r in records}) != 1:  # type: ignore[attr-defined]
+            return super().sum_of(records, start)
+        resp = np.array([r.resp_sum for r in records])  # type: ignore[attr-defined]
+        s1 = np.array([r.xw_sum for r in records])  # type: ignore[attr-defined]
+        s2 = np.array([r.xxw_sum for r in records])  # type: ignore[attr-defined]
+        shifts = np.array([r.shift for r in records])  # type: ignore[attr-defined]
+        k = resp.shape[1]
+        shift = shifts[np.argmax(resp, axis=0), np.arange(k)]
+        delta = shifts - shift
+        if s2.ndim == 4:
+            cross = s1[:, :, :, None] * delta[:, :, None, :]
+            s2 = s2 + cross + cross.transpose(0, 1, 3, 2) + resp[:, :, None, None] * (
+                delta[:, :, :, None] * delta[:, :, None, :])
+        else:
+            s2 = s2 + 2.0 * delta * s1 + resp[:, :, None] * delta * delta
+        s1 = s1 + resp[:, :, None] * delta
+        scalars = np.array([[float(r.w_sum), float(r.log_likelihood), float(r.entropy)]  # type: ignore
+                            for r in records]).sum(axis=0)
+        total = cls._trusted({"w_sum": float(scalars[0]), "resp_sum": resp.sum(axis=0),
+                              "log_likelihood": float(scalars[1]), "entropy": float(scalars[2]),
+                              "xw_sum": s1.sum(axis=0), "xxw_sum": s2.sum(axis=0), "shift": shift})
+        return total if start is None else start + total
+
+    def _moments_about(self, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``xw_sum`` and ``xxw_sum`` about ``shift`` (k, d) (:meth:`recentered` without a record)."""
+        delta = self.shift - shift  # type: ignore[attr-defined]
+        if not delta.any():
+            return self.xw_sum, self.xxw_sum  # type: ignore[attr-defined]
+        moved = self._moved(delta)
+        return moved["xw_sum"], moved["xxw_sum"]
 
 
 class MoveStats(GaussianMixtureStats):

@@ -97,3 +97,41 @@ def test_mismatched_records_are_refused():
         a + 1
     with pytest.raises(TypeError, match="takes fields"):
         ss.CountStats(w_sum=1.0)
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_gaussian_mixture_records_summed_at_once_equal_their_left_to_right_sum(full):
+    """GaussianMixtureStats.sum_of (stochastic VB's lap record) recentres every record at once."""
+    rng = np.random.default_rng(7)
+    k, d = 4, 3
+
+    def record(j):
+        X = rng.normal(size=(12, d)) + j
+        r = rng.dirichlet(np.ones(k), size=12)
+        r[:, 1] = 0.0 if j % 3 == 0 else r[:, 1]  # a component some records leave empty
+        shift = rng.normal(size=(k, d))
+        dev = X[None] - shift[:, None]
+        s2 = np.einsum("nk,kni,knj->kij", r, dev, dev) if full else np.einsum("nk,kni->ki", r, dev ** 2)
+        return ss.GaussianMixtureStats(w_sum=12.0, resp_sum=r.sum(0), log_likelihood=-3.0 * j, entropy=0.5 * j,
+                                       xw_sum=np.einsum("nk,kni->ki", r, dev), xxw_sum=s2, shift=shift)
+
+    records = [record(j) for j in range(9)]
+    start = record(9)
+    at_once = ss.GaussianMixtureStats.sum_of(records, start)
+    assert type(at_once) is ss.GaussianMixtureStats and not at_once.xxw_sum.flags.writeable
+    assert at_once.allclose(sum(records, start), rtol=1e-12, atol=1e-12)
+    assert ss.GaussianMixtureStats.sum_of(records).allclose(sum(records[1:], records[0]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 1.0])
+def test_step_toward_is_the_blend_of_scaled_records(rho):
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(20, 2)), rng.normal(size=(30, 2)) + 1.0
+    models = [ss.Normal(0.0, 1.0), ss.MultivariateNormal(np.zeros(2), np.eye(2)),
+              ss.GeneralMixtureModel([ss.MultivariateNormal(np.zeros(2), np.eye(2)),
+                                      ss.MultivariateNormal(np.ones(2), np.eye(2))])]
+    for model in models:
+        data = (X[:, 0], Y[:, 0]) if isinstance(model, ss.Normal) else (X, Y)
+        a, b = (model.summarize(x, accumulate=False) for x in data)
+        assert a.step_toward(b, rho).allclose((1.0 - rho) * a + rho * b, rtol=0, atol=0)
+        assert a.step_toward(b, rho, 7.5).allclose((1.0 - rho) * a + rho * (7.5 * b), rtol=0, atol=0)

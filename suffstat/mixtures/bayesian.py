@@ -106,8 +106,12 @@ def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
 
 def _same_options(first: ConjugatePrior, others: list[ConjugatePrior]) -> bool:
     names = first._option_names
-    return all(d._option_names == names and all(np.array_equal(getattr(d, n), getattr(first, n))
-                                                for n in names) for d in others)
+    return all(d._option_names == names and all(_same_value(getattr(d, n), getattr(first, n)) for n in names)
+               for d in others)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    return a is b or np.array_equal(a, b)  # fresh copies of a prior share its arrays
 
 
 def _c_beta(a: Any, b: Any) -> Any:
@@ -302,9 +306,12 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _set_params(self, params: dict[str, Any]) -> None:
         self._stacked_run = None
-        for d, p in zip(self.distributions, params["distributions"], strict=True):
-            if p is not None:
-                d._set_params(p)
+        if "_batch" in params:  # every component takes its posterior from it when next read
+            self.__dict__["_pending_batch"] = params["_batch"]
+        else:
+            for d, p in zip(self.distributions, params["distributions"], strict=True):
+                if p is not None:
+                    d._set_params(p)
         conc = params["concentration"]
         self.concentration = conc
         if conc is None:
@@ -316,6 +323,49 @@ class BayesianMixture(GeneralMixtureModel):
             self._log_weights = expected_log_weights(conc, self._dp)
         if "_counts" in params:
             self._counts, self._entropy = params["_counts"], params["_entropy"]
+        if "_batch" in params:  # a batched global step: its arrays are the next local step's
+            post, factors = params["_batch"]
+            full = "U" in factors
+            self._stacked_run = self._stacked_estep(post["mean"], factors["U"] if full else factors["E_lam"],
+                                                    factors["log_norm"])
+
+    @property
+    def distributions(self) -> list[ConjugatePrior]:
+        """The components (conjugate priors holding their posteriors).
+
+        A batched global step (components sharing one Gaussian prior) keeps its
+        stacked arrays: the components take their posteriors from them when they are
+        next read, not at every step of stochastic VB.
+        """
+        comps = self.__dict__["_components"]
+        pending = self.__dict__.get("_pending_batch")
+        if pending is not None:
+            post, factors = pending
+            for j, d in enumerate(comps):  # they share one prior: comps[0] makes each one's parameters
+                d._set_params(comps[0]._component(post, factors, j))
+            # cleared once every component is set: a thread reading meanwhile (the local steps
+            # of births read the components) sets them too, to the same values
+            if self.__dict__.get("_pending_batch") is pending:
+                self.__dict__["_pending_batch"] = None
+        return comps
+
+    @distributions.setter
+    def distributions(self, value: list[ConjugatePrior]) -> None:
+        self.__dict__["_pending_batch"] = None
+        self.__dict__["_components"] = value
+
+    @property
+    def n_components(self) -> int:
+        """Number of components k."""
+        return len(self.__dict__["_components"])
+
+    @property
+    def n_features(self) -> int | None:
+        """Number of columns of the data."""
+        for d in self.__dict__["_components"]:  # the constructor checked that they agree
+            if d.n_features is not None:
+                return d.n_features
+        return None
 
     @property
     def _fitted(self) -> bool:
@@ -340,23 +390,30 @@ class BayesianMixture(GeneralMixtureModel):
         log_norms = np.array([c._cache["log_norm"] for c in comps])
         full = isinstance(comps[0], NormalWishart)
         precision = np.ascontiguousarray([c._cache["U"] if full else c._cache["E_lam"] for c in comps])
+        self._stacked_run = self._stacked_estep(means, precision, log_norms)
+        return self._stacked_run, None
+
+    def _stacked_estep(self, means: np.ndarray, precision: np.ndarray, log_norms: np.ndarray) -> Callable:
+        """The stacked local step of the posteriors given as arrays (k, d), (k, d, d) or (k, d), (k,)."""
+        full = precision.ndim == 3
         kernel = gmm_full_estep if full else gmm_diag_estep
 
         plan = self._plan if self._plan is None or isinstance(self._plan, Plan) else Plan.from_dict(self._plan)
+        shift = means.copy()  # every record's (read-only) reference point
+        shift.flags.writeable = False
 
         def run(X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, _arrays: Any) -> Any:
             k, d = means.shape
             resp_sum, s1 = np.zeros(k), np.zeros((k, d))
             s2 = np.zeros((k, d, d) if full else (k, d))
             w_sum, ll, ent, finite = kernel(X, w, log_weights, means, precision, log_norms, resp_sum, s1, s2)
-            rec = GaussianMixtureStats(w_sum=w_sum, resp_sum=resp_sum, log_likelihood=ll, entropy=ent,
-                                       xw_sum=s1, xxw_sum=s2, shift=means)
+            rec = GaussianMixtureStats._trusted({"w_sum": w_sum, "resp_sum": resp_sum, "log_likelihood": ll,
+                                                 "entropy": ent, "xw_sum": s1, "xxw_sum": s2, "shift": shift})
             if plan is None or not finite:
                 return rec, finite
             return self._move_terms(X, w, log_weights, rec, plan, (means, precision, log_norms)), finite
 
-        self._stacked_run = run
-        return run, None
+        return run
 
     def _move_terms(self, X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, rec: GaussianMixtureStats,
                     plan: Plan, stacked: tuple) -> MoveStats:
@@ -415,20 +472,13 @@ class BayesianMixture(GeneralMixtureModel):
         if self.frozen:
             return None
         resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
-        # memoized VB subtracts a batch's old record: an emptied component keeps rounding
-        # dust (-1e-42) that is no data (bnpy clips the counts at 0 too)
-        dust = (resp_sum < 0) & (resp_sum >= -COUNT_ROUNDING * max(float(np.sum(np.abs(resp_sum))), 1.0))
-        if dust.any():
-            resp_sum = np.where(dust, 0.0, resp_sum)
-        if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
-            raise ParameterError(
-                f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
-                "finite and non-negative): they are not the record of any data"
-            )
+        # finite and non-negative counts (a finite sum of non-negative counts), else look closer
+        if not (resp_sum.size and resp_sum.min() >= 0.0 and math.isfinite(resp_sum.sum())):
+            resp_sum = _checked_counts(resp_sum)
         proposal = {"concentration": self._concentration_for(resp_sum), "_counts": resp_sum,
                     "_entropy": float(stats.entropy)}
         shared = self._shared_prior()
-        if shared is not None and not any(d.frozen for d in self.distributions):
+        if shared is not None and not any(d.frozen for d in self.__dict__["_components"]):
             # one batched global step for every component (stochastic VB makes one per batch)
             S = GaussianMixtureStats.from_parts(stats)
             post = shared._batch_posterior(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
@@ -436,7 +486,7 @@ class BayesianMixture(GeneralMixtureModel):
                 factors = shared._batch_factors(post)
             except ParameterError as e:
                 raise ParameterError(f"the mixture's global step: {e}") from None
-            proposal["distributions"] = [shared._component(post, factors, j) for j in range(len(resp_sum))]
+            proposal["distributions"] = _StackedComponents(shared, post, factors)
             proposal["_batch"] = (post, factors)
             return proposal
         children = []
@@ -480,6 +530,9 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _elbo(self, stats: MixtureStats, params: dict[str, Any] | None = None) -> float:
         """The ELBO of ``stats`` (its responsibilities) under ``params`` (default: current)."""
+        if params is None and self.__dict__.get("_pending_batch") is not None:  # the last batched step's
+            self._require_fitted()
+            params = {"concentration": self.concentration, "_batch": self.__dict__["_pending_batch"]}
         if params is None:
             self._require_fitted()
             conc, comps = self.concentration, self.distributions
@@ -926,7 +979,15 @@ class BayesianMixture(GeneralMixtureModel):
             raise ParameterError(f"{what} has {other.n_features} features; this model has "
                                  f"{self.n_features}")
         if isinstance(other, BayesianMixture) and self._same_priors(other):
-            self._set_params(self._check_params(other._get_params()))
+            shared = self._shared_prior()
+            if shared is not None and other._shared_prior() is not None:
+                # the other's posteriors (validated when it took them) as one batch, copied
+                post, factors = shared._stacked(other.distributions)
+                self._set_params({"concentration": np.array(other.concentration, dtype=np.float64),
+                                  "distributions": _StackedComponents(shared, post, factors),
+                                  "_batch": (post, factors)})
+            else:
+                self._set_params(self._check_params(other._get_params()))
             # the moves go on where the other fit left them (a resumed fit starts so too)
             self.component_ids = list(other.component_ids)
             self._set_move_state(other._move_state())
@@ -945,7 +1006,11 @@ class BayesianMixture(GeneralMixtureModel):
         if (other.weight_concentration_prior_type != self.weight_concentration_prior_type
                 or other.weight_concentration_prior != self.weight_concentration_prior):
             return False
-        for a, b in zip(self.distributions, other.distributions, strict=True):
+        pairs = zip(self.distributions, other.distributions, strict=True)
+        if self._shared_prior() is not None and other._shared_prior() is not None and \
+                self.n_components == other.n_components:  # each shares one prior: compare those
+            pairs = zip(self.distributions[:1], other.distributions[:1])
+        for a, b in pairs:
             if type(a) is not type(b):
                 return False
             # the priors without their posteriors (nested priors too: ss.priors.Independent)
@@ -999,6 +1064,7 @@ class BayesianMixture(GeneralMixtureModel):
 
     def _set_move_state(self, state: dict[str, Any] | None) -> None:
         state = state or {}
+        self._stacked_run = None  # it holds the plan
         self._lap = int(state.get("lap") or 0)
         self._plan = Plan.from_dict(state.get("plan"))
         rows = lambda name, n: np.asarray(state.get(name, np.zeros((0, n))), dtype=np.float64).reshape(-1, n)  # noqa
@@ -1039,6 +1105,39 @@ class BayesianMixture(GeneralMixtureModel):
         inner = ",\n  ".join(type(d).__name__ for d in self.distributions)
         return (f"BayesianMixture([\n  {inner}\n], weight_concentration_prior_type="
                 f"{self.weight_concentration_prior_type!r})")
+
+
+def _checked_counts(resp_sum: np.ndarray) -> np.ndarray:
+    """Expected counts with memoized rounding dust cleared; raise if they are not counts."""
+    # memoized VB subtracts a batch's old record: an emptied component keeps rounding
+    # dust (-1e-42) that is no data (bnpy clips the counts at 0 too)
+    dust = (resp_sum < 0) & (resp_sum >= -COUNT_ROUNDING * max(float(np.sum(np.abs(resp_sum))), 1.0))
+    if dust.any():
+        resp_sum = np.where(dust, 0.0, resp_sum)
+    if not np.all(np.isfinite(resp_sum)) or np.any(resp_sum < 0):
+        raise ParameterError(
+            f"the statistics give invalid expected counts {resp_sum.tolist()} (they must be "
+            "finite and non-negative): they are not the record of any data"
+        )
+    return resp_sum
+
+
+class _StackedComponents:
+    """The components' parameters of a batched global step, made when read (a sequence of dicts)."""
+
+    def __init__(self, shared: ConjugatePrior, post: dict[str, np.ndarray], factors: dict[str, np.ndarray]):
+        self._shared, self._post, self._factors = shared, post, factors
+
+    def __len__(self) -> int:
+        return len(self._post["mean_precision"])
+
+    def __getitem__(self, j: int) -> dict[str, Any]:
+        if not -len(self) <= j < len(self):
+            raise IndexError(j)
+        return self._shared._component(self._post, self._factors, j % len(self))
+
+    def __iter__(self) -> Any:
+        return (self[j] for j in range(len(self)))
 
 
 def _stacked_responsibilities(X: np.ndarray, log_weights: np.ndarray, means: np.ndarray,

@@ -611,7 +611,7 @@ def _bnpy_randexamples(learner: BayesianMixture, source: Any, seed: int) -> Baye
     order = np.argsort(rows)  # the source reads rows in increasing order
     X = np.empty((k,) + tuple(source.shape[1:]))
     X[order] = _checked(source.take(rows[order]), rows[order]).reshape((k,) + tuple(source.shape[1:]))
-    model = learner.copy()
+    model = learner.blank()  # the learner is not fitted yet: its blank copy is its copy
     start_from_rows(model, X)
     return model
 

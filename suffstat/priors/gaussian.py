@@ -24,7 +24,6 @@ import threading
 from typing import Any
 
 import numpy as np
-from scipy import linalg
 from scipy.special import digamma, gammaln
 
 from .._validation import check_scalar, check_vector
@@ -32,6 +31,8 @@ from ..distributions._fused import FusedEStep, gaussian_diag_estep, gaussian_ful
 from ..distributions.multivariate_normal import MultivariateNormal, shifted_moments
 from ..distributions.normal import Normal
 from ..exceptions import ParameterError
+from ..kernels.conjugate import (STEP_NONFINITE, STEP_OK, normal_wishart_elbo, normal_wishart_factors,
+                                 normal_wishart_posterior)
 from ..kernels.gaussian import LOG_2PI, mvn_diag_logpdf, mvn_full_logpdf
 from ..statistics import MultivariateNormalStats, NormalStats
 from ._base import ConjugatePrior
@@ -176,41 +177,29 @@ class NormalWishart(ConjugatePrior):
         """Posteriors of k records: counts (k,), shifts and sums (k, d), scatters (k, d, d)."""
         if s2.ndim != 3 or s1.shape[1] != self._d:
             raise ValueError(f"NormalWishart needs full scatter statistics of {self._d} features")
-        kappa0, nu0, m0 = self.mean_precision_prior, self.degrees_of_freedom_prior, self.mean_prior
-        some = n > 0
-        dbar = np.divide(s1, n[:, None], out=np.zeros_like(s1), where=some[:, None])  # mean - shift
-        scatter = s2 - n[:, None, None] * dbar[:, :, None] * dbar[:, None, :]
-        kappa = kappa0 + n
-        dm0 = dbar - (m0 - shift)
-        B = self.scale_prior + scatter + (kappa0 * n / kappa)[:, None, None] * dm0[:, :, None] * dm0[:, None, :]
-        idx = np.arange(self._d)
-        B[:, idx, idx] += (n * self.reg_covar)[:, None]
-        B = 0.5 * (B + B.transpose(0, 2, 1))
-        mean = shift + (kappa0 * (m0 - shift) + n[:, None] * dbar) / kappa[:, None]
-        # no data: the prior itself (not its rounding through the shift)
-        mean[~some], B[~some] = m0, self.scale_prior
-        return {"mean": mean, "mean_precision": kappa, "degrees_of_freedom": nu0 + n, "scale": B}
+        k, d = s1.shape
+        post = {"mean": np.empty((k, d)), "mean_precision": np.empty(k), "degrees_of_freedom": np.empty(k),
+                "scale": np.empty((k, d, d))}
+        normal_wishart_posterior(_f64(n), _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
+                                 self.mean_precision_prior, self.degrees_of_freedom_prior, self.reg_covar,
+                                 post["mean"], post["mean_precision"], post["degrees_of_freedom"], post["scale"])
+        return post
 
     def _batch_factors(self, post: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Factor every B: L, log|B|, ``E[log|Lambda|]``, U (``U U^T = nu B^-1``), the log-normaliser."""
-        B, nu, kappa = post["scale"], post["degrees_of_freedom"], post["mean_precision"]
-        d = self._d
-        if not (np.isfinite(B).all() and np.isfinite(post["mean"]).all()):
+        B, nu, mean = _f64(post["scale"]), _f64(post["degrees_of_freedom"]), _f64(post["mean"])
+        k, d = mean.shape
+        # np.add.reduce: np.sum's own reduction without its wrapper (microseconds per stochastic step)
+        psi_sum = np.add.reduce(digamma(0.5 * (nu[:, None] + 1.0 - np.arange(1, d + 1, dtype=np.float64))), axis=1)
+        f = {"L": np.empty((k, d, d)), "logdet": np.empty(k), "E_logdet": np.empty(k), "U": np.empty((k, d, d)),
+             "log_norm": np.empty(k)}
+        status = normal_wishart_factors(mean, _f64(post["mean_precision"]), nu, B, psi_sum, LOG_2, LOG_2PI,
+                                        f["L"], f["logdet"], f["E_logdet"], f["U"], f["log_norm"])
+        if status == STEP_NONFINITE:
             raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
-        try:
-            L = np.linalg.cholesky(B)
-        except np.linalg.LinAlgError:
-            bad = next(j for j in range(len(B)) if linalg.lapack.dpotrf(B[j], lower=1)[1] != 0)
-            raise ParameterError(f"the scale of component {bad} is not positive definite") from None
-        diag = np.diagonal(L, axis1=1, axis2=2)
-        logdet = 2.0 * np.sum(np.log(diag), axis=1)
-        dvec = np.arange(1, d + 1, dtype=np.float64)
-        e_logdet = d * LOG_2 - logdet + np.sum(digamma(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
-        # U = sqrt(nu) L^-T; inv of a triangular factor (batched LAPACK, no solve_triangular:
-        # on a tiny matrix it woke OpenBLAS's threads and cost milliseconds per call)
-        U = np.ascontiguousarray(np.sqrt(nu)[:, None, None] * np.linalg.inv(L).transpose(0, 2, 1))
-        log_norm = -0.5 * d * LOG_2PI + 0.5 * e_logdet - 0.5 * d / kappa
-        return {"L": L, "logdet": logdet, "E_logdet": e_logdet, "U": U, "log_norm": log_norm}
+        if status != STEP_OK:
+            raise ParameterError(f"the scale of component {status} is not positive definite")
+        return f
 
     @staticmethod
     def _component(post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
@@ -236,26 +225,17 @@ class NormalWishart(ConjugatePrior):
                     shift: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
         """Each component's ELBO term (bnpy's ``GaussObsModel.calcELBO_Memoized``), shape (k,)."""
         d = self._d
-        kappa0, nu0, prior = self.mean_precision_prior, self.degrees_of_freedom_prior, self._prior_cache
-        kappa, nu = post["mean_precision"], post["degrees_of_freedom"]
+        nu0, nu = self.degrees_of_freedom_prior, _f64(post["degrees_of_freedom"])
         dvec = np.arange(1, d + 1, dtype=np.float64)
-        value = (-0.5 * d * LOG_2 * (nu0 - nu) - float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
-                 + np.sum(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
-                 + 0.5 * d * (math.log(kappa0) - np.log(kappa)) + 0.5 * (nu0 * prior["logdet"] - nu * factors["logdet"]))
-        m0, m = self.mean_prior - shift, post["mean"] - shift
-        U = factors["U"]
-        E_L = U @ U.transpose(0, 2, 1)  # nu B^-1
-        outer = lambda v: v[:, :, None] * v[:, None, :]  # noqa: E731
-        b_diff = s2 + self.scale_prior + kappa0 * outer(m0) - post["scale"] - kappa[:, None, None] * outer(m)
-        idx = np.arange(d)
-        b_diff[:, idx, idx] += (n * self.reg_covar)[:, None]
-        c_diff = s1 + kappa0 * m0 - kappa[:, None] * m
-        e_l_mu = np.einsum("kij,kj->ki", E_L, m)
-        e_mu_l_mu = d / kappa + np.einsum("ki,ki->k", m, e_l_mu)
-        trace = np.einsum("kij,kji->k", E_L, b_diff)
-        value += (0.5 * (n + nu0 - nu) * factors["E_logdet"] - 0.5 * trace + np.einsum("ki,ki->k", c_diff, e_l_mu)
-                  - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu)
-        return value - 0.5 * n * d * LOG_2PI
+        gl_prior = float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
+        gl_post = np.add.reduce(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
+        out = np.empty(len(nu))
+        normal_wishart_elbo(_f64(n), _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
+                            self.mean_precision_prior, nu0, self.reg_covar, _f64(post["mean"]),
+                            _f64(post["mean_precision"]), nu, _f64(post["scale"]), _f64(factors["logdet"]),
+                            _f64(factors["E_logdet"]), _f64(factors["U"]), float(self._prior_cache["logdet"]),
+                            gl_post, gl_prior, LOG_2, LOG_2PI, out)
+        return out
 
     # -- the record and the global step ----------------------------------------------------
     def _summarize(self, X: np.ndarray, w: np.ndarray) -> MultivariateNormalStats:
@@ -633,6 +613,11 @@ class NormalGamma(ConjugatePrior):
         return self._family(**self.point_estimate())._sample(n, rng)
 
 
+def _f64(a: Any) -> np.ndarray:
+    """``a`` as a C-contiguous float64 array (no copy when it is one)."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
 def _shallow_unfitted(prior: Any) -> Any:
     """A copy sharing the (read-only) prior arrays and caches, without a posterior."""
     new = copy.copy(prior)
@@ -651,6 +636,6 @@ def _spd(name: str, value: Any, d: int) -> np.ndarray:
         raise ParameterError(f"{name} must have shape ({d}, {d}); got {a.shape}")
     if not np.isfinite(a).all():
         raise ParameterError(f"{name} must be finite")
-    if not np.allclose(a, a.T, rtol=1e-10, atol=0.0):
+    if not (np.abs(a - a.T) <= 1e-10 * np.abs(a.T)).all():  # np.allclose(a, a.T, rtol=1e-10, atol=0), sooner
         raise ParameterError(f"{name} must be symmetric")
     return 0.5 * (a + a.T)  # positive definiteness: checked by its factorisation
