@@ -423,3 +423,14 @@ model.save(os.path.join(out, "final.npz"))
     np.testing.assert_array_equal(a.concentration, b.concentration)
     np.testing.assert_array_equal([c.scale for c in a.priors], [c.scale for c in b.priors])
     assert a.move_log_ == b.move_log_
+
+
+def test_an_em_run_folder_starts_a_dp_fit_that_finds_the_missing_cluster(tmp_path):
+    X = four_blobs()
+    ss.GaussianMixture(n_components=3, random_state=0, output_path=tmp_path / "em").fit(X)
+    dp = ss.BayesianGaussianMixture(n_components=3, init_params=str(tmp_path / "em"), algorithm="memoized",
+                                    moves="birth,merge,shuffle", birth_n_fresh=3, reg_covar=0.0,
+                                    convergence="counts", max_iter=50,
+                                    **ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, dp=True)).fit(X)
+    assert dp.converged_ and dp.n_components_ == 4
+    assert sum(e.get("birth_accepted", 0) for e in dp.move_log_) >= 1
