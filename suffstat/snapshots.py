@@ -98,7 +98,8 @@ def write_snapshot(folder: Any, run: Any, settings: dict[str, Any], *, durable: 
         writer = csv.writer(buf)
         writer.writerow(columns)
         for e in log:
-            writer.writerow([int(e[c]) if c in e else "" for c in columns])
+            writer.writerow([(repr(e[c]) if isinstance(e[c], float) else int(e[c])) if c in e else ""
+                             for c in columns])
         with atomic_open(folder / MOVES_FILE, "w", durable=False) as fh:
             fh.write(buf.getvalue())
     return path

@@ -192,9 +192,12 @@ class LapReporter(Callback):
         out = self.stream or sys.stdout
         lap = float(logs["iteration"])
         if "birth_tried" in logs:  # bnpy's move lines
-            print(f"BIRTH @ lap {lap:.2f} : Added {logs['birth_added']} states. "
-                  f"{logs['birth_accepted']}/{logs['birth_tried']} succeeded.", file=out)
+            tried, ok = logs["birth_tried"], logs["birth_accepted"]
+            print(f"BIRTH @ lap {lap:.2f} : Added {logs['birth_added']} states. {ok}/{tried} succeeded. "
+                  f"{tried - ok}/{tried} failed eval phase.", file=out)
         if "merge_tried" in logs:
-            print(f"MERGE @ lap {lap:.2f} : {logs['merge_accepted']}/{logs['merge_tried']} accepted.", file=out)
+            print(f"MERGE @ lap {lap:.2f} : {logs['merge_accepted']}/{logs['merge_tried']} accepted. "
+                  f"Ndiff {logs.get('merge_ndiff', 0.0):.2f}. {logs.get('merge_skipped', 0)} skipped.", file=out)
         if "deleted" in logs:
-            print(f"DELETE @ lap {lap:.2f} : {logs['deleted']}/1 accepted.", file=out)
+            print(f"DELETE @ lap {lap:.2f}: {logs['deleted']}/1 accepted. Ndiff {logs.get('delete_ndiff', 0.0):.2f}.",
+                  file=out)

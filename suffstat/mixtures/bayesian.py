@@ -40,7 +40,7 @@ from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_compo
 MERGE_ACCEPT_TOL = 1e-6
 #: The columns of a move log entry (``move_log_``, the run folder's ``moves.csv``).
 MOVE_LOG_COLUMNS = ("lap", "K", "birth_tried", "birth_accepted", "birth_added", "merge_tried", "merge_accepted",
-                    "deleted", "shuffled")
+                    "merge_skipped", "merge_ndiff", "deleted", "delete_ndiff", "shuffled")
 #: The settings of the moves (bnpy's ``m_startLap``, ``b_startLap``, ``b_Kfresh``,
 #: ``d_startLap``, ``Kmax``) and their defaults; ``max_components=None`` is bnpy's
 #: ``Kmax = 100`` or the starting number of components if that is more.
@@ -621,6 +621,7 @@ class BayesianMixture(GeneralMixtureModel):
         moved = isinstance(S, MoveStats)
         base = self._elbo_at_step(S) if moved else None
         accepted_any = False
+        planned_pairs = len(S.pairs) if moved else 0
         if moved and len(S.birth_targets):
             tried = accepted = added = 0
             p = 0
@@ -644,13 +645,14 @@ class BayesianMixture(GeneralMixtureModel):
             accepted_any |= accepted > 0
             entry.update(birth_accepted=accepted, birth_tried=tried, birth_added=added)
         if moved and len(S.pairs):
-            tried, accepted, q = 0, 0, 0
+            tried, accepted, q, ndiff = 0, 0, 0, 0.0
             while q < len(S.pairs):
                 a, b = (int(v) for v in S.pairs[q])
                 candidate = merged(S, a, b, q)
                 value = self._elbo_at_step(candidate)
                 tried += 1
                 if (value - base) / scale >= -MERGE_ACCEPT_TOL:
+                    ndiff += float(min(S.resp_sum[a], S.resp_sum[b]))
                     records = [merged(r, a, b, q) for r in records]
                     S, base = candidate, value
                     ids.pop(b)
@@ -659,12 +661,16 @@ class BayesianMixture(GeneralMixtureModel):
                     self._failed["merge"][(ids[a], ids[b])] = float(S.resp_sum[a] + S.resp_sum[b])
                     q += 1
             accepted_any |= accepted > 0
-            entry.update(merge_accepted=accepted, merge_tried=tried)
+            # bnpy's line: the mass moved (each merge's smaller count) and the planned
+            # pairs not tried because a component was already in an accepted move
+            entry.update(merge_accepted=accepted, merge_tried=tried, merge_ndiff=ndiff,
+                         merge_skipped=planned_pairs - tried)
         if moved and len(S.delete_target) and not accepted_any:
             t = int(S.delete_target[0])
             candidate = deleted(S)
             value = self._elbo_at_step(candidate)
             if (value - base) / scale >= -MERGE_ACCEPT_TOL:
+                entry["delete_ndiff"] = float(S.resp_sum[t])
                 records = [deleted(r) for r in records]
                 S = candidate
                 self._failed["delete"].pop(ids[t], None)
@@ -848,8 +854,7 @@ class BayesianMixture(GeneralMixtureModel):
         out = {"K": self.n_active, "Ndiff": ndiff}
         last = self.move_log_[-1] if self.move_log_ else None
         if last is not None and last["lap"] == self._lap:
-            out.update({key: last[key] for key in ("birth_accepted", "birth_tried", "birth_added",
-                                                   "merge_accepted", "merge_tried", "deleted") if key in last})
+            out.update({key: last[key] for key in MOVE_LOG_COLUMNS[2:-1] if key in last})
         if self.moves:
             # more moves to judge: the engine does not stop (bnpy's hasMoreReasonableMoves)
             out["moves_pending"] = bool(self._moves_pending)
@@ -1074,8 +1079,9 @@ class BayesianMixture(GeneralMixtureModel):
         self._next_id = int(state.get("next_id") or max(self.component_ids, default=-1) + 1)
         self._moves_pending = bool(state.get("pending", False))
         log = np.asarray(state.get("log", np.zeros((0, len(MOVE_LOG_COLUMNS)))), dtype=np.float64)
-        self.move_log_ = [{c: (int(v) if c != "shuffled" else bool(v)) for c, v in zip(MOVE_LOG_COLUMNS, row)
-                           if not math.isnan(v)} for row in log.reshape(-1, len(MOVE_LOG_COLUMNS))]
+        kinds = {c: (float if c.endswith("ndiff") else bool if c == "shuffled" else int) for c in MOVE_LOG_COLUMNS}
+        self.move_log_ = [{c: kinds[c](v) for c, v in zip(MOVE_LOG_COLUMNS, row) if not math.isnan(v)}
+                          for row in log.reshape(-1, len(MOVE_LOG_COLUMNS))]
 
     def copy(self) -> BayesianMixture:
         """Return an independent copy (priors, posterior, trace state).
