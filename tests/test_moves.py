@@ -20,7 +20,7 @@ import suffstat as ss
 from suffstat.fitting.driver import EMRun
 from suffstat.fitting.fit import prepare
 from suffstat.kernels.gaussian import mvn_full_logpdf
-from suffstat.mixtures.moves import born, deleted, merged, parse_moves, permuted, plan_pairs, with_plan
+from suffstat.mixtures.moves import Plan, born, deleted, merged, parse_moves, permuted, plan_pairs, with_plan
 from suffstat.statistics import GaussianMixtureStats, MixtureStats, MoveStats
 
 pytestmark = pytest.mark.filterwarnings("ignore::suffstat.ConvergenceWarning")
@@ -67,7 +67,7 @@ def test_a_merge_is_the_global_step_of_the_pooled_record_and_its_elbo_is_exact()
     X = three_blobs(100)
     m = dp_mixture(moves="merge").fit(X, **{**FIT, "max_iter": 1})
     plan = plan_pairs(np.asarray(m._counts))
-    m._plan, m._stacked_run = plan, None
+    m._plan, m._stacked_run = Plan(pairs=plan), None
     S = m.summarize(X, accumulate=False)
     assert isinstance(S, MoveStats) and np.array_equal(S.pairs, plan)
     a, b = (int(v) for v in plan[0])

@@ -33,7 +33,7 @@ from ..priors.gaussian import NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
 from .general import GeneralMixtureModel, _unfitted_component
 from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_components, merged, parse_moves,
-                    permuted, plain, plan_births, plan_delete, plan_pairs, with_plan)
+                    permuted, plain, plan_births, plan_delete, plan_pairs, recentred, with_plan)
 
 #: A merge is accepted when the ELBO per data scalar drops by less than this (bnpy's
 #: ELBO_GAP_ACCEPT_TOL).
@@ -398,7 +398,7 @@ class BayesianMixture(GeneralMixtureModel):
         full = precision.ndim == 3
         kernel = gmm_full_estep if full else gmm_diag_estep
 
-        plan = self._plan if self._plan is None or isinstance(self._plan, Plan) else Plan.from_dict(self._plan)
+        plan = self._plan
         shift = means.copy()  # every record's (read-only) reference point
         shift.flags.writeable = False
 
@@ -448,9 +448,8 @@ class BayesianMixture(GeneralMixtureModel):
             _, ll, ent, _ = kernel(X, w, np.ascontiguousarray(log_weights[others]),
                                    np.ascontiguousarray(means[others]), np.ascontiguousarray(precision[others]),
                                    np.ascontiguousarray(log_norms[others]), n_, s1_, s2_)
-            moved = GaussianMixtureStats(w_sum=0.0, resp_sum=n_, log_likelihood=0.0, entropy=0.0, xw_sum=s1_,
-                                         xxw_sum=s2_, shift=means[others]).recentered(plan.delete_shift)
-            f.update(delete_resp=n_, delete_xw=moved.xw_sum, delete_xxw=moved.xxw_sum,
+            s1_, s2_ = recentred(n_, s1_, s2_, means[others], plan.delete_shift)
+            f.update(delete_resp=n_, delete_xw=s1_, delete_xxw=s2_,
                      delete_entropy=np.array([ent]), delete_log_likelihood=np.array([ll]))
         return MoveStats(**f)
 
@@ -854,7 +853,7 @@ class BayesianMixture(GeneralMixtureModel):
         out = {"K": self.n_active, "Ndiff": ndiff}
         last = self.move_log_[-1] if self.move_log_ else None
         if last is not None and last["lap"] == self._lap:
-            out.update({key: last[key] for key in MOVE_LOG_COLUMNS[2:-1] if key in last})
+            out.update({key: last[key] for key in MOVE_LOG_COLUMNS if key in last and key not in ("lap", "K", "shuffled")})
         if self.moves:
             # more moves to judge: the engine does not stop (bnpy's hasMoreReasonableMoves)
             out["moves_pending"] = bool(self._moves_pending)

@@ -168,8 +168,9 @@ def with_plan(rec: GaussianMixtureStats, plan: Plan | np.ndarray) -> MoveStats:
     return MoveStats(**_main(rec), **f)
 
 
-def _recentred(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, shift: np.ndarray,
+def recentred(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, shift: np.ndarray,
                new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Moments (counts ``n``, ``s1``, ``s2`` about ``shift``) expressed about ``new``."""
     rec = GaussianMixtureStats(w_sum=0.0, resp_sum=n, log_likelihood=0.0, entropy=0.0, xw_sum=s1,
                                xxw_sum=s2, shift=shift).recentered(new)
     return rec.xw_sum, rec.xxw_sum
@@ -244,7 +245,7 @@ def born(rec: MoveStats, p: int) -> MoveStats:
     mine = rec.birth_owner == p
     n_f, s1_f, s2_f, sh_f = rec.birth_resp[mine], rec.birth_xw[mine], rec.birth_xxw[mine], rec.birth_shift[mine]
     # what the fresh components took, about the target's reference point
-    taken1, taken2 = _recentred(n_f, s1_f, s2_f, sh_f, np.repeat(rec.shift[t][None], len(n_f), axis=0))
+    taken1, taken2 = recentred(n_f, s1_f, s2_f, sh_f, np.repeat(rec.shift[t][None], len(n_f), axis=0))
     w, s1, s2 = rec.resp_sum.copy(), rec.xw_sum.copy(), rec.xxw_sum.copy()
     w[t] -= np.sum(n_f)
     s1[t] -= taken1.sum(axis=0)
@@ -299,7 +300,7 @@ def fresh_components(shared: Any, kernel: Any, full: bool, X: np.ndarray, w: np.
         ``means``, ``precision``, ``log_norms`` and ``log_rho`` of the fresh
         components (None when fewer than two survive: no split).
     """
-    n, d = X.shape
+    d = X.shape[1]
     live = w > 0
     if np.count_nonzero(live) < 2 or n_fresh < 2:
         return None
