@@ -61,6 +61,28 @@ def _frozen(value) -> np.ndarray:
     return arr
 
 
+def _moments_realizable(w: np.ndarray, s1: np.ndarray, s2: np.ndarray, rtol: float) -> bool:
+    """Whether each moment matrix ``[[w, s1^T], [s1, s2]]`` is positive semi-definite, to rounding.
+
+    ``w`` (k,), ``s1`` (k, d), ``s2`` (k, d, d) or (k, d) (diagonals). With w > 0 that is a
+    positive semi-definite centred scatter ``s2 - s1 s1^T / w``; with w = 0, zero sums.
+    """
+    w, s1, s2 = np.asarray(w, dtype=np.float64), np.asarray(s1, dtype=np.float64), np.asarray(s2, dtype=np.float64)
+    if not (np.isfinite(w).all() and np.isfinite(s1).all() and np.isfinite(s2).all()) or (w < 0).any():
+        return False
+    some = w > 0
+    if not ((s1[~some] == 0.0).all() and (s2[~some] == 0.0).all()):
+        return False
+    w, s1, s2 = w[some], s1[some], s2[some]
+    outer = s1[:, :, None] * s1[:, None, :] / w[:, None, None] if s2.ndim == 3 else s1 * s1 / w[:, None]
+    centred = s2 - outer
+    if s2.ndim == 2:
+        return bool((centred >= -rtol * (np.abs(s2) + outer)).all())
+    size = np.abs(np.trace(s2, axis1=1, axis2=2)) + np.trace(outer, axis1=1, axis2=2)
+    return bool((np.linalg.eigvalsh(0.5 * (centred + centred.transpose(0, 2, 1))).min(axis=1)
+                 >= -rtol * size).all()) if len(w) else True
+
+
 class Statistic:
     """Base class of the additive statistic records.
 
@@ -266,6 +288,28 @@ class Statistic:
             return False
         parts = getattr(self, self._parts_field) if self._parts_field is not None else ()
         return all(p.subtractable for p in parts)
+
+    def realizable(self, rtol: float = 1e-8) -> bool:
+        """Whether some weighted sample could have produced this record.
+
+        A record built from data, or a convex combination of such records, always is;
+        a record extrapolated by a momentum or per-element step rule need not be (a
+        count of 1e-37 carrying a sum of 1e-9, a scatter with a negative diagonal), and
+        a prior added in the global step can hide it. The step rules' guard rejects
+        such candidates. Records without moments to check are taken as realizable;
+        mixtures also need non-negative counts and realizable parts.
+
+        Parameters
+        ----------
+        rtol : float, default=1e-8
+            Rounding allowed, relative to the size of the moments checked.
+
+        Returns
+        -------
+        bool
+        """
+        parts = getattr(self, self._parts_field) if self._parts_field is not None else ()
+        return all(p.realizable(rtol) for p in parts)
 
     def _not_subtractable(self, what: str) -> TypeError:
         culprit = self if (self._min_fields or self._max_fields) else None
@@ -514,6 +558,12 @@ class _ShiftedMoments(Statistic):
             "shift": a.shift,
         }
 
+    def realizable(self, rtol: float = 1e-8) -> bool:  # noqa: D102 (Statistic.realizable)
+        s1 = np.reshape(self.xw_sum, (1, -1))  # type: ignore[attr-defined]
+        d = s1.shape[1]
+        s2 = np.reshape(self.xxw_sum, (1, d, d) if self.full else (1, d))  # type: ignore[attr-defined]
+        return _moments_realizable(np.reshape(self.w_sum, (1,)), s1, s2, rtol)  # type: ignore[attr-defined]
+
     def mean(self) -> np.ndarray:
         """Return the weighted mean ``shift + xw_sum / w_sum``."""
         return self.shift + self.xw_sum / self.w_sum  # type: ignore[attr-defined]
@@ -709,6 +759,10 @@ class MixtureStats(Statistic):
     _fields = ("w_sum", "resp_sum", "log_likelihood", "entropy")
     _parts_field = "parts"
 
+    def realizable(self, rtol: float = 1e-8) -> bool:  # noqa: D102 (Statistic.realizable)
+        counts = np.asarray(self.resp_sum, dtype=np.float64)  # type: ignore[attr-defined]
+        return bool(np.isfinite(counts).all() and (counts >= 0).all()) and super().realizable(rtol)
+
 
 class GaussianMixtureStats(MixtureStats):
     """E-step statistics of a Gaussian mixture with every component's moments stacked.
@@ -866,6 +920,9 @@ class GaussianMixtureStats(MixtureStats):
                               "log_likelihood": float(scalars[1]), "entropy": float(scalars[2]),
                               "xw_sum": s1.sum(axis=0), "xxw_sum": s2.sum(axis=0), "shift": shift})
         return total if start is None else start + total
+
+    def realizable(self, rtol: float = 1e-8) -> bool:  # noqa: D102 (Statistic.realizable)
+        return _moments_realizable(self.resp_sum, self.xw_sum, self.xxw_sum, rtol)  # type: ignore[attr-defined]
 
     def _moments_about(self, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``xw_sum`` and ``xxw_sum`` about ``shift`` (k, d) (:meth:`recentered` without a record)."""

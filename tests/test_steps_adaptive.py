@@ -369,3 +369,71 @@ def test_average_start_is_a_constructor_setting_and_checked():
         initial_gmm().fit(blobs(300), algorithm="stepwise", average=True, average_start="3")
     with pytest.raises(ss.ParameterError, match="average_start"):
         initial_gmm().fit(blobs(300), algorithm="stepwise", average=True, average_start=1.5)
+
+
+def test_records_from_data_are_realizable_and_extrapolations_need_not_be():
+    from suffstat.statistics import GaussianMixtureStats, MultivariateNormalStats
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3)) * [1.0, 5.0, 0.1] + 40.0
+    for cov in ("full", "diag"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ss.ConvergenceWarning)
+            gm = ss.GaussianMixture(3, covariance_type=cov, random_state=0, max_iter=3).fit(X)
+        rec = gm.model_.summarize(X)
+        assert rec.realizable()
+        assert all(p.realizable() for p in rec.parts)
+        assert (0.3 * rec + 0.7 * gm.model_.summarize(X[:5])).realizable()  # convex combinations stay so
+    one = MultivariateNormalStats(w_sum=1.0, xw_sum=X[0] - 40, xxw_sum=np.outer(X[0] - 40, X[0] - 40),
+                                  shift=np.full(3, 40.0))  # one row: a zero centred scatter, to rounding
+    assert one.realizable()
+    assert NormalStats(w_sum=0.0, xw_sum=0.0, xxw_sum=0.0, shift=3.0).realizable()
+    assert not NormalStats(w_sum=2.0, xw_sum=2.0, xxw_sum=1.0, shift=0.0).realizable()  # variance -0.5
+    assert not NormalStats(w_sum=0.0, xw_sum=1e-9, xxw_sum=0.0, shift=0.0).realizable()
+    assert not NormalStats(w_sum=-1.0, xw_sum=0.0, xxw_sum=1.0, shift=0.0).realizable()
+    # what a per-element rule made on AsteriskK8: a count of 1e-37 carrying a sum of 1e-9
+    bad = GaussianMixtureStats(w_sum=1.0, resp_sum=[1.0, 7e-37], log_likelihood=0.0, entropy=0.0,
+                               xw_sum=[[0.0, 0.0], [-6e-9, 8e-10]],
+                               xxw_sum=[np.zeros((2, 2)), [[-0.008, -0.05], [-0.05, -0.0015]]],
+                               shift=np.zeros((2, 2)))
+    assert not bad.realizable()
+    assert not ss.statistics.MixtureStats(w_sum=1.0, resp_sum=[1.5, -0.5], log_likelihood=0.0, entropy=0.0,
+                                          parts=[S0, T1]).realizable()
+
+
+def test_the_guard_rejects_a_candidate_that_only_the_prior_makes_valid():
+    """A variational global step adds the prior's scale, which can make a record no data
+    could produce look valid; the next plain step from it then fails (Adam on AsteriskK8)."""
+    from suffstat.fitting.driver import statistics_valid
+    from suffstat.statistics import GaussianMixtureStats
+
+    X = blobs(300, seed=3)[:, :2]
+    bgm = ss.BayesianGaussianMixture(n_components=2, covariance_prior=0.1 * np.eye(2), reg_covar=0.0,
+                                     max_iter=50, random_state=0).fit(X)
+    learner = bgm.model_
+    good = learner.summarize(X)
+    bad = GaussianMixtureStats(w_sum=float(good.w_sum), resp_sum=[float(good.resp_sum[0]), 1e-37],
+                               log_likelihood=0.0, entropy=0.0,
+                               xw_sum=[good.xw_sum[0], [0.0, 0.0]],
+                               xxw_sum=[good.xxw_sum[0], -0.05 * np.eye(2)], shift=good.shift)
+    learner.propose(bad)  # the prior's 0.1 I outweighs the negative scatter: the step validates
+    assert statistics_valid(learner, good) and not statistics_valid(learner, bad)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", [steps.Adagrad, steps.Adam, steps.Adamax])
+def test_per_element_rules_run_stochastic_vb_on_asterisk_k8(cls):
+    """These rules stopped with 'the scale of component 2 is not positive definite' here."""
+    from mixture_helpers import asterisk_k8
+
+    X = asterisk_k8()
+    kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)
+    base = dict(n_components=10, reg_covar=0.0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cold = ss.BayesianGaussianMixture(init_params="randexamples", max_iter=25, tol=0.0, random_state=0,
+                                          **base).fit(X)
+        so = ss.BayesianGaussianMixture(init_params=cold, algorithm="soVB", batch_size=10, max_iter=5, tol=0.0,
+                                        step=cls(), random_state=0, **base).fit(X)
+    assert so.history_[-1]["fallbacks"] > 0
+    assert np.isfinite(so.elbo_) and so.history_[-1]["loss"] < cold.history_[-1]["loss"]

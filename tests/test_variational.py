@@ -441,12 +441,35 @@ def test_stochastic_vb_ends_near_vb_onasterisk_k8():
     so = ss.BayesianGaussianMixture(init_params=cold, algorithm="soVB", batch_size=10, max_iter=5, tol=0.0,
                                     step=ss.steps.PowerDecay(0.55, 1.0), random_state=0, **base).fit(X)
     vb_loss, so_loss = warm.history_[-1]["loss"], so.history_[-1]["loss"]
-    # Measured (docs/variational.rst): 5 soVB laps end 2.1% above converged VB; bnpy's own soVB
-    # ends 2.6% above its VB, at 0.195870 (a loss that carries its finite-mixture bug, worth
-    # at most 5e-4 here). The issue's 1% is reached by neither.
+    # Measured (docs/variational.rst): 5 soVB laps of 500 batches of 10 end 1.8-3.3% above
+    # converged VB over six seeds (1.8% with this one); bnpy's own soVB ends 2.6% above its VB,
+    # at 0.195870 (a loss that carries its finite-mixture bug, worth at most 5e-4 here). Batches
+    # of 100 or more laps reach 1%: the next test.
     assert abs(so_loss - vb_loss) <= 0.025 * abs(vb_loss), (so_loss, vb_loss)
     assert so_loss < 0.195870 - 5e-4
     assert so_loss < cold.history_[-1]["loss"]
+
+
+@pytest.mark.slow
+def test_stochastic_vb_ends_within_one_percent_of_vb_on_asterisk_k8():
+    """From the gallery's cold start, stochastic VB with bnpy's schedule ends within 1% of
+    converged VB once its batches are not 0.2% of the data: 5 laps of 50 batches of 100 rows
+    (measured 0.34-0.63% over six seeds), or 20 laps of the gallery's 500 batches of 10
+    (0.51-0.77%)."""
+    X = asterisk_k8()
+    kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)
+    base = dict(n_components=10, reg_covar=0.0, **kw)
+    cold = ss.BayesianGaussianMixture(init_params="randexamples", max_iter=25, tol=0.0,
+                                      random_state=ref.bnpy_seed(), **base).fit(X)
+    vb_loss = ss.BayesianGaussianMixture(init_params=cold, max_iter=500, convergence="counts",
+                                         **base).fit(X).history_[-1]["loss"]
+    for batch_size, laps, seed in [(100, 5, 0), (100, 5, 1), (10, 20, 0)]:
+        so = ss.BayesianGaussianMixture(init_params=cold, algorithm="stochastic", batch_size=batch_size,
+                                        max_iter=laps, tol=0.0, step=ss.steps.PowerDecay(0.55, 1.0),
+                                        random_state=seed, **base).fit(X)
+        so_loss = so.history_[-1]["loss"]
+        assert so_loss == pytest.approx(-so.elbo_ / X.size, rel=1e-12)  # the final model's whole-data loss
+        assert abs(so_loss - vb_loss) <= 0.01 * abs(vb_loss), (batch_size, laps, seed, so_loss, vb_loss)
 
 
 def test_the_command_line_fits_a_bayesian_mixture(tmp_path, capsys):

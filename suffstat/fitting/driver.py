@@ -78,7 +78,11 @@ def apply_update(learner: Any, stats: Any, inertia: float | None) -> None:
 
 
 def statistics_valid(learner: Any, stats: Statistic) -> bool:
-    """Whether ``stats`` gives a valid update of ``learner`` (its proposal validates)."""
+    """Whether ``stats`` gives a valid update of ``learner``: a record some sample could
+    have produced (a prior added by a variational global step can hide one that none
+    could, and the next plain step from it fails) whose proposal validates."""
+    if not stats.realizable():
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
