@@ -294,8 +294,6 @@ def _fit_bayesian(args: argparse.Namespace, source, data: str, tol: float) -> in
     """``fit --model bayesian``: a BayesianGaussianMixture with bnpy's prior names."""
     import suffstat as ss
 
-    if args.covariance == "spherical":
-        raise CommandError("--model bayesian takes --covariance full or diag")
     algorithm = args.algorithm or "vb"
     if algorithm in ("em", "stepwise"):
         raise CommandError(f"--algorithm {algorithm} is for --model gmm; --model bayesian takes "

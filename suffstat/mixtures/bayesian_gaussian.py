@@ -21,14 +21,14 @@ from ..exceptions import ParameterError
 from ..fitting.callbacks import LapReporter
 from ..fitting.driver import resolve_batch_size
 from ..fitting.init import _checked, start_from_rows
-from ..priors.gaussian import NormalGamma, NormalWishart
+from ..priors.gaussian import NormalGamma, NormalWishart, SphericalNormalGamma
 from ..sources import as_source
 from .bayesian import VB_ALGORITHMS, WEIGHT_PRIOR_TYPES, BayesianMixture
 from .gaussian import GaussianMixture
 from ._face import MixtureFace
 from .general import GeneralMixtureModel
 
-COVARIANCE_TYPES = ("full", "diag")
+COVARIANCE_TYPES = ("full", "diag", "spherical")
 #: scikit-learn's and bnpy's starts, mapped onto the engine's named starts.
 INIT_PARAMS = {"kmeans": "kmeans", "k-means++": "kmeans++", "kmeans++": "kmeans++", "random": "random",
                "random_from_data": "randexamples", "randexamples": "randexamples",
@@ -50,10 +50,12 @@ class BayesianGaussianMixture(MixtureFace):
     ----------
     n_components : int, default=1
         Number of components (the truncation level of a Dirichlet process).
-    covariance_type : {'full', 'diag'}, default='full'
-        Normal-Wishart components, or per-dimension Normal-Gamma components (bnpy's
-        ``DiagGauss``; scikit-learn's ``'diag'`` applies the full Wishart's
-        expectation to a diagonal precision instead, an approximation).
+    covariance_type : {'full', 'diag', 'spherical'}, default='full'
+        Normal-Wishart components, per-dimension Normal-Gamma components (bnpy's
+        ``DiagGauss``) or Normal-Gamma components with one precision for all
+        dimensions (:class:`~suffstat.priors.SphericalNormalGamma`). scikit-learn's
+        ``'diag'`` and ``'spherical'`` apply the full Wishart's expectation to those
+        precisions instead, an approximation. ``'tied'`` is not offered.
     tol : float, default=1e-3
         Convergence threshold on the change of the total ELBO between laps, as
         scikit-learn's (the engine applies ``tol / N`` to the ELBO per row).
@@ -91,8 +93,9 @@ class BayesianGaussianMixture(MixtureFace):
     degrees_of_freedom_prior : float, optional
         :math:`\nu_0`; ``n_features`` when None.
     covariance_prior : array-like, optional
-        The Wishart's inverse scale :math:`B_0` ((d, d) for ``'full'``) or the
-        Gamma rates ((d,) for ``'diag'``); the covariance (variances) of ``X`` with
+        The Wishart's inverse scale :math:`B_0` ((d, d) for ``'full'``), the
+        Gamma rates ((d,) for ``'diag'``) or the one rate (a float for
+        ``'spherical'``); the covariance (variances, their mean) of ``X`` with
         ``ddof=1`` when None.
     random_state : None, int or numpy.random.Generator, default=None
         Seeds the starts, the stochastic batch order and :meth:`sample`.
@@ -156,11 +159,11 @@ class BayesianGaussianMixture(MixtureFace):
         Posterior means of the component means.
     covariances_ : ndarray
         ``B / nu``: the inverse of each component's expected precision, shape
-        (k, d, d) or (k, d).
+        (k, d, d), (k, d) or (k,) (spherical).
     precisions_ : ndarray
         Expected precisions ``nu B^-1``.
     precisions_cholesky_ : ndarray
-        Their upper Cholesky factors (``'full'``) or square roots (``'diag'``).
+        Their upper Cholesky factors (``'full'``) or square roots.
     weight_concentration_ : ndarray or tuple of ndarray
         The Dirichlet's parameters, or the sticks' ``(a, b)`` as scikit-learn.
     mean_precision_ : ndarray of shape (n_components,)
@@ -307,8 +310,10 @@ class BayesianGaussianMixture(MixtureFace):
             ``np.cov(X.T, bias=True)`` as bnpy).
         dp : bool, default=False
             A Dirichlet-process weight prior.
-        covariance_type : {'full', 'diag'}, default='full'
-            Which observation model (``Gauss`` or ``DiagGauss``).
+        covariance_type : {'full', 'diag', 'spherical'}, default='full'
+            Which observation model (``Gauss`` or ``DiagGauss``). bnpy has no
+            spherical one; ``'spherical'`` puts ``beta = sF * mean(diag(E)) * (nu - 2 / D)``,
+            so that again ``E[sigma^2] = sF * mean(diag(E))``.
 
         Returns
         -------
@@ -333,8 +338,11 @@ class BayesianGaussianMixture(MixtureFace):
             cov = sF * E * (nu - d - 1.0)
         elif covariance_type == "diag":
             cov = sF * np.diag(E) * (nu - 2.0)
+        elif covariance_type == "spherical":  # no bnpy model: E[1 / lambda] = sF * mean(diag(E)) likewise
+            cov = float(sF * np.mean(np.diag(E)) * (nu - 2.0 / d))
         else:
-            raise ParameterError(f"covariance_type must be 'full' or 'diag'; got {covariance_type!r}")
+            raise ParameterError(f"covariance_type must be 'full', 'diag' or 'spherical'; got "
+                                 f"{covariance_type!r}")
         return {
             "weight_concentration_prior_type": "dirichlet_process" if dp else "dirichlet_distribution",
             "weight_concentration_prior": float(gamma) if dp else float(gamma) / int(n_components),
@@ -367,7 +375,9 @@ class BayesianGaussianMixture(MixtureFace):
             mean, cov = _data_moments(source, weights, ctype)
         m0 = mean if self.mean_prior is None else _vector("mean_prior", self.mean_prior, d)
         if self.covariance_prior is None:
-            b0 = cov
+            b0 = float(np.mean(cov)) if ctype == "spherical" else cov  # scikit-learn's X.var(0).mean()
+        elif ctype == "spherical":
+            b0 = check_scalar("spherical covariance_prior", self.covariance_prior, low=0.0, low_open=True)
         elif ctype == "full":
             b0 = np.array(self.covariance_prior, dtype=np.float64)
             if b0.shape != (d, d):
@@ -387,7 +397,7 @@ class BayesianGaussianMixture(MixtureFace):
                 "degrees_of_freedom_prior": nu0, "weight_concentration_prior": g}
 
     def _learner(self, prior: dict[str, Any]) -> BayesianMixture:
-        cls = NormalWishart if self.covariance_type == "full" else NormalGamma
+        cls = {"full": NormalWishart, "diag": NormalGamma, "spherical": SphericalNormalGamma}[self.covariance_type]
         first = cls(prior["mean_prior"], prior["covariance_prior"],
                     mean_precision_prior=prior["mean_precision_prior"],
                     degrees_of_freedom_prior=prior["degrees_of_freedom_prior"], reg_covar=float(self.reg_covar))
@@ -506,7 +516,8 @@ class BayesianGaussianMixture(MixtureFace):
         covs = np.asarray(est.covariances_, dtype=np.float64)
         params = {"concentration": conc, "distributions": [
             {"mean": est.means_[j], "mean_precision": float(est.mean_precision_[j]),
-             "degrees_of_freedom": float(nu[j]), "scale": covs[j] * nu[j]} for j in range(k)]}
+             "degrees_of_freedom": float(nu[j]), "scale": covs[j] * nu[j] if covs.ndim > 1 else
+             np.full(est.means_.shape[1], covs[j] * nu[j])} for j in range(k)]}
         model = learner.copy()
         model._set_params(model._check_params(params))
         return model
@@ -528,7 +539,7 @@ class BayesianGaussianMixture(MixtureFace):
             self.precisions_cholesky_ = np.array([c._cache["U"] for c in comps])
             self.precisions_ = np.einsum("kij,klj->kil", self.precisions_cholesky_, self.precisions_cholesky_)
         else:
-            self.covariances_ = scales / nu[:, None]
+            self.covariances_ = scales / nu[:, None] if self.covariance_type == "diag" else scales[:, 0] / nu
             self.precisions_cholesky_ = 1.0 / np.sqrt(self.covariances_)
             self.precisions_ = 1.0 / self.covariances_
         prior = self._prior_values
@@ -569,7 +580,7 @@ class BayesianGaussianMixture(MixtureFace):
         counts = rng.multinomial(int(n_samples), self.weights_)
         ctype = self.covariance_type
         parts = [MultivariateNormal(m, c, covariance_type=ctype, reg_covar=0.0).sample(int(n), random_state=rng)
-                 .reshape(int(n), -1) for m, c, n in zip(self.means_, self.covariances_, counts, strict=True)]
+                 .reshape(int(n), len(m)) for m, c, n in zip(self.means_, self.covariances_, counts, strict=True)]
         return np.vstack(parts), np.repeat(np.arange(len(self.weights_)), counts)
 
 

@@ -6,7 +6,8 @@ expected log-density, and :meth:`~ConjugatePrior.elbo` is the component's share 
 the evidence lower bound.
 
 The families: :class:`NormalWishart` (full-covariance Gaussian), :class:`NormalGamma`
-(diagonal or univariate Gaussian), :class:`Beta` (Bernoulli), :class:`Dirichlet`
+(diagonal or univariate Gaussian), :class:`SphericalNormalGamma` (spherical Gaussian),
+:class:`Beta` (Bernoulli), :class:`Dirichlet`
 (Categorical), :class:`Gamma` (Poisson or Exponential rate) and :class:`Independent`
 (one univariate prior per column). Their registry names are ``'priors.<Name>'`` (the
 distributions ``Beta`` and ``Gamma`` keep theirs).
@@ -17,7 +18,8 @@ from __future__ import annotations
 from ._base import ConjugatePrior
 from .beta import Beta, Dirichlet
 from .gamma import Gamma
-from .gaussian import NormalGamma, NormalWishart
+from .gaussian import NormalGamma, NormalWishart, SphericalNormalGamma
 from .independent import Independent
 
-__all__ = ["Beta", "ConjugatePrior", "Dirichlet", "Gamma", "Independent", "NormalGamma", "NormalWishart"]
+__all__ = ["Beta", "ConjugatePrior", "Dirichlet", "Gamma", "Independent", "NormalGamma", "NormalWishart",
+           "SphericalNormalGamma"]

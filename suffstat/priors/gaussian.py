@@ -514,9 +514,7 @@ class NormalGamma(ConjugatePrior):
         kappa, nu, beta = post["mean_precision"], post["degrees_of_freedom"], post["scale"]
         b0 = self._vec(self.scale_prior)
         m0, m = self._vec(self.mean_prior) - shift, post["mean"] - shift
-        value = np.sum(-0.5 * LOG_2 * (nu0 - nu)[:, None] - gammaln(0.5 * nu0) + gammaln(0.5 * nu)[:, None]
-                       + 0.5 * (math.log(kappa0) - np.log(kappa))[:, None]
-                       + 0.5 * (nu0 * np.log(b0) - nu[:, None] * np.log(beta)), axis=1)
+        value = self._cumulants(post)
         b_diff = s2 + (n * self.reg_covar)[:, None] + b0 + kappa0 * m0 * m0 - beta - kappa[:, None] * m * m
         c_diff = s1 + kappa0 * m0 - kappa[:, None] * m
         e_lam = factors["E_lam"]
@@ -524,6 +522,14 @@ class NormalGamma(ConjugatePrior):
         value += (0.5 * (n + nu0 - nu) * factors["E_loglam"].sum(axis=1) - 0.5 * np.sum(b_diff * e_lam, axis=1)
                   + np.sum(c_diff * e_lam * m, axis=1) - 0.5 * (n + kappa0 - kappa) * e_mu_l_mu.sum(axis=1))
         return value - 0.5 * n * self._d * LOG_2PI
+
+    def _cumulants(self, post: dict[str, np.ndarray]) -> np.ndarray:
+        """Posterior minus prior log-normaliser of each component's d Gammas and means, (k,)."""
+        kappa0, nu0, b0 = self.mean_precision_prior, self.degrees_of_freedom_prior, self._vec(self.scale_prior)
+        kappa, nu, beta = post["mean_precision"], post["degrees_of_freedom"], post["scale"]
+        return np.sum(-0.5 * LOG_2 * (nu0 - nu)[:, None] - gammaln(0.5 * nu0) + gammaln(0.5 * nu)[:, None]
+                      + 0.5 * (math.log(kappa0) - np.log(kappa))[:, None]
+                      + 0.5 * (nu0 * np.log(b0) - nu[:, None] * np.log(beta)), axis=1)
 
     def _estimate(self, stats: Any) -> dict[str, Any]:
         post = self._batch_posterior(*self._moments(stats))
@@ -611,6 +617,87 @@ class NormalGamma(ConjugatePrior):
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._family(**self.point_estimate())._sample(n, rng)
+
+
+class SphericalNormalGamma(NormalGamma):
+    r"""Normal-Gamma prior of a spherical Gaussian component: one precision for every dimension.
+
+    .. math:: \lambda \sim \mathrm{Gamma}(d \nu_0 / 2, d \beta_0 / 2),\qquad
+              \mu \mid \lambda \sim \mathcal N(m_0, (\kappa_0 \lambda)^{-1} I)
+
+    (shape and rate), the conjugate prior of :math:`\mathcal N(\mu, \lambda^{-1} I)`, so
+    that :math:`E[\lambda] = \nu / \beta` as in :class:`NormalGamma` and
+    :math:`E[\log\lambda] = \psi(d\nu/2) - \log(d\beta / 2)`. Its posterior after a
+    record of N rows has :math:`\nu = \nu_0 + N` and :math:`\beta` the mean over the
+    dimensions of :class:`NormalGamma`'s per-dimension rates (the d Gammas pooled into
+    one). ``scale`` holds :math:`\beta` once per dimension, so the component computes
+    like a diagonal one with equal variances. scikit-learn's ``'spherical'``
+    ``BayesianGaussianMixture`` uses the full Wishart's expectation instead, an
+    approximation; bnpy has no spherical observation model.
+
+    Parameters
+    ----------
+    mean_prior : array-like of shape (d,)
+        Prior mean :math:`m_0`.
+    scale_prior : float
+        :math:`\beta_0 > 0`, scikit-learn's spherical ``covariance_prior`` (a vector of d
+        equal values is accepted).
+    mean_precision_prior, degrees_of_freedom_prior, reg_covar, frozen : optional
+        As :class:`NormalGamma`.
+    mean, mean_precision, degrees_of_freedom, scale : optional
+        The posterior, as :class:`NormalGamma` (``scale`` d equal values, or one).
+    """
+
+    _registry_name = "priors.SphericalNormalGamma"
+
+    def __init__(self, mean_prior: Any, scale_prior: Any, **kwargs: Any) -> None:
+        if np.ndim(mean_prior) == 0:
+            raise ParameterError("SphericalNormalGamma needs a mean_prior vector (use NormalGamma for "
+                                 "univariate data)")
+        b0 = np.atleast_1d(np.asarray(scale_prior, dtype=np.float64)) if not isinstance(scale_prior, str) \
+            else scale_prior
+        if isinstance(b0, np.ndarray) and b0.ndim == 1 and b0.size > 1 and not (b0 == b0[0]).all():
+            raise ParameterError(f"the spherical scale_prior must be one number; got {scale_prior!r}")
+        super().__init__(mean_prior, b0[0] if isinstance(b0, np.ndarray) and b0.size else scale_prior,
+                         **kwargs)
+        if self.scale is not None and not (self._vec(self.scale) == self._vec(self.scale)[0]).all():
+            raise ParameterError("a spherical posterior's scale must be one number")
+
+    def _check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        scale = params.get("scale")
+        if scale is not None and np.ndim(scale) == 0:  # one rate, held once per dimension
+            params = dict(params, scale=np.full(self._d, scale, dtype=np.float64))
+        return super()._check_params(params)
+
+    @property
+    def covariance_type(self) -> str:
+        """``'spherical'``."""
+        return "spherical"
+
+    def _batch_posterior(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
+                         s2: np.ndarray) -> dict[str, np.ndarray]:
+        post = super()._batch_posterior(n, shift, s1, s2)
+        post["scale"] = np.repeat(post["scale"].mean(axis=1, keepdims=True), self._d, axis=1)
+        return post
+
+    def _batch_factors(self, post: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        f = super()._batch_factors(post)
+        d, beta, nu = self._d, post["scale"], post["degrees_of_freedom"]
+        f["E_loglam"] = np.log(2.0 / d) - np.log(beta) + digamma(0.5 * d * nu)[:, None]
+        f["log_norm"] = -0.5 * d * LOG_2PI + 0.5 * f["E_loglam"].sum(axis=1) - 0.5 * d / post["mean_precision"]
+        return f
+
+    def _cumulants(self, post: dict[str, np.ndarray]) -> np.ndarray:
+        """Posterior minus prior log-normaliser of each component's one Gamma and its mean, (k,)."""
+        d, kappa0 = self._d, self.mean_precision_prior
+        a0, r0 = 0.5 * d * self.degrees_of_freedom_prior, 0.5 * d * float(self._vec(self.scale_prior)[0])
+        a, r = 0.5 * d * post["degrees_of_freedom"], 0.5 * d * post["scale"][:, 0]
+        return (gammaln(a) - gammaln(a0) - a * np.log(r) + a0 * math.log(r0)
+                + 0.5 * d * (math.log(kappa0) - np.log(post["mean_precision"])))
+
+    def _family(self, **params: Any) -> Any:
+        return MultivariateNormal(params["mean"], float(np.mean(params["cov"])), covariance_type="spherical",
+                                  reg_covar=0.0)
 
 
 def _f64(a: Any) -> np.ndarray:
