@@ -9,7 +9,12 @@ rule and for reducing a union of summaries).
 Merge costs: ``D[r, c] = D[c, r]`` is the merge cost of slots ``r`` and ``c`` (for
 ``r != c < m``): the squared distance of their means summed over the features in
 order, times ``n_r n_c / (n_r + n_c)`` for Ward. It is recomputed for every slot
-``c`` whenever slot ``r`` changes, so every other use of a cost is a look-up. Ward's
+``c`` whenever slot ``r`` changes, so every other use of a cost is a look-up. Only
+the upper triangle (``D[r, c]``, ``r < c``) and the rows of the slots that just
+changed are ever read, so the faddc kernel writes a changed slot's costs into the
+column of the earlier slots only (at ``k = 128`` the strided stores to the later
+rows' columns were a fifth of the time); the lower triangle of an unchanged row may
+be stale. Ward's
 factor is symmetric in floating point (``*`` and ``+`` commute exactly) and so is the
 squared difference, so ``D[r, c]`` is bitwise the cost the rule would compute from
 the summaries at any time (the earlier kernel computed each cost where it was used;
@@ -463,9 +468,9 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                 nc = counts[c]
                 D[i, c] = (nab * nc / (nab + nc)) * D[i, c]
                 D[j, c] = (wt * nc / (wt + nc)) * D[j, c]
-        for c in range(m):
+        for c in range(i):  # the upper triangle: the rows before i and j (see above)
             D[c, i] = D[i, c]
-        for c in range(m):
+        for c in range(j):
             D[c, j] = D[j, c]
         # the bookkeeping of rows 0..j (a later row's neighbour is a later, unchanged slot)
         for r in range(j + 1):
