@@ -478,16 +478,6 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                 nc = counts[c]
                 D[i, c] = (nab * nc / (nab + nc)) * D[i, c]
                 D[j, c] = (wt * nc / (wt + nc)) * D[j, c]
-        # the upper triangle: the columns of the rows before i and j (see above)
-        if small:  # one loop (one exit to predict); c >= i writes a stale lower triangle
-            for c in range(j):
-                D[c, i] = D[i, c]
-                D[c, j] = D[j, c]
-        else:  # the fewest strided stores, D being larger than the L1 cache
-            for c in range(i):
-                D[c, i] = D[i, c]
-            for c in range(j):
-                D[c, j] = D[j, c]
         # the bookkeeping of rows 0..j (a later row's neighbour is a later, unchanged slot)
         for r in range(j + 1):
             cand = nn[r]
@@ -505,6 +495,18 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             cost = vj if take else cost
             nn[r] = j if take else cand
             nnd[r] = -np.inf if scan else cost
+        # the upper triangle: the columns of the rows before i and j (see above), for
+        # the rescans; after the refresh pass, which reads rows i and j in vectors (a
+        # vector load over a just-stored scalar, D[i, j], would wait for the store)
+        if small:  # one loop (one exit to predict); c >= i writes a stale lower triangle
+            for c in range(j):
+                D[c, i] = D[i, c]
+                D[c, j] = D[j, c]
+        else:  # the fewest strided stores, D being larger than the L1 cache
+            for c in range(i):
+                D[c, i] = D[i, c]
+            for c in range(j):
+                D[c, j] = D[j, c]
         # the marked rows listed; the rows r >= 1 not marked go to four lanes of the
         # next closest pair (rows m - 1 and beyond j are never marked)
         todo[0] = 0
