@@ -378,13 +378,8 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
         f = na * nb / nab
         for a in range(d):
             dif[a] = means[i, a] - means[j, a]
-        for a in range(d):  # (i != j: the loops vectorise)
-            da = dif[a]
-            for b in range(d):
-                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
-        base = j * dd
-        for q in range(dd):  # (one memset: row by row, LLVM called memset for each)
-            flat[base + q] = 0.0
+        # the new means, columns and counts first: the scatter update between their
+        # stores and the cost rows' vector loads of cols and counts
         for a in range(d):
             v = (na * means[i, a] + nb * means[j, a]) / nab
             means[i, a] = v
@@ -393,6 +388,13 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             cols[a, j] = X[t, a]
         counts[i] = nab
         counts[j] = wt
+        for a in range(d):  # (i != j: the loops vectorise)
+            da = dif[a]
+            for b in range(d):
+                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+        base = j * dd
+        for q in range(dd):  # (one memset: row by row, LLVM called memset for each)
+            flat[base + q] = 0.0
         # the costs of slots i and j with every slot
         if d == 0:
             for c in range(m):
