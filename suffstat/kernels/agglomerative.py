@@ -522,7 +522,7 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
         b4 = np.inf
         i4 = -1
         r = 1
-        while r + 3 <= j:
+        while r <= j and r + 3 < m - 1:  # (up to three rows beyond j: never marked)
             v = nnd[r]
             todo[cnt] = r
             cnt += v == -np.inf
@@ -548,7 +548,7 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             b4 = v if take else b4
             i4 = r + 3 if take else i4
             r += 4
-        while r <= j:
+        while r < m - 1:  # the rest of the rows, one loop
             v = nnd[r]
             todo[cnt] = r
             cnt += v == -np.inf
@@ -556,12 +556,9 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             b1 = v if take else b1
             i1 = r if take else i1
             r += 1
-        while r < m - 1:
-            v = nnd[r]
-            take = v < b1
-            b1 = v if take else b1
-            i1 = r if take else i1
-            r += 1
+        if m >= 2:  # the last row (marked when it is j), never a lane: no later slot
+            todo[cnt] = m - 1
+            cnt += nnd[m - 1] == -np.inf
         b5 = np.inf  # the fifth lane: the rescanned rows
         i5 = -1
         for q in range(cnt):
