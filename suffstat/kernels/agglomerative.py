@@ -559,6 +559,17 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
         if m >= 2:  # the last row (marked when it is j), never a lane: no later slot
             todo[cnt] = m - 1
             cnt += nnd[m - 1] == -np.inf
+        # lanes 1 to 4 combined (pairwise, while the rescans run): lane 1 the smallest
+        # (cost, row) of the rows not rescanned but row 0, or none (-1)
+        take = (i2 >= 0) & ((i1 < 0) | (b2 < b1) | ((b2 == b1) & (i2 < i1)))
+        b1 = b2 if take else b1
+        i1 = i2 if take else i1
+        take = (i4 >= 0) & ((i3 < 0) | (b4 < b3) | ((b4 == b3) & (i4 < i3)))
+        b3 = b4 if take else b3
+        i3 = i4 if take else i3
+        take = (i3 >= 0) & ((i1 < 0) | (b3 < b1) | ((b3 == b1) & (i3 < i1)))
+        b1 = b3 if take else b1
+        i1 = i3 if take else i1
         b5 = np.inf  # the fifth lane: the rescanned rows
         i5 = -1
         for q in range(cnt):
@@ -595,24 +606,16 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                 take = (r >= 1) & (r < m - 1) & (cost < b5)
                 b5 = cost if take else b5
                 i5 = r if take else i5
-        # the next closest pair: row 0, or the first of the smallest of the lanes
+        # the next closest pair: row 0, or the first of the smallest of the lanes (the
+        # smallest (cost, row) of those that took a row; a lane's costs are < inf)
+        take = (i5 >= 0) & ((i1 < 0) | (b5 < b1) | ((b5 == b1) & (i5 < i1)))
+        b1 = b5 if take else b1
+        i1 = i5 if take else i1
         i = 0
         b0 = nnd[0]
         if b0 == b0:  # else a NaN: the scan keeps row 0
-            take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
-            b0 = b1 if take else b0
+            take = (i1 >= 0) & (b1 < b0)  # (a tie goes to row 0)
             i = i1 if take else i
-            take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
-            b0 = b2 if take else b0
-            i = i2 if take else i
-            take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
-            b0 = b3 if take else b0
-            i = i3 if take else i
-            take = (i4 >= 0) & ((b4 < b0) | ((b4 == b0) & (i4 < i)))
-            b0 = b4 if take else b0
-            i = i4 if take else i
-            take = (i5 >= 0) & ((b5 < b0) | ((b5 == b0) & (i5 < i)))
-            i = i5 if take else i
 
 
 @kernel
