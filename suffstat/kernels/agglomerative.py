@@ -34,13 +34,17 @@ Where the time goes (faddc, centroid linkage, Gaussian blobs): at ``k = 32`` and
 ``128`` a point costs two cost rows (``2 k d``), the refresh passes over about ``k``
 rows, 4 to 6 rescans of ``k / 2`` costs on average (the two changed rows and 2 to 4
 rows whose neighbour moved away) and the search of the closest pair (``k``). Doing
-one part twice (the rest unchanged) put, at ``k = 32, d = 2`` (about 175 ns a point),
+one part twice (the rest unchanged) put, at ``k = 32, d = 2`` (then 175 ns a point),
 the rescans at about 60 ns, the listing and closest-pair lanes at 18 and the cost rows
 at 9; at ``d = 10`` (about 300 ns) the cost rows at 70, near their arithmetic floor
 without fast-math (``2 k d`` subtractions, products and sums in 256-bit vectors). A
 rescan of ``k / 3`` costs takes about 12 ns, 8 when every rescan has the same length:
 the loops' mispredicted exits (one per variable-length loop, about ten a point by
-count) are a good part of what is left.
+count) are a good part of what is left, with the chain of dependent steps from one
+arrival to the next (closest pair, merge, cost rows, refresh, listing, rescans,
+closest pair): shortening it (the column writes after the refresh, the means stored
+before the scatter update, the lanes combined pairwise) took ``k = 32, d = 2`` to
+about 160 ns.
 
 Once the ``k`` slots are in use, each rule runs in one kernel per batch
 (``_faddc_rows``, ``_insert_merge_rows``) with every step written out and no call
