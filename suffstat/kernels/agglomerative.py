@@ -712,10 +712,11 @@ def _insert_merge_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, k
                     cost = v if take else cost
                     cand = c + 1 if take else cand
                     c += 2
-                v = D[r, c if c < m1 else m1 - 1]  # the last slot, if left: without a branch
-                take = (c < m1) & (v < cost)
-                cost = v if take else cost
-                cand = c if take else cand
+                if c < m1:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
                 take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
                 nn[r] = cand1 if take else cand
                 nnd[r] = cost1 if take else cost
@@ -851,10 +852,11 @@ def _insert_merge_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, k
                     cost = v if take else cost
                     cand = c + 1 if take else cand
                     c += 2
-                v = D[r, c if c < k else k - 1]  # the last slot, if left: without a branch
-                take = (c < k) & (v < cost)
-                cost = v if take else cost
-                cand = c if take else cand
+                if c < k:
+                    v = D[r, c]
+                    take = v < cost
+                    cost = v if take else cost
+                    cand = c if take else cand
                 take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
                 nn[r] = cand1 if take else cand
                 nnd[r] = cost1 if take else cost
