@@ -59,7 +59,7 @@ class _State:
         self.means = np.zeros((cap, d))
         self.scatter = np.zeros((cap, d, d))
         self.cols = np.zeros((d, cap))  # the means transposed, for the kernel's cost loops
-        self.D = np.zeros((cap, cap))  # the merge cost of every pair of slots in use
+        self.D = np.zeros((cap, cap))  # the merge costs of the slots in use (upper triangle kept)
         self.nn = np.full(cap, -1, dtype=np.int64)
         self.nnd = np.full(cap, np.inf)
 

@@ -9,7 +9,12 @@ rule and for reducing a union of summaries).
 Merge costs: ``D[r, c] = D[c, r]`` is the merge cost of slots ``r`` and ``c`` (for
 ``r != c < m``): the squared distance of their means summed over the features in
 order, times ``n_r n_c / (n_r + n_c)`` for Ward. It is recomputed for every slot
-``c`` whenever slot ``r`` changes, so every other use of a cost is a look-up. Ward's
+``c`` whenever slot ``r`` changes, so every other use of a cost is a look-up. Only
+the upper triangle (``D[r, c]``, ``r < c``) and the rows of the slots that just
+changed are ever read, so the faddc kernel writes a changed slot's costs into the
+column of the earlier slots only (at ``k = 128`` the strided stores to the later
+rows' columns were a fifth of the time); the lower triangle of an unchanged row may
+be stale. Ward's
 factor is symmetric in floating point (``*`` and ``+`` commute exactly) and so is the
 squared difference, so ``D[r, c]`` is bitwise the cost the rule would compute from
 the summaries at any time (the earlier kernel computed each cost where it was used;
@@ -28,7 +33,18 @@ neighbour with the changed slots (O(1), in branch-free passes over the rows).
 Where the time goes (faddc, centroid linkage, Gaussian blobs): at ``k = 32`` and
 ``128`` a point costs two cost rows (``2 k d``), the refresh passes over about ``k``
 rows, 4 to 6 rescans of ``k / 2`` costs on average (the two changed rows and 2 to 4
-rows whose neighbour moved away) and the search of the closest pair (``k``).
+rows whose neighbour moved away) and the search of the closest pair (``k``). Doing
+one part twice (the rest unchanged) put, at ``k = 32, d = 2`` (then 175 ns a point),
+the rescans at about 60 ns, the listing and closest-pair lanes at 18 and the cost rows
+at 9; at ``d = 10`` (about 300 ns) the cost rows at 70, near their arithmetic floor
+without fast-math (``2 k d`` subtractions, products and sums in 256-bit vectors). A
+rescan of ``k / 3`` costs takes about 12 ns, 8 when every rescan has the same length:
+the loops' mispredicted exits (one per variable-length loop, about ten a point by
+count) are a good part of what is left, with the chain of dependent steps from one
+arrival to the next (closest pair, merge, cost rows, refresh, listing, rescans,
+closest pair): shortening it (the column writes after the refresh, the means stored
+before the scatter update, the lanes combined pairwise) took ``k = 32, d = 2`` to
+about 160 ns.
 
 Once the ``k`` slots are in use, each rule runs in one kernel per batch
 (``_faddc_rows``, ``_insert_merge_rows``) with every step written out and no call
@@ -304,6 +320,9 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
     d = X.shape[1]
     weighted = w.shape[0] > 0
     todo = np.empty(m, dtype=np.int64)  # the rows to rescan
+    # the column writes in one loop when D (m x m floats) fits in the L1 cache (32 KiB);
+    # at m = 8 the one loop measured 5% slower (0.95x), at m = 128 14% (0.86x)
+    small = 16 <= m <= 64
     dif = np.empty(d)  # the difference of two means
     dd = d * d
     flat = scatter.reshape(scatter.shape[0] * dd)  # the scatter matrices, one after another
@@ -363,13 +382,8 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
         f = na * nb / nab
         for a in range(d):
             dif[a] = means[i, a] - means[j, a]
-        for a in range(d):  # (i != j: the loops vectorise)
-            da = dif[a]
-            for b in range(d):
-                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
-        base = j * dd
-        for q in range(dd):  # (one memset: row by row, LLVM called memset for each)
-            flat[base + q] = 0.0
+        # the new means, columns and counts first: the scatter update between their
+        # stores and the cost rows' vector loads of cols and counts
         for a in range(d):
             v = (na * means[i, a] + nb * means[j, a]) / nab
             means[i, a] = v
@@ -378,6 +392,13 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             cols[a, j] = X[t, a]
         counts[i] = nab
         counts[j] = wt
+        for a in range(d):  # (i != j: the loops vectorise)
+            da = dif[a]
+            for b in range(d):
+                scatter[i, a, b] = scatter[i, a, b] + scatter[j, a, b] + f * (da * dif[b])
+        base = j * dd
+        for q in range(dd):  # (one memset: row by row, LLVM called memset for each)
+            flat[base + q] = 0.0
         # the costs of slots i and j with every slot
         if d == 0:
             for c in range(m):
@@ -463,10 +484,6 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                 nc = counts[c]
                 D[i, c] = (nab * nc / (nab + nc)) * D[i, c]
                 D[j, c] = (wt * nc / (wt + nc)) * D[j, c]
-        for c in range(m):
-            D[c, i] = D[i, c]
-        for c in range(m):
-            D[c, j] = D[j, c]
         # the bookkeeping of rows 0..j (a later row's neighbour is a later, unchanged slot)
         for r in range(j + 1):
             cand = nn[r]
@@ -484,6 +501,18 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             cost = vj if take else cost
             nn[r] = j if take else cand
             nnd[r] = -np.inf if scan else cost
+        # the upper triangle: the columns of the rows before i and j (see above), for
+        # the rescans; after the refresh pass, which reads rows i and j in vectors (a
+        # vector load over a just-stored scalar, D[i, j], would wait for the store)
+        if small:  # one loop (one exit to predict); c >= i writes a stale lower triangle
+            for c in range(j):
+                D[c, i] = D[i, c]
+                D[c, j] = D[j, c]
+        else:  # the fewest strided stores, D being larger than the L1 cache
+            for c in range(i):
+                D[c, i] = D[i, c]
+            for c in range(j):
+                D[c, j] = D[j, c]
         # the marked rows listed; the rows r >= 1 not marked go to four lanes of the
         # next closest pair (rows m - 1 and beyond j are never marked)
         todo[0] = 0
@@ -497,7 +526,7 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
         b4 = np.inf
         i4 = -1
         r = 1
-        while r + 3 <= j:
+        while r <= j and r + 3 < m - 1:  # (up to three rows beyond j: never marked)
             v = nnd[r]
             todo[cnt] = r
             cnt += v == -np.inf
@@ -523,7 +552,7 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             b4 = v if take else b4
             i4 = r + 3 if take else i4
             r += 4
-        while r <= j:
+        while r < m - 1:  # the rest of the rows, one loop
             v = nnd[r]
             todo[cnt] = r
             cnt += v == -np.inf
@@ -531,12 +560,20 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
             b1 = v if take else b1
             i1 = r if take else i1
             r += 1
-        while r < m - 1:
-            v = nnd[r]
-            take = v < b1
-            b1 = v if take else b1
-            i1 = r if take else i1
-            r += 1
+        if m >= 2:  # the last row (marked when it is j), never a lane: no later slot
+            todo[cnt] = m - 1
+            cnt += nnd[m - 1] == -np.inf
+        # lanes 1 to 4 combined (pairwise, while the rescans run): lane 1 the smallest
+        # (cost, row) of the rows not rescanned but row 0, or none (-1)
+        take = (i2 >= 0) & ((i1 < 0) | (b2 < b1) | ((b2 == b1) & (i2 < i1)))
+        b1 = b2 if take else b1
+        i1 = i2 if take else i1
+        take = (i4 >= 0) & ((i3 < 0) | (b4 < b3) | ((b4 == b3) & (i4 < i3)))
+        b3 = b4 if take else b3
+        i3 = i4 if take else i3
+        take = (i3 >= 0) & ((i1 < 0) | (b3 < b1) | ((b3 == b1) & (i3 < i1)))
+        b1 = b3 if take else b1
+        i1 = i3 if take else i1
         b5 = np.inf  # the fifth lane: the rescanned rows
         i5 = -1
         for q in range(cnt):
@@ -562,11 +599,10 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                     cost = v if take else cost
                     cand = c + 1 if take else cand
                     c += 2
-                if c < m:
-                    v = D[r, c]
-                    take = v < cost
-                    cost = v if take else cost
-                    cand = c if take else cand
+                v = D[r, c if c < m else m - 1]  # the last slot, if left: without a branch
+                take = (c < m) & (v < cost)
+                cost = v if take else cost
+                cand = c if take else cand
                 take = (cand1 >= 0) & ((cost1 < cost) | ((cost1 == cost) & (cand1 < cand)))
                 nn[r] = cand1 if take else cand
                 cost = cost1 if take else cost
@@ -574,24 +610,16 @@ def _faddc_rows(X, w, t0, t1, counts, means, scatter, cols, D, nn, nnd, m, ward)
                 take = (r >= 1) & (r < m - 1) & (cost < b5)
                 b5 = cost if take else b5
                 i5 = r if take else i5
-        # the next closest pair: row 0, or the first of the smallest of the lanes
+        # the next closest pair: row 0, or the first of the smallest of the lanes (the
+        # smallest (cost, row) of those that took a row; a lane's costs are < inf)
+        take = (i5 >= 0) & ((i1 < 0) | (b5 < b1) | ((b5 == b1) & (i5 < i1)))
+        b1 = b5 if take else b1
+        i1 = i5 if take else i1
         i = 0
         b0 = nnd[0]
         if b0 == b0:  # else a NaN: the scan keeps row 0
-            take = (i1 >= 0) & ((b1 < b0) | ((b1 == b0) & (i1 < i)))
-            b0 = b1 if take else b0
+            take = (i1 >= 0) & (b1 < b0)  # (a tie goes to row 0)
             i = i1 if take else i
-            take = (i2 >= 0) & ((b2 < b0) | ((b2 == b0) & (i2 < i)))
-            b0 = b2 if take else b0
-            i = i2 if take else i
-            take = (i3 >= 0) & ((b3 < b0) | ((b3 == b0) & (i3 < i)))
-            b0 = b3 if take else b0
-            i = i3 if take else i
-            take = (i4 >= 0) & ((b4 < b0) | ((b4 == b0) & (i4 < i)))
-            b0 = b4 if take else b0
-            i = i4 if take else i
-            take = (i5 >= 0) & ((b5 < b0) | ((b5 == b0) & (i5 < i)))
-            i = i5 if take else i
 
 
 @kernel
