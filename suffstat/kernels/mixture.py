@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ._jit import kernel
-from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums
+from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums, weighted_product_sum
 
 # Rows per block. Not a power of two: rows of a (d, 256) or (d, 512) float64 block
 # fall into two L1 sets, and the transposition into them ran 7x slower at d = 50
@@ -31,6 +31,9 @@ from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums
 # k = 16 (49 against 58 ms per 557k rows on one core).
 FULL_BLOCK = 500
 DIAG_BLOCK = 500
+#: Up to this many features the full-covariance E-step works on each component's
+#: deviations directly (:func:`_full_estep_direct`) instead of through two GEMMs.
+DIRECT_MAX_D = 4
 
 
 @kernel
@@ -129,6 +132,8 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     product of shifted data.
     """
     n, d = X.shape
+    if d <= DIRECT_MAX_D:
+        return _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2)
     k = means.shape[0]
     d1 = d + 1
     B = FULL_BLOCK
@@ -220,6 +225,81 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                 v = 0.5 * (a + b)
                 s2[c, j, l] += v
                 if l != j:
+                    s2[c, l, j] += v
+    return w_sum, ll, ent, math.isfinite(chk)
+
+
+@kernel
+def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
+    """:func:`gmm_full_estep` for a few features: each component's deviations directly.
+
+    Per block and component the deviations z = x - mu_c (d rows of the block), the
+    whitened y = U_c^T z (U_c upper triangular) and the Mahalanobis sums are loops over
+    the rows; the moments are sums of r z_j and r z_j z_l in vector partial sums. At
+    small d this beats the two GEMMs of the general path, whose calls and shifted
+    corrections cost more than the arithmetic.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    B = FULL_BLOCK
+    XT = np.empty((d, B))
+    Z = np.empty((d, B))
+    Q = np.empty((k, B))
+    E = np.empty((k, B))
+    w_sum = 0.0
+    ll = 0.0
+    ent = 0.0
+    chk = 0.0
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        for i in range(m):
+            for j in range(d):
+                XT[j, i] = X[start + i, j]
+        for c in range(k):
+            q = Q[c]
+            for i in range(m):
+                q[i] = 0.0
+            for j in range(d):
+                mu = means[c, j]
+                xt = XT[j]
+                z = Z[j]
+                for i in range(m):
+                    z[i] = xt[i] - mu
+            for l in range(d):
+                # y_l = sum_{j <= l} U[j, l] z_j
+                u = prec_chols[c, l, l]
+                zl = Z[l]
+                y = E[c]  # work space until the responsibilities
+                for i in range(m):
+                    y[i] = u * zl[i]
+                for j in range(l):
+                    u = prec_chols[c, j, l]
+                    zj = Z[j]
+                    for i in range(m):
+                        y[i] += u * zj[i]
+                for i in range(m):
+                    q[i] += y[i] * y[i]
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
+        a, b_, e = _responsibilities(Q, E, w, m, start)
+        w_sum += a
+        ll += b_
+        ent += e
+        for c in range(k):
+            r = E[c]
+            resp_sum[c] += total(r, m)
+            for j in range(d):
+                mu = means[c, j]
+                xt = XT[j]
+                z = Z[j]
+                for i in range(m):
+                    z[i] = xt[i] - mu
+            for j in range(d):
+                a1, a2 = weighted_deviation_sums(r, XT[j], means[c, j], m)
+                s1[c, j] += a1
+                s2[c, j, j] += a2
+                for l in range(j):
+                    v = weighted_product_sum(r, Z[j], Z[l], m)
+                    s2[c, j, l] += v
                     s2[c, l, j] += v
     return w_sum, ll, ent, math.isfinite(chk)
 

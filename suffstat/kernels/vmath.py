@@ -112,3 +112,12 @@ def weighted_deviation_sums(r, x, mu, m):
         a += t
         b += t * z
     return a, b
+
+
+@kernel(reassociate=True)
+def weighted_product_sum(r, a, b, m):
+    """sum r a b over the first m entries, in vector partial sums."""
+    s = 0.0
+    for i in range(m):
+        s += r[i] * a[i] * b[i]
+    return s
