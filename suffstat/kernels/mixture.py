@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from ._jit import kernel
-from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums, weighted_product_sum
+from .vmath import (exp_shifted_sum, log_positive, total, weighted_deviation_sums, weighted_moments2,
+                    weighted_product_sum)
 
 # Rows per block. Not a power of two: rows of a (d, 256) or (d, 512) float64 block
 # fall into two L1 sets, and the transposition into them ran 7x slower at d = 50
@@ -37,34 +38,34 @@ DIRECT_MAX_D = 4
 
 
 @kernel
-def _responsibilities(Q, E, w, m, start):
+def _responsibilities(Q, E, mx, w, m, start):
     """Joint log-densities -> weighted responsibilities, for rows 0..m of a block.
 
     Q (k, B) holds log w_c + log p_c(x) and is overwritten with log w_c p_c(x) - max_c;
-    E (k, B) receives w_i r_ic. Every loop runs over rows and vectorises. Returns
-    (sum w, sum w log p(x), sum w H(r)), with H(r) = log s - sum_c r_c q_c for
-    s = sum_c exp(q_c) (the q_c shifted by their maximum, so that s >= 1).
+    mx (B,) holds max_c (:func:`_joint_log_density` keeps it); E (k, B) receives
+    w_i r_ic. Every loop runs over rows and vectorises. Returns (sum w, sum w log p(x),
+    sum w H(r)), with H(r) = log s - sum_c r_c q_c for s = sum_c exp(q_c) (the q_c
+    shifted by their maximum, so that s >= 1).
     """
     k = Q.shape[0]
-    mx = np.empty(m)
     s = np.zeros(m)
+    work = np.empty(m, np.int64)
+    for c in range(k):
+        exp_shifted_sum(Q[c], mx, E[c], s, work, m)
+    return _normalised(Q, E, mx, s, w, m, start)
+
+
+@kernel
+def _normalised(Q, E, mx, s, w, m, start):
+    """The rest of :func:`_responsibilities` once E holds exp(Q) and s (m,) its sum over c.
+
+    Q holds the shifted joint log-densities (-inf or values <= -708 where E is 0);
+    s is overwritten. Returns (sum w, sum w log p(x), sum w H(r)).
+    """
+    k = Q.shape[0]
     t = np.zeros(m)
     ls = np.empty(m)
     work = np.empty(m, np.int64)
-    for i in range(m):
-        mx[i] = Q[0, i]
-    for c in range(1, k):
-        for i in range(m):
-            v = Q[c, i]
-            mx[i] = v if v > mx[i] else mx[i]
-    for c in range(k):
-        q = Q[c, :m]
-        e = E[c, :m]
-        for i in range(m):
-            q[i] -= mx[i]
-        exp_nonpositive(q, e, work)
-        for i in range(m):
-            s[i] += e[i]
     log_positive(s[:m], ls, work)
     for i in range(m):
         s[i] = 1.0 / s[i]
@@ -100,19 +101,27 @@ def _responsibilities(Q, E, w, m, start):
 
 
 @kernel
-def _joint_log_density(q, m, b, c):
+def _joint_log_density(q, m, b, c, mx):
     """Turn component c's Mahalanobis sums q[:m] into log w_c + log p_c(x) = b - q / 2.
 
-    Returns the sum of the Mahalanobis sums when c == 0 (0 otherwise): every feature
-    enters them, so the sum is finite unless X holds a NaN or an infinity (or one
-    overflows), which is how the kernels flag non-finite rows without another pass.
+    Keeps mx[:m] the maximum over the components so far (set at c == 0). Returns the
+    sum of the Mahalanobis sums when c == 0 (0 otherwise): every feature enters them,
+    so the sum is finite unless X holds a NaN or an infinity (or one overflows), which
+    is how the kernels flag non-finite rows without another pass.
     """
     chk = 0.0
     if c == 0:
         for i in range(m):
             chk += q[i]
-    for i in range(m):
-        q[i] = b - 0.5 * q[i]
+        for i in range(m):
+            v = b - 0.5 * q[i]
+            q[i] = v
+            mx[i] = v
+    else:
+        for i in range(m):
+            v = b - 0.5 * q[i]
+            q[i] = v
+            mx[i] = v if v > mx[i] else mx[i]
     return chk
 
 
@@ -166,6 +175,7 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     G = np.zeros((k * d1, d1))  # per component: sum r [x - mu; 1] [x - s; 1]^T
     Q = np.empty((k, B))
     E = np.empty((k, B))
+    mx = np.empty(B)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -194,8 +204,8 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                 for i in range(m):
                     y = yl[i] - o
                     q[i] += y * y
-            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
-        a, b_, e = _responsibilities(Q, E, w, m, start)
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c, mx)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start)
         w_sum += a
         ll += b_
         ent += e
@@ -230,33 +240,50 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
 
 
 @kernel
-def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
-    """:func:`gmm_full_estep` for a few features: each component's deviations directly.
+def _transposed(X, start, m, XT):
+    """XT[:, :m] = X[start:start + m].T."""
+    d = X.shape[1]
+    for i in range(m):
+        for j in range(d):
+            XT[j, i] = X[start + i, j]
 
-    Per block and component the deviations z = x - mu_c (d rows of the block), the
-    whitened y = U_c^T z (U_c upper triangular) and the Mahalanobis sums are loops over
-    the rows; the moments are sums of r z_j and r z_j z_l in vector partial sums. At
-    small d this beats the two GEMMs of the general path, whose calls and shifted
-    corrections cost more than the arithmetic.
+
+@kernel
+def _direct_densities(XT, Z, m, log_weights, means, prec_chols, log_norms, Q, mx):
+    """Joint log-densities Q[:, :m] and their maxima mx[:m] from the rows XT[:, :m] (d, m).
+
+    Each component's deviations z = x - mu_c, whitened y = U_c^T z (U_c upper
+    triangular) and Mahalanobis sums, as loops over the rows (one loop for d <= 2).
+    Z is (d, B) work space. Returns the check sum of :func:`_joint_log_density`.
     """
-    n, d = X.shape
+    d = XT.shape[0]
     k = means.shape[0]
-    B = FULL_BLOCK
-    XT = np.empty((d, B))
-    Z = np.empty((d, B))
-    Q = np.empty((k, B))
-    E = np.empty((k, B))
-    w_sum = 0.0
-    ll = 0.0
-    ent = 0.0
     chk = 0.0
-    for start in range(0, n, B):
-        m = min(start + B, n) - start
-        for i in range(m):
-            for j in range(d):
-                XT[j, i] = X[start + i, j]
-        for c in range(k):
-            q = Q[c]
+    for c in range(k):
+        q = Q[c]
+        b = log_weights[c] + log_norms[c]
+        if d == 1:
+            mu0 = means[c, 0]
+            u00 = prec_chols[c, 0, 0]
+            x0 = XT[0]
+            for i in range(m):
+                y0 = u00 * (x0[i] - mu0)
+                q[i] = y0 * y0
+        elif d == 2:
+            mu0 = means[c, 0]
+            mu1 = means[c, 1]
+            u00 = prec_chols[c, 0, 0]
+            u01 = prec_chols[c, 0, 1]
+            u11 = prec_chols[c, 1, 1]
+            x0 = XT[0]
+            x1 = XT[1]
+            for i in range(m):
+                z0 = x0[i] - mu0
+                z1 = x1[i] - mu1
+                y0 = u00 * z0
+                y1 = u11 * z1 + u01 * z0
+                q[i] = y0 * y0 + y1 * y1
+        else:
             for i in range(m):
                 q[i] = 0.0
             for j in range(d):
@@ -265,11 +292,11 @@ def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum
                 z = Z[j]
                 for i in range(m):
                     z[i] = xt[i] - mu
+            y = Z[d]
             for l in range(d):
-                # y_l = sum_{j <= l} U[j, l] z_j
+                # y_l = U[l, l] z_l + sum_{j < l} U[j, l] z_j
                 u = prec_chols[c, l, l]
                 zl = Z[l]
-                y = E[c]  # work space until the responsibilities
                 for i in range(m):
                     y[i] = u * zl[i]
                 for j in range(l):
@@ -279,28 +306,74 @@ def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum
                         y[i] += u * zj[i]
                 for i in range(m):
                     q[i] += y[i] * y[i]
-            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
-        a, b_, e = _responsibilities(Q, E, w, m, start)
+        chk += _joint_log_density(q, m, b, c, mx)
+    return chk
+
+
+@kernel
+def _direct_moments(XT, Z, E, m, means, resp_sum, s1, s2):
+    """Add each component's sums of r, r z and r z z^T (z = x - mu_c) over rows XT[:, :m]."""
+    d = XT.shape[0]
+    k = means.shape[0]
+    for c in range(k):
+        r = E[c]
+        resp_sum[c] += total(r, m)
+        if d == 2:
+            a0, a1, b00, b01, b11 = weighted_moments2(r, XT[0], XT[1], means[c, 0], means[c, 1], m)
+            s1[c, 0] += a0
+            s1[c, 1] += a1
+            s2[c, 0, 0] += b00
+            s2[c, 0, 1] += b01
+            s2[c, 1, 0] += b01
+            s2[c, 1, 1] += b11
+            continue
+        for j in range(d):
+            mu = means[c, j]
+            xt = XT[j]
+            z = Z[j]
+            for i in range(m):
+                z[i] = xt[i] - mu
+        for j in range(d):
+            a1, a2 = weighted_deviation_sums(r, XT[j], means[c, j], m)
+            s1[c, j] += a1
+            s2[c, j, j] += a2
+            for l in range(j):
+                v = weighted_product_sum(r, Z[j], Z[l], m)
+                s2[c, j, l] += v
+                s2[c, l, j] += v
+
+
+@kernel
+def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
+    """:func:`gmm_full_estep` for a few features: each component's deviations directly.
+
+    Per block and component the deviations z = x - mu_c, the whitened y = U_c^T z and
+    the Mahalanobis sums are loops over the rows (:func:`_direct_densities`); the
+    moments are sums of r z_j and r z_j z_l in vector partial sums
+    (:func:`_direct_moments`). At small d this beats the two GEMMs of the general
+    path, whose calls and shifted corrections cost more than the arithmetic.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    B = FULL_BLOCK
+    XT = np.empty((d, B))
+    Z = np.empty((d + 1, B))
+    Q = np.empty((k, B))
+    E = np.empty((k, B))
+    mx = np.empty(B)
+    w_sum = 0.0
+    ll = 0.0
+    ent = 0.0
+    chk = 0.0
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        _transposed(X, start, m, XT)
+        chk += _direct_densities(XT, Z, m, log_weights, means, prec_chols, log_norms, Q, mx)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start)
         w_sum += a
         ll += b_
         ent += e
-        for c in range(k):
-            r = E[c]
-            resp_sum[c] += total(r, m)
-            for j in range(d):
-                mu = means[c, j]
-                xt = XT[j]
-                z = Z[j]
-                for i in range(m):
-                    z[i] = xt[i] - mu
-            for j in range(d):
-                a1, a2 = weighted_deviation_sums(r, XT[j], means[c, j], m)
-                s1[c, j] += a1
-                s2[c, j, j] += a2
-                for l in range(j):
-                    v = weighted_product_sum(r, Z[j], Z[l], m)
-                    s2[c, j, l] += v
-                    s2[c, l, j] += v
+        _direct_moments(XT, Z, E, m, means, resp_sum, s1, s2)
     return w_sum, ll, ent, math.isfinite(chk)
 
 
@@ -318,6 +391,7 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
     XT = np.empty((d, B))
     Q = np.empty((k, B))
     E = np.empty((k, B))
+    mx = np.empty(B)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -338,8 +412,8 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                 for i in range(m):
                     z = xt[i] - mu
                     q[i] += z * z * iv
-            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
-        a, b_, e = _responsibilities(Q, E, w, m, start)
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c, mx)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start)
         w_sum += a
         ll += b_
         ent += e
