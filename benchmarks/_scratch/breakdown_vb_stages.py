@@ -58,6 +58,12 @@ wrap(BG.BayesianGaussianMixture, "_priors", "priors")
 wrap(F, "prepare", "prepare")
 wrap(BM.BayesianMixture, "fit", "learner fit")
 wrap(F, "fit_learner", "fit_learner")
+import suffstat.statistics as ST  # noqa: E402
+wrap(ST.Statistic, "step_toward", "blend")
+wrap(D.EMRun, "_stepwise", "stepwise")
+wrap(BM.BayesianMixture, "_propose", "propose")
+wrap(BM.BayesianMixture, "_set_params", "set params")
+wrap(BM.BayesianMixture, "_check_stats", "check stats")
 
 X = np.load(B.find_data())["X"]
 kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)
@@ -84,6 +90,7 @@ for name in [args.stage] if args.stage else STAGES:
             per[key].append(v)
     print(f"== {name} (median ms per fit over {args.reps})")
     for key in ("fit", "priors", "learner", "randexamples", "from rows", "learner fit", "fit_learner", "prepare",
-                "engine run", "passes", "local step", "kernel", "global step", "objective", "log pass", "set fitted"):
+                "engine run", "passes", "local step", "kernel", "global step", "objective", "log pass", "set fitted", "stepwise", "blend", "propose", "set params",
+                "check stats"):
         if key in per:
             print(f"  {key:12s} {statistics.median(per[key]) * 1e3:8.3f}")

@@ -26,11 +26,12 @@ from scipy.special import digamma, gammaln
 from .._validation import check_count, check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
+from ..kernels.conjugate import blend_stacked_moments
 from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies, responsibilities_from
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
-from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
+from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats, Statistic
 from .general import GeneralMixtureModel, _unfitted_component
 from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_components, merged, parse_moves,
                     permuted, plain, plan_births, plan_delete, plan_pairs, recentred, with_plan)
@@ -102,6 +103,10 @@ def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
     a, b = concentration[:, 0], concentration[:, 1]
     w = a / (a + b) * np.concatenate(([1.0], np.cumprod(b / (a + b))[:-1]))
     return w / w.sum()
+
+
+#: The blend kernel's shift output when the records share their reference points (never written).
+_UNUSED_SHIFT = np.empty((0, 0))
 
 
 def _same_options(first: ConjugatePrior, others: list[ConjugatePrior]) -> bool:
@@ -824,6 +829,45 @@ class BayesianMixture(GeneralMixtureModel):
                                entropy=entropy, parts=parts)
         # the same record type as the local step's, so the two blend
         return GaussianMixtureStats.from_parts(implied) if self._shared_prior() is not None else implied
+
+    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
+
+        Stacked Gaussian records blend in one kernel call
+        (:func:`~suffstat.kernels.conjugate.blend_stacked_moments`: the records' own
+        operations in their order, so the same values); other records by their algebra.
+
+        Parameters
+        ----------
+        stats, target : Statistic
+            The running record and the batch's.
+        rho : float
+            The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        a = 1.0 - rho
+        if not (type(stats) is GaussianMixtureStats and type(target) is GaussianMixtureStats
+                and 0.0 < rho < 1.0 and 0.0 < a and 0.0 < scale < math.inf
+                and stats.xxw_sum.shape == target.xxw_sum.shape):
+            return stats.step_toward(target, rho, scale)
+        rho, scale = float(rho), float(scale)
+        same = stats.shift is target.shift
+        n, s1, s2 = np.empty_like(stats.resp_sum), np.empty_like(stats.xw_sum), np.empty_like(stats.xxw_sum)
+        shift = stats.shift if same else np.empty_like(stats.shift)
+        blend_stacked_moments(a, rho, scale, same, stats.resp_sum, stats.xw_sum, stats.xxw_sum, stats.shift,
+                              target.resp_sum, target.xw_sum, target.xxw_sum, target.shift, n, s1, s2,
+                              _UNUSED_SHIFT if same else shift)
+        return GaussianMixtureStats._trusted({
+            "w_sum": a * float(stats.w_sum) + rho * (scale * float(target.w_sum)), "resp_sum": n,
+            "log_likelihood": a * float(stats.log_likelihood) + rho * (scale * float(target.log_likelihood)),
+            "entropy": a * float(stats.entropy) + rho * (scale * float(target.entropy)),
+            "xw_sum": s1, "xxw_sum": s2, "shift": shift})
 
     def _free_energy(self, stats: MixtureStats) -> float:
         return self._elbo(stats)
