@@ -258,3 +258,15 @@ def blend_stacked_moments(a, rho, scale, same, n_a, s1_a, s2_a, shift_a, n_b, s1
                 if moved_b:
                     y = (y + (2.0 * db) * (rho * (scale * s1_b[c, i]))) + (wb * db) * db
                 s2_out[c, i] = x + y
+
+
+@kernel
+def normal_wishart_step(n, shift, s1, s2, m0, B0, kappa0, nu0, reg, psi_sum, log_2, log_2pi,
+                        mean, kappa, nu, B, L, logdet, e_logdet, U, log_norm):
+    """:func:`normal_wishart_posterior` then :func:`normal_wishart_factors`, in one call.
+
+    ``psi_sum`` is that of the posteriors' degrees of freedom ``nu0 + n``. Returns the
+    factors' status.
+    """
+    normal_wishart_posterior(n, shift, s1, s2, m0, B0, kappa0, nu0, reg, mean, kappa, nu, B)
+    return normal_wishart_factors(mean, kappa, nu, B, psi_sum, log_2, log_2pi, L, logdet, e_logdet, U, log_norm)

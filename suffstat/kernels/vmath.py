@@ -179,3 +179,13 @@ def weighted_moments2(r, x0, x1, mu0, mu1, m):
         b01 += t0 * z1
         b11 += t1 * z1
     return a0, a1, b00, b01, b11
+
+
+@kernel
+def all_finite(a, b, c):
+    """Whether every entry of the 1-d arrays a, b and c is finite."""
+    for x in (a, b, c):
+        for i in range(x.shape[0]):
+            if not math.isfinite(x[i]):
+                return False
+    return True

@@ -28,6 +28,7 @@ from ..distributions._base import Distribution
 from ..exceptions import ParameterError
 from ..kernels.conjugate import blend_stacked_moments
 from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
+from ..kernels.vmath import all_finite
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies, responsibilities_from
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
@@ -420,6 +421,14 @@ class BayesianMixture(GeneralMixtureModel):
 
         return run
 
+    def _check_stats(self, stats: Any, X: np.ndarray, w: np.ndarray) -> Any:
+        """The mixture's check of a local step's record, sooner for a finite stacked record."""
+        if type(stats) is GaussianMixtureStats and math.isfinite(
+                float(stats.w_sum) + float(stats.log_likelihood) + float(stats.entropy)) and all_finite(
+                stats.resp_sum, stats.xw_sum.reshape(-1), stats.xxw_sum.reshape(-1)):
+            return stats
+        return super()._check_stats(stats, X, w)
+
     def _move_terms(self, X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, rec: GaussianMixtureStats,
                     plan: Plan, stacked: tuple) -> MoveStats:
         """The batch's record with the terms that judge the planned moves."""
@@ -485,9 +494,8 @@ class BayesianMixture(GeneralMixtureModel):
         if shared is not None and not any(d.frozen for d in self.__dict__["_components"]):
             # one batched global step for every component (stochastic VB makes one per batch)
             S = GaussianMixtureStats.from_parts(stats)
-            post = shared._batch_posterior(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
             try:
-                factors = shared._batch_factors(post)
+                post, factors = shared._batch_step(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
             except ParameterError as e:
                 raise ParameterError(f"the mixture's global step: {e}") from None
             proposal["distributions"] = _StackedComponents(shared, post, factors)

@@ -32,7 +32,7 @@ from ..distributions.multivariate_normal import MultivariateNormal, shifted_mome
 from ..distributions.normal import Normal
 from ..exceptions import ParameterError
 from ..kernels.conjugate import (STEP_NONFINITE, STEP_OK, normal_wishart_elbo, normal_wishart_factors,
-                                 normal_wishart_posterior)
+                                 normal_wishart_posterior, normal_wishart_step)
 from ..kernels.gaussian import LOG_2PI, mvn_diag_logpdf, mvn_full_logpdf
 from ..statistics import MultivariateNormalStats, NormalStats
 from ._base import ConjugatePrior
@@ -200,6 +200,31 @@ class NormalWishart(ConjugatePrior):
         if status != STEP_OK:
             raise ParameterError(f"the scale of component {status} is not positive definite")
         return f
+
+    def _batch_step(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
+                    s2: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`_batch_posterior` then :meth:`_batch_factors` (the same values), in one kernel call."""
+        if s2.ndim != 3 or s1.shape[1] != self._d:
+            raise ValueError(f"NormalWishart needs full scatter statistics of {self._d} features")
+        k, d = s1.shape
+        n = _f64(n)
+        nu_post = self.degrees_of_freedom_prior + n  # the posterior's, as the kernel computes it
+        psi_sum = np.add.reduce(digamma(0.5 * (nu_post[:, None] + 1.0 - np.arange(1, d + 1, dtype=np.float64))),
+                                axis=1)
+        post = {"mean": np.empty((k, d)), "mean_precision": np.empty(k), "degrees_of_freedom": np.empty(k),
+                "scale": np.empty((k, d, d))}
+        f = {"L": np.empty((k, d, d)), "logdet": np.empty(k), "E_logdet": np.empty(k), "U": np.empty((k, d, d)),
+             "log_norm": np.empty(k)}
+        status = normal_wishart_step(n, _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
+                                     self.mean_precision_prior, self.degrees_of_freedom_prior, self.reg_covar,
+                                     psi_sum, LOG_2, LOG_2PI, post["mean"], post["mean_precision"],
+                                     post["degrees_of_freedom"], post["scale"], f["L"], f["logdet"], f["E_logdet"],
+                                     f["U"], f["log_norm"])
+        if status == STEP_NONFINITE:
+            raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
+        if status != STEP_OK:
+            raise ParameterError(f"the scale of component {status} is not positive definite")
+        return post, f
 
     @staticmethod
     def _component(post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
@@ -493,6 +518,12 @@ class NormalGamma(ConjugatePrior):
         e_loglam = LOG_2 - np.log(beta) + digamma(0.5 * nu)[:, None]
         log_norm = -0.5 * self._d * LOG_2PI + 0.5 * e_loglam.sum(axis=1) - 0.5 * self._d / kappa
         return {"E_lam": np.ascontiguousarray(e_lam), "E_loglam": e_loglam, "log_norm": log_norm}
+
+    def _batch_step(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
+                    s2: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`_batch_posterior` then :meth:`_batch_factors`."""
+        post = self._batch_posterior(n, shift, s1, s2)
+        return post, self._batch_factors(post)
 
     def _component(self, post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
         """Component j's parameters from batched arrays."""
