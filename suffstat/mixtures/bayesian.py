@@ -974,6 +974,45 @@ class BayesianMixture(GeneralMixtureModel):
             return params
         return self._check_params(params)
 
+    def seed_statistics(self, X: Any, sample_weight: Any, labels: np.ndarray) -> MixtureStats:
+        """Return the statistics of each component over the rows given to its seed.
+
+        As :meth:`GeneralMixtureModel.seed_statistics`; one unit-weight row per
+        component (bnpy's ``randexamples``) with a shared Gaussian prior gives the
+        stacked record at once: each component's row is its reference point, with
+        zero sums (the record the components' own summaries give).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            A batch.
+        sample_weight : ndarray of shape (n_samples,) or None
+            Non-negative weights.
+        labels : ndarray of shape (n_samples,)
+            The seed nearest each row.
+
+        Returns
+        -------
+        MixtureStats
+            Hard-assignment statistics (log-likelihood and entropy 0).
+        """
+        k = self.n_components
+        labels = np.asarray(labels)
+        shared = self._shared_prior()
+        if not (shared is not None and sample_weight is None and labels.shape == (k,)
+                and np.issubdtype(labels.dtype, np.integer) and np.array_equal(np.sort(labels), np.arange(k))):
+            return super().seed_statistics(X, sample_weight, labels)
+        X = self._check_data(X)
+        if X.ndim != 2:
+            return super().seed_statistics(X, sample_weight, labels)
+        d = X.shape[1]
+        shift = np.empty((k, d))
+        shift[labels] = X
+        full = isinstance(shared, NormalWishart)
+        return GaussianMixtureStats(w_sum=float(k), resp_sum=np.ones(k), log_likelihood=0.0, entropy=0.0,
+                                    xw_sum=np.zeros((k, d)), xxw_sum=np.zeros((k, d, d) if full else (k, d)),
+                                    shift=shift)
+
     def blank(self) -> BayesianMixture:
         """Return a copy whose priors hold no posterior (options kept).
 
