@@ -76,20 +76,22 @@ def _normalised(Q, E, mx, s, w, m, start):
             r = e[i] * s[i]
             t[i] += r * q[i] if r > 0.0 else 0.0  # 0 * -inf would be NaN
             e[i] = r * w[start + i]
-    w_sum = 0.0
-    ll = 0.0
-    ent = 0.0
-    unreachable = False  # a row that no component can produce
-    impossible = False  # ... with positive weight
+    # each row's terms (in ls and t), then their sums in vector partial sums
+    unreachable = 0  # rows that no component can produce
+    impossible = 0  # ... with positive weight
     for i in range(m):
         wi = w[start + i]
         none = mx[i] == -np.inf
-        unreachable |= none
-        impossible |= none and wi > 0.0
-        ok = wi > 0.0 and not none
-        w_sum += wi
-        ll += wi * (mx[i] + ls[i]) if ok else 0.0
-        ent += wi * (ls[i] - t[i]) if ok else 0.0
+        pos = wi > 0.0
+        ok = pos & (not none)
+        unreachable += 1 if none else 0
+        impossible += 1 if none & pos else 0
+        lsi = ls[i]
+        ls[i] = wi * (mx[i] + lsi) if ok else 0.0
+        t[i] = wi * (lsi - t[i]) if ok else 0.0
+    w_sum = total(w[start:], m)
+    ll = total(ls, m)
+    ent = total(t, m)
     if impossible:
         ll = -np.inf
     if unreachable:

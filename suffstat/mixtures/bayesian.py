@@ -530,8 +530,12 @@ class BayesianMixture(GeneralMixtureModel):
         g = self.weight_concentration_prior
         if not self._dp:
             k = len(resp_sum)
-            elog = expected_log_weights(conc, False)
-            return float(gammaln(k * g) - k * gammaln(g) - gammaln(conc.sum()) + np.sum(gammaln(conc))
+            # the current posterior's E[log pi] were computed by its global step
+            elog = self._log_weights if conc is self.concentration else expected_log_weights(conc, False)
+            cached = self.__dict__.get("_c_dir_prior")
+            if cached is None or cached[:2] != (k, g):  # c_D of the prior: once per (k, alpha_0)
+                cached = self._c_dir_prior = (k, g, gammaln(k * g) - k * gammaln(g))
+            return float(cached[2] - gammaln(conc.sum()) + np.sum(gammaln(conc))
                          + np.dot(resp_sum + g - conc, elog))
         a, b = conc[:, 0], conc[:, 1]
         dsum = digamma(a + b)

@@ -252,7 +252,10 @@ class NormalWishart(ConjugatePrior):
         d = self._d
         nu0, nu = self.degrees_of_freedom_prior, _f64(post["degrees_of_freedom"])
         dvec = np.arange(1, d + 1, dtype=np.float64)
-        gl_prior = float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
+        cached = self.__dict__.get("_gl_prior")
+        if cached is None or cached[0] != nu0:  # a constant of the prior: once per value
+            cached = self._gl_prior = (nu0, float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec)))))
+        gl_prior = cached[1]
         gl_post = np.add.reduce(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
         out = np.empty(len(nu))
         normal_wishart_elbo(_f64(n), _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
