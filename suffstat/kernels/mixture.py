@@ -38,35 +38,37 @@ DIRECT_MAX_D = 4
 
 
 @kernel
-def _responsibilities(Q, E, mx, w, m, start):
+def _responsibilities(Q, E, mx, w, m, start, W, work):
     """Joint log-densities -> weighted responsibilities, for rows 0..m of a block.
 
     Q (k, B) holds log w_c + log p_c(x) and is overwritten with log w_c p_c(x) - max_c;
     mx (B,) holds max_c (:func:`_joint_log_density` keeps it); E (k, B) receives
     w_i r_ic. Every loop runs over rows and vectorises. Returns (sum w, sum w log p(x),
     sum w H(r)), with H(r) = log s - sum_c r_c q_c for s = sum_c exp(q_c) (the q_c
-    shifted by their maximum, so that s >= 1).
+    shifted by their maximum, so that s >= 1). W (3, B) float64 and work (B,)
+    int64 are work space.
     """
     k = Q.shape[0]
-    s = np.zeros(m)
-    work = np.empty(m, np.int64)
+    s = W[0]
+    for i in range(m):
+        s[i] = 0.0
     for c in range(k):
         exp_shifted_sum(Q[c], mx, E[c], s, work, m)
-    return _normalised(Q, E, mx, s, w, m, start)
+    return _normalised(Q, E, mx, s, w, m, start, W[1], W[2], work)
 
 
 @kernel
-def _normalised(Q, E, mx, s, w, m, start):
+def _normalised(Q, E, mx, s, w, m, start, t, ls, work):
     """The rest of :func:`_responsibilities` once E holds exp(Q) and s (m,) its sum over c.
 
     Q holds the shifted joint log-densities (-inf or values <= -708 where E is 0);
-    s is overwritten. Returns (sum w, sum w log p(x), sum w H(r)).
+    s is overwritten; t, ls (B,) float64 and work (B,) int64 are work space. Returns
+    (sum w, sum w log p(x), sum w H(r)).
     """
     k = Q.shape[0]
-    t = np.zeros(m)
-    ls = np.empty(m)
-    work = np.empty(m, np.int64)
-    log_positive(s[:m], ls, work)
+    for i in range(m):
+        t[i] = 0.0
+    log_positive(s[:m], ls[:m], work[:m])
     for i in range(m):
         s[i] = 1.0 / s[i]
     for c in range(k):
@@ -178,6 +180,8 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     Q = np.empty((k, B))
     E = np.empty((k, B))
     mx = np.empty(B)
+    W = np.empty((3, B))
+    IW = np.empty(B, np.int64)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -207,7 +211,7 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                     y = yl[i] - o
                     q[i] += y * y
             chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c, mx)
-        a, b_, e = _responsibilities(Q, E, mx, w, m, start)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start, W, IW)
         w_sum += a
         ll += b_
         ent += e
@@ -363,6 +367,8 @@ def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum
     Q = np.empty((k, B))
     E = np.empty((k, B))
     mx = np.empty(B)
+    W = np.empty((3, B))
+    IW = np.empty(B, np.int64)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -371,7 +377,7 @@ def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum
         m = min(start + B, n) - start
         _transposed(X, start, m, XT)
         chk += _direct_densities(XT, Z, m, log_weights, means, prec_chols, log_norms, Q, mx)
-        a, b_, e = _responsibilities(Q, E, mx, w, m, start)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start, W, IW)
         w_sum += a
         ll += b_
         ent += e
@@ -394,6 +400,8 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
     Q = np.empty((k, B))
     E = np.empty((k, B))
     mx = np.empty(B)
+    W = np.empty((3, B))
+    IW = np.empty(B, np.int64)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -415,7 +423,7 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                     z = xt[i] - mu
                     q[i] += z * z * iv
             chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c, mx)
-        a, b_, e = _responsibilities(Q, E, mx, w, m, start)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start, W, IW)
         w_sum += a
         ll += b_
         ent += e

@@ -189,3 +189,15 @@ def all_finite(a, b, c):
             if not math.isfinite(x[i]):
                 return False
     return True
+
+
+@kernel
+def are_counts(a):
+    """Whether a is non-empty and every entry is finite and non-negative."""
+    if a.shape[0] == 0:
+        return False
+    for i in range(a.shape[0]):
+        v = a[i]
+        if not (v >= 0.0 and v < np.inf):
+            return False
+    return True

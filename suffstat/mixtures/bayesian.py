@@ -28,7 +28,7 @@ from ..distributions._base import Distribution
 from ..exceptions import ParameterError
 from ..kernels.conjugate import blend_stacked_moments
 from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
-from ..kernels.vmath import all_finite
+from ..kernels.vmath import all_finite, are_counts
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies, responsibilities_from
 from ..priors._base import ConjugatePrior
 from ..priors.gaussian import NormalWishart
@@ -485,8 +485,8 @@ class BayesianMixture(GeneralMixtureModel):
         if self.frozen:
             return None
         resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
-        # finite and non-negative counts (a finite sum of non-negative counts), else look closer
-        if not (resp_sum.size and resp_sum.min() >= 0.0 and math.isfinite(resp_sum.sum())):
+        # finite and non-negative counts, else look closer
+        if not (resp_sum.ndim == 1 and are_counts(resp_sum)):
             resp_sum = _checked_counts(resp_sum)
         proposal = {"concentration": self._concentration_for(resp_sum), "_counts": resp_sum,
                     "_entropy": float(stats.entropy)}
