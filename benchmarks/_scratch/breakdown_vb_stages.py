@@ -51,7 +51,6 @@ import suffstat.mixtures.bayesian_gaussian as BG  # noqa: E402
 import suffstat.fitting.init as I  # noqa: E402
 wrap(BG, "_bnpy_randexamples", "randexamples")
 wrap(I, "start_from_rows", "from rows")
-wrap(BG, "start_from_rows", "from rows")
 wrap(BG.BayesianGaussianMixture, "_set_fitted", "set fitted")
 wrap(BG.BayesianGaussianMixture, "_learner", "learner")
 wrap(BG.BayesianGaussianMixture, "_priors", "priors")

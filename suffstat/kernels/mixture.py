@@ -361,7 +361,7 @@ def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum
     """
     n, d = X.shape
     k = means.shape[0]
-    B = FULL_BLOCK
+    B = min(FULL_BLOCK, max(n, 1))  # small batches (stochastic VB) allocate what they use
     XT = np.empty((d, B))
     Z = np.empty((d + 1, B))
     Q = np.empty((k, B))
