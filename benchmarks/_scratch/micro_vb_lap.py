@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import bench_vb_bnpy as B  # noqa: E402
 import suffstat as ss  # noqa: E402
-from suffstat.fitting.driver import apply_update, summarize_batch  # noqa: E402
+from suffstat.fitting.driver import summarize_batch  # noqa: E402
 
 X = np.load(B.find_data())["X"]
 kw = ss.BayesianGaussianMixture.bnpy_prior(2, sF=0.1, ECovMat="eye", n_components=10, gamma=1.0)

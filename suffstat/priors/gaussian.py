@@ -522,12 +522,6 @@ class NormalGamma(ConjugatePrior):
         log_norm = -0.5 * self._d * LOG_2PI + 0.5 * e_loglam.sum(axis=1) - 0.5 * self._d / kappa
         return {"E_lam": np.ascontiguousarray(e_lam), "E_loglam": e_loglam, "log_norm": log_norm}
 
-    def _batch_step(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
-                    s2: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """:meth:`_batch_posterior` then :meth:`_batch_factors`."""
-        post = self._batch_posterior(n, shift, s1, s2)
-        return post, self._batch_factors(post)
-
     def _component(self, post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
         """Component j's parameters from batched arrays."""
         out = {"mean": self._out(post["mean"][j]), "mean_precision": float(post["mean_precision"][j]),
