@@ -310,6 +310,26 @@ def test_the_learners_stochastic_blend_is_the_records_own_to_the_bit(covariance_
     assert model.step_toward(S, batches[0], 1.0).allclose(batches[0], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_the_one_row_start_record_is_the_components_own(covariance_type):
+    """bnpy's randexamples start: one unit-weight row per component gives the stacked record
+    at once, the same to the bit as the components' own summaries stacked."""
+    from suffstat.mixtures.general import GeneralMixtureModel
+    from suffstat.statistics import GaussianMixtureStats
+
+    X = blobs(300, seed=9)
+    blank = _bgm(max_iter=2, covariance_type=covariance_type).fit(X).model_.blank()
+    rows, labels = X[[5, 17, 40, 99, 250]], np.array([3, 0, 4, 1, 2])
+    fast = blank.seed_statistics(rows, None, labels)
+    slow = GaussianMixtureStats.from_parts(GeneralMixtureModel.seed_statistics(blank, rows, None, labels))
+    assert type(fast) is GaussianMixtureStats
+    for name in slow._fields:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+    # any other assignment: the components' summaries
+    other = blank.seed_statistics(X[:20], None, np.arange(20) % 5)
+    assert type(other) is MixtureStats
+
+
 def test_implied_statistics_invert_the_global_step():
     X = blobs(300, seed=7)
     est = _bgm(max_iter=3, weight_concentration_prior_type="dirichlet_distribution").fit(X)
