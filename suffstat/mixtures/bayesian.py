@@ -31,7 +31,7 @@ from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
 from ..kernels.vmath import all_finite, are_counts
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies, responsibilities_from
 from ..priors._base import ConjugatePrior
-from ..priors.gaussian import NormalWishart
+from ..priors.gaussian import NormalGamma, NormalWishart
 from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats, Statistic
 from .general import GeneralMixtureModel, _unfitted_component
 from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_components, merged, parse_moves,
@@ -866,7 +866,8 @@ class BayesianMixture(GeneralMixtureModel):
         a = 1.0 - rho
         if not (type(stats) is GaussianMixtureStats and type(target) is GaussianMixtureStats
                 and 0.0 < rho < 1.0 and 0.0 < a and 0.0 < scale < math.inf
-                and stats.xxw_sum.shape == target.xxw_sum.shape):
+                and stats.xxw_sum.ndim in (2, 3) and stats.xxw_sum.shape == target.xxw_sum.shape
+                and stats.xw_sum.shape == target.xw_sum.shape == stats.shift.shape == target.shift.shape):
             return stats.step_toward(target, rho, scale)
         rho, scale = float(rho), float(scale)
         same = stats.shift is target.shift
@@ -1003,7 +1004,7 @@ class BayesianMixture(GeneralMixtureModel):
         k = self.n_components
         labels = np.asarray(labels)
         shared = self._shared_prior()
-        if not (shared is not None and sample_weight is None and labels.shape == (k,)
+        if not (type(shared) in (NormalWishart, NormalGamma) and sample_weight is None and labels.shape == (k,)
                 and np.issubdtype(labels.dtype, np.integer) and np.array_equal(np.sort(labels), np.arange(k))):
             return super().seed_statistics(X, sample_weight, labels)
         X = self._check_data(X)
