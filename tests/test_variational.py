@@ -286,6 +286,50 @@ def test_stochastic_vb_first_step_blends_the_start():
     assert so.history_[0]["lrate"] == rho
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_the_learners_stochastic_blend_is_the_records_own_to_the_bit(covariance_type):
+    """The engine blends stochastic VB's records through the learner (one kernel call for
+    stacked Gaussian records): the same values, to the bit, as the records' algebra, for
+    records about the same reference points, other ones, and either weighing more."""
+    X = blobs(600, seed=8)
+    model = _bgm(max_iter=3, covariance_type=covariance_type).fit(X).model_
+    S = model.implied_statistics()
+    rng = np.random.default_rng(0)
+    batches = [model.summarize(X[i:i + n], accumulate=False) for i, n in ((0, 10), (100, 7), (0, 600))]
+    batches.append(model.summarize(X[:10], accumulate=False))
+    assert batches[0].shift is batches[-1].shift  # one local step's reference points
+    for T in batches:
+        for rho, scale in ((0.01, 60.0), (0.5, 1.0), (0.97, 0.25), (2.0 ** -0.55, 600 / 7)):
+            mine, theirs = model.step_toward(S, T, rho, scale), S.step_toward(T, rho, scale)
+            assert type(mine) is type(theirs)
+            for name in theirs._fields:
+                np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name), err_msg=name)
+            S = mine if rng.random() < 0.5 else S
+        assert model.step_toward(batches[-1], batches[0], 0.3).shift is batches[0].shift
+    # outside the kernel's cases the records' algebra itself
+    assert model.step_toward(S, batches[0], 1.0).allclose(batches[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_the_one_row_start_record_is_the_components_own(covariance_type):
+    """bnpy's randexamples start: one unit-weight row per component gives the stacked record
+    at once, the same to the bit as the components' own summaries stacked."""
+    from suffstat.mixtures.general import GeneralMixtureModel
+    from suffstat.statistics import GaussianMixtureStats
+
+    X = blobs(300, seed=9)
+    blank = _bgm(max_iter=2, covariance_type=covariance_type).fit(X).model_.blank()
+    rows, labels = X[[5, 17, 40, 99, 250]], np.array([3, 0, 4, 1, 2])
+    fast = blank.seed_statistics(rows, None, labels)
+    slow = GaussianMixtureStats.from_parts(GeneralMixtureModel.seed_statistics(blank, rows, None, labels))
+    assert type(fast) is GaussianMixtureStats
+    for name in slow._fields:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+    # any other assignment: the components' summaries
+    other = blank.seed_statistics(X[:20], None, np.arange(20) % 5)
+    assert type(other) is MixtureStats
+
+
 def test_implied_statistics_invert_the_global_step():
     X = blobs(300, seed=7)
     est = _bgm(max_iter=3, weight_concentration_prior_type="dirichlet_distribution").fit(X)

@@ -549,7 +549,7 @@ class EMRun:
         if self.S is None or rho == 1.0:
             plain = target = s_b if scale == 1.0 else scale * s_b
         else:
-            plain = self.S.step_toward(s_b, rho, scale)  # (1 - rho) S + rho (scale s_b)
+            plain = self.learner.step_toward(self.S, s_b, rho, scale)  # (1 - rho) S + rho (scale s_b)
             # the scaled record itself only for the rules that step from it
             target = s_b if scale == 1.0 or not (adaptive or gamma > 0) else scale * s_b
         if adaptive:

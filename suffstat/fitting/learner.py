@@ -56,6 +56,7 @@ PROTOCOL = (
     "end_of_pass",
     "get_parameters",
     "implied_statistics",
+    "step_toward",
     "validate",
     "trace_values",
     "is_fitted",
@@ -143,6 +144,14 @@ class Learner(Protocol):
         Stochastic algorithms blend their first step from it: a variational
         posterior is prior + record, so its record is known exactly; an EM learner
         returns None and its first stochastic step takes the first batch's record.
+        """
+
+    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """The stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
+
+        ``stats.step_toward(target, rho, scale)`` (the records' algebra), or the same
+        values computed faster for the learner's own records (stochastic VB blends a
+        record per batch of a few rows).
         """
 
     def validate(self, params: Any) -> Any:

@@ -43,7 +43,7 @@ from ..kernels.hmm import (
 )
 from ..parallel import effective_n_jobs, ordered_map
 from ..sources import as_source, check_lengths
-from ..statistics import HMMStats, MultivariateNormalStats
+from ..statistics import HMMStats, MultivariateNormalStats, Statistic
 
 #: Share of every row that each state's emission receives in a named start when
 #: zeros are absorbing for its family (as for mixtures).
@@ -919,6 +919,28 @@ class HiddenMarkovModel(EstimatorParams):
             Nothing changes.
         """
         return None
+
+    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
+
+        The records' own :meth:`~suffstat.statistics.Statistic.step_toward`; a learner
+        may compute the same blend faster for its own records.
+
+        Parameters
+        ----------
+        stats, target : Statistic
+            The running record and the batch's.
+        rho : float
+            The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        return stats.step_toward(target, rho, scale)
 
     def implied_statistics(self) -> None:
         """Return the record whose update gives the current parameters: None (EM learner).

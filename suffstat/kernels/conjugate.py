@@ -176,3 +176,97 @@ def normal_wishart_elbo(n, shift, s1, s2, m0, B0, kappa0, nu0, reg, mean, kappa,
         value += (0.5 * (nc + nu0 - nuc) * e_logdet[c] - 0.5 * trace + lin
                   - 0.5 * (nc + kappa0 - kap) * e_mu_l_mu)
         out[c] = value - 0.5 * nc * d * log_2pi
+
+
+@kernel
+def blend_stacked_moments(a, rho, scale, same, n_a, s1_a, s2_a, shift_a, n_b, s1_b, s2_b, shift_b,
+                          n_out, s1_out, s2_out, shift_out):
+    """Stochastic VB's blend ``(1 - rho) A + rho (scale B)`` of two stacked Gaussian records.
+
+    ``a`` is ``1 - rho``. Counts n (k,), sums s1 (k, d) and scatters s2 (k, d, d) (or
+    (k, d) diagonals) about the shifts (k, d). Writes the blend's counts, sums and
+    scatters, and shift_out (unless ``same``, the two records sharing one shift, kept):
+    each component takes the reference point of the record that weighs more in it,
+    and the other record's moments are moved there. The same operations, in the same
+    order, as the records' own algebra (``Statistic.step_toward`` on
+    ``GaussianMixtureStats``), so the same bits, in one call instead of some thirty
+    small numpy operations.
+    """
+    k, d = s1_a.shape
+    full = s2_a.ndim == 3
+    for c in range(k):
+        n_out[c] = a * n_a[c] + rho * (scale * n_b[c])
+    if same:
+        for c in range(k):
+            for i in range(d):
+                s1_out[c, i] = a * s1_a[c, i] + rho * (scale * s1_b[c, i])
+        for c in range(k):
+            if full:
+                for i in range(d):
+                    for j in range(d):
+                        s2_out[c, i, j] = a * s2_a[c, i, j] + rho * (scale * s2_b[c, i, j])
+            else:
+                for i in range(d):
+                    s2_out[c, i] = a * s2_a[c, i] + rho * (scale * s2_b[c, i])
+        return
+    moved_a = False
+    moved_b = False
+    for c in range(k):
+        heavier = a * n_a[c] >= rho * (scale * n_b[c])
+        for i in range(d):
+            shift_out[c, i] = shift_a[c, i] if heavier else shift_b[c, i]
+            if shift_a[c, i] - shift_out[c, i] != 0.0:
+                moved_a = True
+            if shift_b[c, i] - shift_out[c, i] != 0.0:
+                moved_b = True
+    for c in range(k):
+        wa = a * n_a[c]
+        wb = rho * (scale * n_b[c])
+        for i in range(d):
+            x = a * s1_a[c, i]
+            y = rho * (scale * s1_b[c, i])
+            if moved_a:
+                x = x + wa * (shift_a[c, i] - shift_out[c, i])
+            if moved_b:
+                y = y + wb * (shift_b[c, i] - shift_out[c, i])
+            s1_out[c, i] = x + y
+        if full:
+            for i in range(d):
+                da_i = shift_a[c, i] - shift_out[c, i]
+                db_i = shift_b[c, i] - shift_out[c, i]
+                for j in range(d):
+                    da_j = shift_a[c, j] - shift_out[c, j]
+                    db_j = shift_b[c, j] - shift_out[c, j]
+                    x = a * s2_a[c, i, j]
+                    y = rho * (scale * s2_b[c, i, j])
+                    if moved_a:
+                        # s2 + cross + cross^T + w (delta delta^T), cross = s1 delta^T (of the scaled record)
+                        x = ((x + (a * s1_a[c, i]) * da_j) + (a * s1_a[c, j]) * da_i) + wa * (da_i * da_j)
+                    if moved_b:
+                        y = (((y + (rho * (scale * s1_b[c, i])) * db_j) + (rho * (scale * s1_b[c, j])) * db_i)
+                             + wb * (db_i * db_j))
+                    s2_out[c, i, j] = x + y
+        else:
+            for i in range(d):
+                da = shift_a[c, i] - shift_out[c, i]
+                db = shift_b[c, i] - shift_out[c, i]
+                x = a * s2_a[c, i]
+                y = rho * (scale * s2_b[c, i])
+                if moved_a:
+                    # s2 + 2 delta s1 + w delta delta (of the scaled record)
+                    x = (x + (2.0 * da) * (a * s1_a[c, i])) + (wa * da) * da
+                if moved_b:
+                    y = (y + (2.0 * db) * (rho * (scale * s1_b[c, i]))) + (wb * db) * db
+                s2_out[c, i] = x + y
+
+
+@kernel
+def normal_wishart_step(n, shift, s1, s2, m0, B0, kappa0, nu0, reg, psi_sum, log_2, log_2pi,
+                        mean, kappa, nu, B, L, logdet, e_logdet, U, log_norm):
+    """:func:`normal_wishart_posterior` then :func:`normal_wishart_factors`, in one call.
+
+    ``psi_sum`` is that of the posteriors' degrees of freedom ``nu0 + n``. Returns the
+    factors' status.
+    """
+    normal_wishart_posterior(n, shift, s1, s2, m0, B0, kappa0, nu0, reg, mean, kappa, nu, B)
+    return normal_wishart_factors(mean, kappa, nu, B, psi_sum, log_2, log_2pi, L, logdet, e_logdet, U, log_norm)

@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from ._jit import kernel
-from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums
+from .vmath import (exp_shifted_sum, log_positive, total, weighted_deviation_sums, weighted_moments2,
+                    weighted_product_sum)
 
 # Rows per block. Not a power of two: rows of a (d, 256) or (d, 512) float64 block
 # fall into two L1 sets, and the transposition into them ran 7x slower at d = 50
@@ -31,38 +32,43 @@ from .vmath import exp_nonpositive, log_positive, total, weighted_deviation_sums
 # k = 16 (49 against 58 ms per 557k rows on one core).
 FULL_BLOCK = 500
 DIAG_BLOCK = 500
+#: Up to this many features the full-covariance E-step works on each component's
+#: deviations directly (:func:`_full_estep_direct`) instead of through two GEMMs.
+DIRECT_MAX_D = 4
 
 
 @kernel
-def _responsibilities(Q, E, w, m, start):
+def _responsibilities(Q, E, mx, w, m, start, W, work):
     """Joint log-densities -> weighted responsibilities, for rows 0..m of a block.
 
     Q (k, B) holds log w_c + log p_c(x) and is overwritten with log w_c p_c(x) - max_c;
-    E (k, B) receives w_i r_ic. Every loop runs over rows and vectorises. Returns
-    (sum w, sum w log p(x), sum w H(r)), with H(r) = log s - sum_c r_c q_c for
-    s = sum_c exp(q_c) (the q_c shifted by their maximum, so that s >= 1).
+    mx (B,) holds max_c (:func:`_joint_log_density` keeps it); E (k, B) receives
+    w_i r_ic. Every loop runs over rows and vectorises. Returns (sum w, sum w log p(x),
+    sum w H(r)), with H(r) = log s - sum_c r_c q_c for s = sum_c exp(q_c) (the q_c
+    shifted by their maximum, so that s >= 1). W (3, B) float64 and work (B,)
+    int64 are work space.
     """
     k = Q.shape[0]
-    mx = np.empty(m)
-    s = np.zeros(m)
-    t = np.zeros(m)
-    ls = np.empty(m)
-    work = np.empty(m, np.int64)
+    s = W[0]
     for i in range(m):
-        mx[i] = Q[0, i]
-    for c in range(1, k):
-        for i in range(m):
-            v = Q[c, i]
-            mx[i] = v if v > mx[i] else mx[i]
+        s[i] = 0.0
     for c in range(k):
-        q = Q[c, :m]
-        e = E[c, :m]
-        for i in range(m):
-            q[i] -= mx[i]
-        exp_nonpositive(q, e, work)
-        for i in range(m):
-            s[i] += e[i]
-    log_positive(s[:m], ls, work)
+        exp_shifted_sum(Q[c], mx, E[c], s, work, m)
+    return _normalised(Q, E, mx, s, w, m, start, W[1], W[2], work)
+
+
+@kernel
+def _normalised(Q, E, mx, s, w, m, start, t, ls, work):
+    """The rest of :func:`_responsibilities` once E holds exp(Q) and s (m,) its sum over c.
+
+    Q holds the shifted joint log-densities (-inf or values <= -708 where E is 0);
+    s is overwritten; t, ls (B,) float64 and work (B,) int64 are work space. Returns
+    (sum w, sum w log p(x), sum w H(r)).
+    """
+    k = Q.shape[0]
+    for i in range(m):
+        t[i] = 0.0
+    log_positive(s[:m], ls[:m], work[:m])
     for i in range(m):
         s[i] = 1.0 / s[i]
     for c in range(k):
@@ -72,20 +78,22 @@ def _responsibilities(Q, E, w, m, start):
             r = e[i] * s[i]
             t[i] += r * q[i] if r > 0.0 else 0.0  # 0 * -inf would be NaN
             e[i] = r * w[start + i]
-    w_sum = 0.0
-    ll = 0.0
-    ent = 0.0
-    unreachable = False  # a row that no component can produce
-    impossible = False  # ... with positive weight
+    # each row's terms (in ls and t), then their sums in vector partial sums
+    unreachable = 0  # rows that no component can produce
+    impossible = 0  # ... with positive weight
     for i in range(m):
         wi = w[start + i]
         none = mx[i] == -np.inf
-        unreachable |= none
-        impossible |= none and wi > 0.0
-        ok = wi > 0.0 and not none
-        w_sum += wi
-        ll += wi * (mx[i] + ls[i]) if ok else 0.0
-        ent += wi * (ls[i] - t[i]) if ok else 0.0
+        pos = wi > 0.0
+        ok = pos & (not none)
+        unreachable += 1 if none else 0
+        impossible += 1 if none & pos else 0
+        lsi = ls[i]
+        ls[i] = wi * (mx[i] + lsi) if ok else 0.0
+        t[i] = wi * (lsi - t[i]) if ok else 0.0
+    w_sum = total(w[start:], m)
+    ll = total(ls, m)
+    ent = total(t, m)
     if impossible:
         ll = -np.inf
     if unreachable:
@@ -97,19 +105,27 @@ def _responsibilities(Q, E, w, m, start):
 
 
 @kernel
-def _joint_log_density(q, m, b, c):
+def _joint_log_density(q, m, b, c, mx):
     """Turn component c's Mahalanobis sums q[:m] into log w_c + log p_c(x) = b - q / 2.
 
-    Returns the sum of the Mahalanobis sums when c == 0 (0 otherwise): every feature
-    enters them, so the sum is finite unless X holds a NaN or an infinity (or one
-    overflows), which is how the kernels flag non-finite rows without another pass.
+    Keeps mx[:m] the maximum over the components so far (set at c == 0). Returns the
+    sum of the Mahalanobis sums when c == 0 (0 otherwise): every feature enters them,
+    so the sum is finite unless X holds a NaN or an infinity (or one overflows), which
+    is how the kernels flag non-finite rows without another pass.
     """
     chk = 0.0
     if c == 0:
         for i in range(m):
             chk += q[i]
-    for i in range(m):
-        q[i] = b - 0.5 * q[i]
+        for i in range(m):
+            v = b - 0.5 * q[i]
+            q[i] = v
+            mx[i] = v
+    else:
+        for i in range(m):
+            v = b - 0.5 * q[i]
+            q[i] = v
+            mx[i] = v if v > mx[i] else mx[i]
     return chk
 
 
@@ -129,6 +145,8 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     product of shifted data.
     """
     n, d = X.shape
+    if d <= DIRECT_MAX_D:
+        return _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2)
     k = means.shape[0]
     d1 = d + 1
     B = FULL_BLOCK
@@ -161,6 +179,9 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     G = np.zeros((k * d1, d1))  # per component: sum r [x - mu; 1] [x - s; 1]^T
     Q = np.empty((k, B))
     E = np.empty((k, B))
+    mx = np.empty(B)
+    W = np.empty((3, B))
+    IW = np.empty(B, np.int64)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -189,8 +210,8 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
                 for i in range(m):
                     y = yl[i] - o
                     q[i] += y * y
-            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
-        a, b_, e = _responsibilities(Q, E, w, m, start)
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c, mx)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start, W, IW)
         w_sum += a
         ll += b_
         ent += e
@@ -225,6 +246,146 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
 
 
 @kernel
+def _transposed(X, start, m, XT):
+    """XT[:, :m] = X[start:start + m].T."""
+    d = X.shape[1]
+    for i in range(m):
+        for j in range(d):
+            XT[j, i] = X[start + i, j]
+
+
+@kernel
+def _direct_densities(XT, Z, m, log_weights, means, prec_chols, log_norms, Q, mx):
+    """Joint log-densities Q[:, :m] and their maxima mx[:m] from the rows XT[:, :m] (d, m).
+
+    Each component's deviations z = x - mu_c, whitened y = U_c^T z (U_c upper
+    triangular) and Mahalanobis sums, as loops over the rows (one loop for d <= 2).
+    Z is (d, B) work space. Returns the check sum of :func:`_joint_log_density`.
+    """
+    d = XT.shape[0]
+    k = means.shape[0]
+    chk = 0.0
+    for c in range(k):
+        q = Q[c]
+        b = log_weights[c] + log_norms[c]
+        if d == 1:
+            mu0 = means[c, 0]
+            u00 = prec_chols[c, 0, 0]
+            x0 = XT[0]
+            for i in range(m):
+                y0 = u00 * (x0[i] - mu0)
+                q[i] = y0 * y0
+        elif d == 2:
+            mu0 = means[c, 0]
+            mu1 = means[c, 1]
+            u00 = prec_chols[c, 0, 0]
+            u01 = prec_chols[c, 0, 1]
+            u11 = prec_chols[c, 1, 1]
+            x0 = XT[0]
+            x1 = XT[1]
+            for i in range(m):
+                z0 = x0[i] - mu0
+                z1 = x1[i] - mu1
+                y0 = u00 * z0
+                y1 = u11 * z1 + u01 * z0
+                q[i] = y0 * y0 + y1 * y1
+        else:
+            for i in range(m):
+                q[i] = 0.0
+            for j in range(d):
+                mu = means[c, j]
+                xt = XT[j]
+                z = Z[j]
+                for i in range(m):
+                    z[i] = xt[i] - mu
+            y = Z[d]
+            for l in range(d):
+                # y_l = U[l, l] z_l + sum_{j < l} U[j, l] z_j
+                u = prec_chols[c, l, l]
+                zl = Z[l]
+                for i in range(m):
+                    y[i] = u * zl[i]
+                for j in range(l):
+                    u = prec_chols[c, j, l]
+                    zj = Z[j]
+                    for i in range(m):
+                        y[i] += u * zj[i]
+                for i in range(m):
+                    q[i] += y[i] * y[i]
+        chk += _joint_log_density(q, m, b, c, mx)
+    return chk
+
+
+@kernel
+def _direct_moments(XT, Z, E, m, means, resp_sum, s1, s2):
+    """Add each component's sums of r, r z and r z z^T (z = x - mu_c) over rows XT[:, :m]."""
+    d = XT.shape[0]
+    k = means.shape[0]
+    for c in range(k):
+        r = E[c]
+        resp_sum[c] += total(r, m)
+        if d == 2:
+            a0, a1, b00, b01, b11 = weighted_moments2(r, XT[0], XT[1], means[c, 0], means[c, 1], m)
+            s1[c, 0] += a0
+            s1[c, 1] += a1
+            s2[c, 0, 0] += b00
+            s2[c, 0, 1] += b01
+            s2[c, 1, 0] += b01
+            s2[c, 1, 1] += b11
+            continue
+        for j in range(d):
+            mu = means[c, j]
+            xt = XT[j]
+            z = Z[j]
+            for i in range(m):
+                z[i] = xt[i] - mu
+        for j in range(d):
+            a1, a2 = weighted_deviation_sums(r, XT[j], means[c, j], m)
+            s1[c, j] += a1
+            s2[c, j, j] += a2
+            for l in range(j):
+                v = weighted_product_sum(r, Z[j], Z[l], m)
+                s2[c, j, l] += v
+                s2[c, l, j] += v
+
+
+@kernel
+def _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
+    """:func:`gmm_full_estep` for a few features: each component's deviations directly.
+
+    Per block and component the deviations z = x - mu_c, the whitened y = U_c^T z and
+    the Mahalanobis sums are loops over the rows (:func:`_direct_densities`); the
+    moments are sums of r z_j and r z_j z_l in vector partial sums
+    (:func:`_direct_moments`). At small d this beats the two GEMMs of the general
+    path, whose calls and shifted corrections cost more than the arithmetic.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    B = min(FULL_BLOCK, max(n, 1))  # small batches (stochastic VB) allocate what they use
+    XT = np.empty((d, B))
+    Z = np.empty((d + 1, B))
+    Q = np.empty((k, B))
+    E = np.empty((k, B))
+    mx = np.empty(B)
+    W = np.empty((3, B))
+    IW = np.empty(B, np.int64)
+    w_sum = 0.0
+    ll = 0.0
+    ent = 0.0
+    chk = 0.0
+    for start in range(0, n, B):
+        m = min(start + B, n) - start
+        _transposed(X, start, m, XT)
+        chk += _direct_densities(XT, Z, m, log_weights, means, prec_chols, log_norms, Q, mx)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start, W, IW)
+        w_sum += a
+        ll += b_
+        ent += e
+        _direct_moments(XT, Z, E, m, means, resp_sum, s1, s2)
+    return w_sum, ll, ent, math.isfinite(chk)
+
+
+@kernel
 def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, s2):
     """Fused E-step of a diagonal (or spherical, or univariate) Gaussian mixture.
 
@@ -238,6 +399,9 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
     XT = np.empty((d, B))
     Q = np.empty((k, B))
     E = np.empty((k, B))
+    mx = np.empty(B)
+    W = np.empty((3, B))
+    IW = np.empty(B, np.int64)
     w_sum = 0.0
     ll = 0.0
     ent = 0.0
@@ -258,8 +422,8 @@ def gmm_diag_estep(X, w, log_weights, means, inv_vars, log_norms, resp_sum, s1, 
                 for i in range(m):
                     z = xt[i] - mu
                     q[i] += z * z * iv
-            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c)
-        a, b_, e = _responsibilities(Q, E, w, m, start)
+            chk += _joint_log_density(q, m, log_weights[c] + log_norms[c], c, mx)
+        a, b_, e = _responsibilities(Q, E, mx, w, m, start, W, IW)
         w_sum += a
         ll += b_
         ent += e

@@ -58,6 +58,43 @@ def exp_nonpositive(x, out, scale):
 
 
 @kernel
+def exp_shifted_sum(q, top, out, s, scale, m):
+    """q[:m] -= top[:m], out[:m] = exp(q[:m]) and s[:m] += out[:m], in two passes.
+
+    :func:`exp_nonpositive` (the same bits) fused with the shift by the rows' maxima
+    before it and the sum over the components after it; q - top must be <= 0.
+    """
+    for i in range(m):
+        v = q[i] - top[i]
+        q[i] = v
+        ok = v >= -708.0
+        v = v if ok else 0.0
+        nf = math.floor(v * LOG2E + 0.5)
+        r = (v - nf * LN2_HI) - nf * LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        out[i] = p if ok else 0.0
+        scale[i] = (np.int64(nf) + 1023 if ok else 1023) << 52
+    two_n = scale.view(np.float64)
+    for i in range(m):
+        e = out[i] * two_n[i]
+        out[i] = e
+        s[i] += e
+
+
+@kernel
 def log_positive(x, out, work):
     """out = log(x) for positive normal x (0, subnormals, inf and NaN give garbage).
 
@@ -112,3 +149,55 @@ def weighted_deviation_sums(r, x, mu, m):
         a += t
         b += t * z
     return a, b
+
+
+@kernel(reassociate=True)
+def weighted_product_sum(r, a, b, m):
+    """sum r a b over the first m entries, in vector partial sums."""
+    s = 0.0
+    for i in range(m):
+        s += r[i] * a[i] * b[i]
+    return s
+
+
+@kernel(reassociate=True)
+def weighted_moments2(r, x0, x1, mu0, mu1, m):
+    """Sums of r z0, r z1, r z0^2, r z0 z1, r z1^2 (z = x - mu) over m entries, in vector partial sums."""
+    a0 = 0.0
+    a1 = 0.0
+    b00 = 0.0
+    b01 = 0.0
+    b11 = 0.0
+    for i in range(m):
+        z0 = x0[i] - mu0
+        z1 = x1[i] - mu1
+        t0 = r[i] * z0
+        t1 = r[i] * z1
+        a0 += t0
+        a1 += t1
+        b00 += t0 * z0
+        b01 += t0 * z1
+        b11 += t1 * z1
+    return a0, a1, b00, b01, b11
+
+
+@kernel
+def all_finite(a, b, c):
+    """Whether every entry of the 1-d arrays a, b and c is finite."""
+    for x in (a, b, c):
+        for i in range(x.shape[0]):
+            if not math.isfinite(x[i]):
+                return False
+    return True
+
+
+@kernel
+def are_counts(a):
+    """Whether a is non-empty and every entry is finite and non-negative."""
+    if a.shape[0] == 0:
+        return False
+    for i in range(a.shape[0]):
+        v = a[i]
+        if not (v >= 0.0 and v < np.inf):
+            return False
+    return True

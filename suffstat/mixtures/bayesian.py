@@ -26,11 +26,13 @@ from scipy.special import digamma, gammaln
 from .._validation import check_count, check_scalar
 from ..distributions._base import Distribution
 from ..exceptions import ParameterError
+from ..kernels.conjugate import blend_stacked_moments
 from ..kernels.gaussian import mvn_diag_logpdf, mvn_full_logpdf
+from ..kernels.vmath import all_finite, are_counts
 from ..kernels.mixture import gmm_diag_estep, gmm_full_estep, move_entropies, responsibilities_from
 from ..priors._base import ConjugatePrior
-from ..priors.gaussian import NormalWishart
-from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats
+from ..priors.gaussian import NormalGamma, NormalWishart
+from ..statistics import GaussianMixtureStats, MixtureStats, MoveStats, Statistic
 from .general import GeneralMixtureModel, _unfitted_component
 from .moves import (BIRTH_MIN_RESP, REACTIVATE, Plan, born, deleted, fresh_components, merged, parse_moves,
                     permuted, plain, plan_births, plan_delete, plan_pairs, recentred, with_plan)
@@ -102,6 +104,10 @@ def expected_weights(concentration: np.ndarray, dp: bool) -> np.ndarray:
     a, b = concentration[:, 0], concentration[:, 1]
     w = a / (a + b) * np.concatenate(([1.0], np.cumprod(b / (a + b))[:-1]))
     return w / w.sum()
+
+
+#: The blend kernel's shift output when the records share their reference points (never written).
+_UNUSED_SHIFT = np.empty((0, 0))
 
 
 def _same_options(first: ConjugatePrior, others: list[ConjugatePrior]) -> bool:
@@ -415,6 +421,14 @@ class BayesianMixture(GeneralMixtureModel):
 
         return run
 
+    def _check_stats(self, stats: Any, X: np.ndarray, w: np.ndarray) -> Any:
+        """The mixture's check of a local step's record, sooner for a finite stacked record."""
+        if type(stats) is GaussianMixtureStats and math.isfinite(
+                float(stats.w_sum) + float(stats.log_likelihood) + float(stats.entropy)) and all_finite(
+                stats.resp_sum, stats.xw_sum.reshape(-1), stats.xxw_sum.reshape(-1)):
+            return stats
+        return super()._check_stats(stats, X, w)
+
     def _move_terms(self, X: np.ndarray, w: np.ndarray, log_weights: np.ndarray, rec: GaussianMixtureStats,
                     plan: Plan, stacked: tuple) -> MoveStats:
         """The batch's record with the terms that judge the planned moves."""
@@ -471,8 +485,8 @@ class BayesianMixture(GeneralMixtureModel):
         if self.frozen:
             return None
         resp_sum = np.asarray(stats.resp_sum, dtype=np.float64)
-        # finite and non-negative counts (a finite sum of non-negative counts), else look closer
-        if not (resp_sum.size and resp_sum.min() >= 0.0 and math.isfinite(resp_sum.sum())):
+        # finite and non-negative counts, else look closer
+        if not (resp_sum.ndim == 1 and are_counts(resp_sum)):
             resp_sum = _checked_counts(resp_sum)
         proposal = {"concentration": self._concentration_for(resp_sum), "_counts": resp_sum,
                     "_entropy": float(stats.entropy)}
@@ -480,9 +494,8 @@ class BayesianMixture(GeneralMixtureModel):
         if shared is not None and not any(d.frozen for d in self.__dict__["_components"]):
             # one batched global step for every component (stochastic VB makes one per batch)
             S = GaussianMixtureStats.from_parts(stats)
-            post = shared._batch_posterior(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
             try:
-                factors = shared._batch_factors(post)
+                post, factors = shared._batch_step(resp_sum, S.shift, S.xw_sum, S.xxw_sum)
             except ParameterError as e:
                 raise ParameterError(f"the mixture's global step: {e}") from None
             proposal["distributions"] = _StackedComponents(shared, post, factors)
@@ -517,8 +530,12 @@ class BayesianMixture(GeneralMixtureModel):
         g = self.weight_concentration_prior
         if not self._dp:
             k = len(resp_sum)
-            elog = expected_log_weights(conc, False)
-            return float(gammaln(k * g) - k * gammaln(g) - gammaln(conc.sum()) + np.sum(gammaln(conc))
+            # the current posterior's E[log pi] were computed by its global step
+            elog = self._log_weights if conc is self.concentration else expected_log_weights(conc, False)
+            cached = self.__dict__.get("_c_dir_prior")
+            if cached is None or cached[:2] != (k, g):  # c_D of the prior: once per (k, alpha_0)
+                cached = self._c_dir_prior = (k, g, gammaln(k * g) - k * gammaln(g))
+            return float(cached[2] - gammaln(conc.sum()) + np.sum(gammaln(conc))
                          + np.dot(resp_sum + g - conc, elog))
         a, b = conc[:, 0], conc[:, 1]
         dsum = digamma(a + b)
@@ -825,6 +842,46 @@ class BayesianMixture(GeneralMixtureModel):
         # the same record type as the local step's, so the two blend
         return GaussianMixtureStats.from_parts(implied) if self._shared_prior() is not None else implied
 
+    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
+
+        Stacked Gaussian records blend in one kernel call
+        (:func:`~suffstat.kernels.conjugate.blend_stacked_moments`: the records' own
+        operations in their order, so the same values); other records by their algebra.
+
+        Parameters
+        ----------
+        stats, target : Statistic
+            The running record and the batch's.
+        rho : float
+            The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        a = 1.0 - rho
+        if not (type(stats) is GaussianMixtureStats and type(target) is GaussianMixtureStats
+                and 0.0 < rho < 1.0 and 0.0 < a and 0.0 < scale < math.inf
+                and stats.xxw_sum.ndim in (2, 3) and stats.xxw_sum.shape == target.xxw_sum.shape
+                and stats.xw_sum.shape == target.xw_sum.shape == stats.shift.shape == target.shift.shape):
+            return stats.step_toward(target, rho, scale)
+        rho, scale = float(rho), float(scale)
+        same = stats.shift is target.shift
+        n, s1, s2 = np.empty_like(stats.resp_sum), np.empty_like(stats.xw_sum), np.empty_like(stats.xxw_sum)
+        shift = stats.shift if same else np.empty_like(stats.shift)
+        blend_stacked_moments(a, rho, scale, same, stats.resp_sum, stats.xw_sum, stats.xxw_sum, stats.shift,
+                              target.resp_sum, target.xw_sum, target.xxw_sum, target.shift, n, s1, s2,
+                              _UNUSED_SHIFT if same else shift)
+        return GaussianMixtureStats._trusted({
+            "w_sum": a * float(stats.w_sum) + rho * (scale * float(target.w_sum)), "resp_sum": n,
+            "log_likelihood": a * float(stats.log_likelihood) + rho * (scale * float(target.log_likelihood)),
+            "entropy": a * float(stats.entropy) + rho * (scale * float(target.entropy)),
+            "xw_sum": s1, "xxw_sum": s2, "shift": shift})
+
     def _free_energy(self, stats: MixtureStats) -> float:
         return self._elbo(stats)
 
@@ -921,6 +978,45 @@ class BayesianMixture(GeneralMixtureModel):
         if "_batch" in params:  # a batched global step's proposal: validated as it was made
             return params
         return self._check_params(params)
+
+    def seed_statistics(self, X: Any, sample_weight: Any, labels: np.ndarray) -> MixtureStats:
+        """Return the statistics of each component over the rows given to its seed.
+
+        As :meth:`GeneralMixtureModel.seed_statistics`; one unit-weight row per
+        component (bnpy's ``randexamples``) with a shared Gaussian prior gives the
+        stacked record at once: each component's row is its reference point, with
+        zero sums (the record the components' own summaries give).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            A batch.
+        sample_weight : ndarray of shape (n_samples,) or None
+            Non-negative weights.
+        labels : ndarray of shape (n_samples,)
+            The seed nearest each row.
+
+        Returns
+        -------
+        MixtureStats
+            Hard-assignment statistics (log-likelihood and entropy 0).
+        """
+        k = self.n_components
+        labels = np.asarray(labels)
+        shared = self._shared_prior()
+        if not (type(shared) in (NormalWishart, NormalGamma) and sample_weight is None and labels.shape == (k,)
+                and np.issubdtype(labels.dtype, np.integer) and np.array_equal(np.sort(labels), np.arange(k))):
+            return super().seed_statistics(X, sample_weight, labels)
+        X = self._check_data(X)
+        if X.ndim != 2:
+            return super().seed_statistics(X, sample_weight, labels)
+        d = X.shape[1]
+        shift = np.empty((k, d))
+        shift[labels] = X
+        full = isinstance(shared, NormalWishart)
+        return GaussianMixtureStats(w_sum=float(k), resp_sum=np.ones(k), log_likelihood=0.0, entropy=0.0,
+                                    xw_sum=np.zeros((k, d)), xxw_sum=np.zeros((k, d, d) if full else (k, d)),
+                                    shift=shift)
 
     def blank(self) -> BayesianMixture:
         """Return a copy whose priors hold no posterior (options kept).

@@ -20,7 +20,7 @@ from ..distributions.multivariate_normal import MultivariateNormal
 from ..exceptions import ParameterError
 from ..fitting.callbacks import LapReporter
 from ..fitting.driver import resolve_batch_size
-from ..fitting.init import _checked, start_from_rows
+from ..fitting.init import _checked
 from ..priors.gaussian import NormalGamma, NormalWishart, SphericalNormalGamma
 from ..sources import as_source
 from .bayesian import VB_ALGORITHMS, WEIGHT_PRIOR_TYPES, BayesianMixture
@@ -623,7 +623,9 @@ def _bnpy_randexamples(learner: BayesianMixture, source: Any, seed: int) -> Baye
     X = np.empty((k,) + tuple(source.shape[1:]))
     X[order] = _checked(source.take(rows[order]), rows[order]).reshape((k,) + tuple(source.shape[1:]))
     model = learner.blank()  # the learner is not fitted yet: its blank copy is its copy
-    start_from_rows(model, X)
+    # start_from_rows(model, X) on a model that is blank already (no second blank copy)
+    proposal = model.propose(model.seed_statistics(X, None, np.arange(k)))
+    model.commit(model.seeded(model.get_parameters() if proposal is None else proposal))
     return model
 
 

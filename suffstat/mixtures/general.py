@@ -20,7 +20,7 @@ from ..exceptions import (
     warn_at_caller,
 )
 from ..prediction import StreamedPrediction
-from ..statistics import MixtureStats, SeedStats
+from ..statistics import MixtureStats, SeedStats, Statistic
 
 #: Share of every row that each component of a start receives when zeros are absorbing
 #: for its family (a Categorical category unseen among its seed's rows would keep
@@ -718,6 +718,28 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
             Nothing changes.
         """
         return None
+
+    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
+
+        The records' own :meth:`~suffstat.statistics.Statistic.step_toward`; a learner
+        may compute the same blend faster for its own records.
+
+        Parameters
+        ----------
+        stats, target : Statistic
+            The running record and the batch's.
+        rho : float
+            The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        return stats.step_toward(target, rho, scale)
 
     def implied_statistics(self) -> None:
         """Return the record whose update gives the current parameters: None for EM.

@@ -92,6 +92,15 @@ class ConjugatePrior(Distribution):
         raise NotImplementedError
 
     # -- shared behaviour -----------------------------------------------------------------
+    def _batch_step(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple[dict, dict]:
+        """The batched global step of k records sharing this prior: ``_batch_posterior`` then ``_batch_factors``.
+
+        For the priors with batched steps (the Gaussian ones); a prior may make both
+        at once.
+        """
+        post = self._batch_posterior(n, shift, s1, s2)  # type: ignore[attr-defined]
+        return post, self._batch_factors(post)  # type: ignore[attr-defined]
+
     def _fresh_copy(self) -> ConjugatePrior:
         """The same prior without a posterior (nested priors' posteriors cleared too)."""
         d = self.to_dict()

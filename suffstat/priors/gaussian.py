@@ -32,7 +32,7 @@ from ..distributions.multivariate_normal import MultivariateNormal, shifted_mome
 from ..distributions.normal import Normal
 from ..exceptions import ParameterError
 from ..kernels.conjugate import (STEP_NONFINITE, STEP_OK, normal_wishart_elbo, normal_wishart_factors,
-                                 normal_wishart_posterior)
+                                 normal_wishart_posterior, normal_wishart_step)
 from ..kernels.gaussian import LOG_2PI, mvn_diag_logpdf, mvn_full_logpdf
 from ..statistics import MultivariateNormalStats, NormalStats
 from ._base import ConjugatePrior
@@ -201,6 +201,31 @@ class NormalWishart(ConjugatePrior):
             raise ParameterError(f"the scale of component {status} is not positive definite")
         return f
 
+    def _batch_step(self, n: np.ndarray, shift: np.ndarray, s1: np.ndarray,
+                    s2: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`_batch_posterior` then :meth:`_batch_factors` (the same values), in one kernel call."""
+        if s2.ndim != 3 or s1.shape[1] != self._d:
+            raise ValueError(f"NormalWishart needs full scatter statistics of {self._d} features")
+        k, d = s1.shape
+        n = _f64(n)
+        nu_post = self.degrees_of_freedom_prior + n  # the posterior's, as the kernel computes it
+        psi_sum = np.add.reduce(digamma(0.5 * (nu_post[:, None] + 1.0 - np.arange(1, d + 1, dtype=np.float64))),
+                                axis=1)
+        post = {"mean": np.empty((k, d)), "mean_precision": np.empty(k), "degrees_of_freedom": np.empty(k),
+                "scale": np.empty((k, d, d))}
+        f = {"L": np.empty((k, d, d)), "logdet": np.empty(k), "E_logdet": np.empty(k), "U": np.empty((k, d, d)),
+             "log_norm": np.empty(k)}
+        status = normal_wishart_step(n, _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
+                                     self.mean_precision_prior, self.degrees_of_freedom_prior, self.reg_covar,
+                                     psi_sum, LOG_2, LOG_2PI, post["mean"], post["mean_precision"],
+                                     post["degrees_of_freedom"], post["scale"], f["L"], f["logdet"], f["E_logdet"],
+                                     f["U"], f["log_norm"])
+        if status == STEP_NONFINITE:
+            raise ParameterError("the posterior is not finite (the record holds non-finite sums)")
+        if status != STEP_OK:
+            raise ParameterError(f"the scale of component {status} is not positive definite")
+        return post, f
+
     @staticmethod
     def _component(post: dict[str, np.ndarray], factors: dict[str, np.ndarray], j: int) -> dict[str, Any]:
         """Component j's parameters (with its cache) from batched arrays."""
@@ -227,7 +252,10 @@ class NormalWishart(ConjugatePrior):
         d = self._d
         nu0, nu = self.degrees_of_freedom_prior, _f64(post["degrees_of_freedom"])
         dvec = np.arange(1, d + 1, dtype=np.float64)
-        gl_prior = float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec))))
+        cached = self.__dict__.get("_gl_prior")
+        if cached is None or cached[0] != nu0:  # a constant of the prior: once per value
+            cached = self._gl_prior = (nu0, float(np.sum(gammaln(0.5 * (nu0 + 1.0 - dvec)))))
+        gl_prior = cached[1]
         gl_post = np.add.reduce(gammaln(0.5 * (nu[:, None] + 1.0 - dvec)), axis=1)
         out = np.empty(len(nu))
         normal_wishart_elbo(_f64(n), _f64(shift), _f64(s1), _f64(s2), self.mean_prior, self.scale_prior,
