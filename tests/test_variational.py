@@ -649,3 +649,23 @@ def test_killed_vb_fit_resumes_to_the_same_bits(tmp_path, algorithm):
     assert straight.returncode == 0, straight.stderr
     a, b = ss.load(tmp_path / "run" / "final.npz"), ss.load(tmp_path / "straight" / "final.npz")
     np.testing.assert_array_equal(_params_of(a), _params_of(b))
+
+
+def test_default_priors_stream_on_threads_and_weigh_rows(tmp_path, monkeypatch):
+    """scikit-learn's default priors come from one pass over the source's batches on
+    n_jobs threads: numpy's weighted mean and covariance, the same bits for any n_jobs."""
+    from suffstat import sources
+
+    rng = np.random.default_rng(21)
+    X, w = rng.normal(size=(900, 3)) * [1.0, 3.0, 0.5] + 50.0, rng.uniform(0.0, 2.0, 900)
+    np.save(tmp_path / "x.npy", X)
+    monkeypatch.setattr(sources.BatchSource, "default_batch_size", lambda self: 128)  # 8 batches
+    fits = [ss.BayesianGaussianMixture(2, max_iter=2, random_state=0, n_jobs=n).fit(str(tmp_path / "x.npy"),
+                                                                                  sample_weight=w)
+            for n in (1, 2)]
+    np.testing.assert_allclose(fits[0].mean_prior_, np.average(X, axis=0, weights=w), rtol=1e-13)
+    n = w.sum()  # weights count rows (w copies of a row), so ddof=1 divides by sum(w) - 1
+    np.testing.assert_allclose(fits[0].covariance_prior_, np.cov(X.T, aweights=w, ddof=0) * n / (n - 1),
+                               rtol=1e-11)
+    np.testing.assert_array_equal(fits[0].covariance_prior_, fits[1].covariance_prior_)
+    np.testing.assert_array_equal(fits[0].means_, fits[1].means_)

@@ -19,7 +19,8 @@ from .._validation import check_random_state, check_scalar
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..exceptions import ParameterError
 from ..fitting.callbacks import LapReporter
-from ..fitting.driver import resolve_batch_size
+from ..fitting.driver import resolve_batch_size, summarize_batch
+from ..parallel import effective_n_jobs, ordered_map
 from ..fitting.init import _checked
 from ..priors.gaussian import NormalGamma, NormalWishart, SphericalNormalGamma
 from ..sources import as_source
@@ -372,7 +373,7 @@ class BayesianGaussianMixture(MixtureFace):
         ctype = self.covariance_type
         mean = cov = None
         if self.mean_prior is None or self.covariance_prior is None:
-            mean, cov = _data_moments(source, weights, ctype)
+            mean, cov = _data_moments(source, weights, ctype, n_jobs=self.n_jobs)
         m0 = mean if self.mean_prior is None else _vector("mean_prior", self.mean_prior, d)
         if self.covariance_prior is None:
             b0 = float(np.mean(cov)) if ctype == "spherical" else cov  # scikit-learn's X.var(0).mean()
@@ -596,14 +597,17 @@ def _vector(name: str, value: Any, d: int) -> np.ndarray:
     return a
 
 
-def _data_moments(source: Any, weights: Any, ctype: str, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The data's mean and covariance (``ddof=1`` as ``np.cov``) in one streamed pass."""
+def _data_moments(source: Any, weights: Any, ctype: str, ddof: int = 1,
+                  n_jobs: Any = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The data's mean and covariance (``ddof=1`` as ``np.cov``) in one streamed pass on
+    ``n_jobs`` threads, over the source's default batches (so the prior is the same for
+    any ``batch_size`` and ``n_jobs``: the records add up in a fixed order)."""
     mvn = MultivariateNormal(covariance_type="full" if ctype == "full" else "diag")
+    ranges = list(source.ranges(resolve_batch_size(None, source)))
+    ws = None if weights is None else as_source(np.ascontiguousarray(weights, dtype=np.float64))
     total = None
-    for a, b in source.ranges(resolve_batch_size(None, source)):
-        X = np.ascontiguousarray(source.read(a, b), dtype=np.float64)
-        w = np.ones(b - a) if weights is None else np.ascontiguousarray(weights[a:b])
-        s = mvn.summarize(X, w, accumulate=False)
+    for s in ordered_map(summarize_batch, source, ranges, weights=ws, n_jobs=effective_n_jobs(n_jobs),
+                         args=(mvn,), additive=True):
         total = s if total is None else total + s
     n = float(total.w_sum)
     if not n > ddof:
