@@ -682,12 +682,13 @@ class SphericalNormalGamma(NormalGamma):
         if np.ndim(mean_prior) == 0:
             raise ParameterError("SphericalNormalGamma needs a mean_prior vector (use NormalGamma for "
                                  "univariate data)")
-        b0 = np.atleast_1d(np.asarray(scale_prior, dtype=np.float64)) if not isinstance(scale_prior, str) \
-            else scale_prior
-        if isinstance(b0, np.ndarray) and b0.ndim == 1 and b0.size > 1 and not (b0 == b0[0]).all():
+        try:
+            b0 = np.asarray(scale_prior, dtype=np.float64)
+        except (TypeError, ValueError):
+            b0 = None  # NormalGamma names the bad value
+        if b0 is not None and b0.ndim == 1 and not (b0 == b0[0]).all():
             raise ParameterError(f"the spherical scale_prior must be one number; got {scale_prior!r}")
-        super().__init__(mean_prior, b0[0] if isinstance(b0, np.ndarray) and b0.size else scale_prior,
-                         **kwargs)
+        super().__init__(mean_prior, scale_prior, **kwargs)
         if self.scale is not None and not (self._vec(self.scale) == self._vec(self.scale)[0]).all():
             raise ParameterError("a spherical posterior's scale must be one number")
 
