@@ -53,6 +53,38 @@ def summarize_batch(X: np.ndarray, w: np.ndarray | None, learner: Any, lengths: 
     return learner.summarize(X, w, accumulate=False)
 
 
+def summarize_source(learner: Any, source: BatchSource, ranges: list[tuple[int, int]], *,
+                     weights: BatchSource | None = None, n_jobs: int = 1) -> Statistic | None:
+    """Return the sum of ``learner``'s records of the batches ``ranges``, on ``n_jobs`` threads.
+
+    The records add up in the order of ``ranges`` (each batch in cache-sized pieces), so
+    the sum has the same bits for any ``n_jobs``.
+
+    Parameters
+    ----------
+    learner : object
+        Anything with ``summarize(X, w, accumulate=False)`` (a distribution, a learner).
+    source : BatchSource
+        The rows.
+    ranges : list of (int, int)
+        Row ranges, one per batch.
+    weights : BatchSource, optional
+        Sample weights over the same rows.
+    n_jobs : int, default=1
+        Threads (or -1, all cores).
+
+    Returns
+    -------
+    Statistic or None
+        The sum; None when there are no ranges.
+    """
+    total = None
+    for s in ordered_map(summarize_batch, source, ranges, weights=weights, n_jobs=effective_n_jobs(n_jobs),
+                         args=(learner,), additive=True):
+        total = s if total is None else total + s
+    return total
+
+
 def weight_source(sample_weight: Any, source: BatchSource) -> BatchSource | None:
     """Wrap sample weights as a source aligned with the data rows."""
     if sample_weight is None:

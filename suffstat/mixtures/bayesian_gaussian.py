@@ -19,8 +19,7 @@ from .._validation import check_random_state, check_scalar
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..exceptions import ParameterError
 from ..fitting.callbacks import LapReporter
-from ..fitting.driver import resolve_batch_size, summarize_batch
-from ..parallel import effective_n_jobs, ordered_map
+from ..fitting.driver import resolve_batch_size, summarize_source, weight_source
 from ..fitting.init import _checked
 from ..priors.gaussian import NormalGamma, NormalWishart, SphericalNormalGamma
 from ..sources import as_source
@@ -604,11 +603,7 @@ def _data_moments(source: Any, weights: Any, ctype: str, ddof: int = 1,
     any ``batch_size`` and ``n_jobs``: the records add up in a fixed order)."""
     mvn = MultivariateNormal(covariance_type="full" if ctype == "full" else "diag")
     ranges = list(source.ranges(resolve_batch_size(None, source)))
-    ws = None if weights is None else as_source(np.ascontiguousarray(weights, dtype=np.float64))
-    total = None
-    for s in ordered_map(summarize_batch, source, ranges, weights=ws, n_jobs=effective_n_jobs(n_jobs),
-                         args=(mvn,), additive=True):
-        total = s if total is None else total + s
+    total = summarize_source(mvn, source, ranges, weights=weight_source(weights, source), n_jobs=n_jobs)
     n = float(total.w_sum)
     if not n > ddof:
         raise ParameterError("the default priors need at least two rows (give mean_prior and "
