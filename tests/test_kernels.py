@@ -75,3 +75,35 @@ def test_full_estep_is_not_thrown_off_by_a_dead_component_far_away():
     for a, b in zip(with_dead.parts[:3], live.parts, strict=True):
         np.testing.assert_allclose(a.xw_sum, b.xw_sum, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(a.xxw_sum, b.xxw_sum, rtol=1e-9, atol=1e-9)
+
+
+def test_direct_full_estep_equals_the_gemm_kernel():
+    """Up to DIRECT_MAX_D features the full-covariance E-step takes its direct path; on
+    the same inputs the general (GEMM) kernel gives the same records to rounding: rows
+    far from the origin, zero and fractional weights, a component far from the data."""
+    from suffstat.kernels import mixture as M
+
+    rng = np.random.default_rng(1)
+    for d in range(1, M.DIRECT_MAX_D + 1):
+        for n, k in [(7, 1), (1234, 3), (1501, 6)]:
+            X = np.ascontiguousarray(rng.normal(size=(n, d)) * rng.uniform(0.5, 3, d) + 1e3)
+            w = rng.uniform(0, 2, n)
+            w[::5] = 0.0
+            means = X[rng.choice(n, k)] + rng.normal(size=(k, d))
+            means[-1] += 50.0 if k > 1 else 0.0
+            prec = np.zeros((k, d, d))
+            for c in range(k):
+                A = rng.normal(size=(d, d))
+                prec[c] = np.linalg.cholesky(np.linalg.inv(A @ A.T + d * np.eye(d))).T
+            log_w = np.log(rng.dirichlet(np.ones(k)))
+            log_norms = rng.normal(size=k)
+            out = []
+            for fn in (M._full_estep_direct, M._full_estep_gemm):
+                r, s1, s2 = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+                out.append((fn(X, w, log_w, means, prec, log_norms, r, s1, s2), r, s1, s2))
+            (sa, ra, a1, a2), (sb, rb, b1, b2) = out
+            assert sa[3] and sb[3]
+            np.testing.assert_allclose(sa[:3], sb[:3], rtol=1e-12)
+            np.testing.assert_allclose(ra, rb, rtol=1e-11, atol=1e-12 * n)
+            np.testing.assert_allclose(a1, b1, rtol=1e-9, atol=1e-9 * np.abs(b1).max())
+            np.testing.assert_allclose(a2, b2, rtol=1e-9, atol=1e-9 * np.abs(b2).max())

@@ -129,13 +129,28 @@ def _joint_log_density(q, m, b, c, mx):
     return chk
 
 
-@kernel
 def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
     """Fused E-step of a full-covariance Gaussian mixture.
 
     X (n, d); w (n,); log_weights, log_norms (k,); means (k, d); prec_chols (k, d, d)
     upper factors U of the precisions. Adds into resp_sum (k,), s1 (k, d), s2 (k, d, d).
     Returns (sum w, sum w log p(x), sum w H(r), finite).
+
+    Up to :data:`DIRECT_MAX_D` features it works on each component's deviations
+    (:func:`_full_estep_direct`), otherwise through two GEMMs per block
+    (:func:`_full_estep_gemm`). The choice is made here, in Python, so that a first
+    call compiles only the kernel it runs (compiling both made the first small fit in
+    a fresh process, ``benchmarks/bench_first_call.py`` with a cold cache, 7.5 s
+    instead of 5.1 s).
+    """
+    if X.shape[1] <= DIRECT_MAX_D:
+        return _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2)
+    return _full_estep_gemm(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2)
+
+
+@kernel
+def _full_estep_gemm(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2):
+    """:func:`gmm_full_estep` through two GEMMs per block (any number of features).
 
     Two GEMMs per block serve all components at once: the stacked U_c^T whiten the
     block shifted by the mean of the means weighted by the mixture weights, and the
@@ -145,8 +160,6 @@ def gmm_full_estep(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1
     product of shifted data.
     """
     n, d = X.shape
-    if d <= DIRECT_MAX_D:
-        return _full_estep_direct(X, w, log_weights, means, prec_chols, log_norms, resp_sum, s1, s2)
     k = means.shape[0]
     d1 = d + 1
     B = FULL_BLOCK
