@@ -185,3 +185,17 @@ def test_bnpy_style_prior_and_the_command_line(tmp_path, capsys):
                  "--max-iter", "5", "--tol", "0", "--seed", "1", "--output-model", str(out)]) == 0
     assert "fitted 3 components" in capsys.readouterr().out
     assert type(ss.load(out).distributions[0]) is ss.priors.SphericalNormalGamma
+
+
+def test_a_scikit_learn_spherical_fit_starts_a_run():
+    sklearn = pytest.importorskip("sklearn.mixture")
+    X, _ = data(300, seed=11)
+    X[:150] += 6.0
+    sk = sklearn.BayesianGaussianMixture(n_components=2, covariance_type="spherical", random_state=0,
+                                         max_iter=200).fit(X)
+    est = ss.BayesianGaussianMixture(2, covariance_type="spherical", init_params=sk, max_iter=1)
+    start = est._from_sklearn(sk, est._learner(est._priors(ss.sources.as_source(X), None)))
+    for j, c in enumerate(start.distributions):
+        np.testing.assert_array_equal(c.scale, np.full(D, sk.covariances_[j] * sk.degrees_of_freedom_[j]))
+        np.testing.assert_array_equal(c.mean, sk.means_[j])
+    assert est.fit(X).covariances_.shape == (2,)

@@ -516,8 +516,7 @@ class BayesianGaussianMixture(MixtureFace):
         covs = np.asarray(est.covariances_, dtype=np.float64)
         params = {"concentration": conc, "distributions": [
             {"mean": est.means_[j], "mean_precision": float(est.mean_precision_[j]),
-             "degrees_of_freedom": float(nu[j]), "scale": covs[j] * nu[j] if covs.ndim > 1 else
-             np.full(est.means_.shape[1], covs[j] * nu[j])} for j in range(k)]}
+             "degrees_of_freedom": float(nu[j]), "scale": covs[j] * nu[j]} for j in range(k)]}
         model = learner.copy()
         model._set_params(model._check_params(params))
         return model
