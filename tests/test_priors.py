@@ -528,6 +528,20 @@ def test_bad_hyperparameters_and_posteriors():
         ss.priors.Dirichlet([1.0, 1.0], n_categories=3)
     with pytest.raises(ss.ParameterError, match="length 2"):
         ss.priors.Dirichlet([1.0, 1.0], alpha=[1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("cls", ["NormalGamma", "SphericalNormalGamma"])
+def test_a_gaussian_prior_names_a_scale_or_mean_that_is_not_a_number(cls):
+    prior = getattr(ss.priors, cls)
+    with pytest.raises(ss.ParameterError, match="scale_prior must be a real number; got 'abc'"):
+        prior(np.zeros(2), "abc")
+    with pytest.raises(ss.ParameterError, match="scale_prior must be > 0"):
+        prior(np.zeros(2), -1.0)
+    with pytest.raises(ss.ParameterError, match="scale_prior must be finite"):
+        prior(np.zeros(2), np.nan)
+    with pytest.raises(ss.ParameterError, match="mean_prior must be a vector of real numbers"):
+        prior(["a", "b"], 1.0)
+    np.testing.assert_array_equal(prior(np.zeros(3), 2.0).scale_prior, [2.0, 2.0, 2.0])
     with pytest.raises(ss.ParameterError, match="univariate ConjugatePrior"):
         ss.priors.Independent([ss.priors.NormalWishart(np.zeros(2), np.eye(2))])
     with pytest.raises(ss.ParameterError, match="univariate ConjugatePrior"):

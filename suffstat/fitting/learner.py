@@ -72,6 +72,51 @@ PROTOCOL = (
 )
 
 
+
+class EMLearnerDefaults:
+    """The learner protocol's stochastic-step defaults for an EM learner.
+
+    An EM update forgets the record it came from, and its records blend by their own
+    algebra; :class:`~suffstat.GeneralMixtureModel` and
+    :class:`~suffstat.HiddenMarkovModel` take both methods from here (a variational
+    learner overrides them).
+    """
+
+    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
+        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
+
+        The records' own :meth:`~suffstat.statistics.Statistic.step_toward`; a learner
+        may compute the same blend faster for its own records.
+
+        Parameters
+        ----------
+        stats, target : Statistic
+            The running record and the batch's.
+        rho : float
+            The step's rate.
+        scale : float, default=1.0
+            The target's scale (the data's weight over the batch's).
+
+        Returns
+        -------
+        Statistic
+            The blended record.
+        """
+        return stats.step_toward(target, rho, scale)
+
+    def implied_statistics(self) -> None:
+        """Return the record whose update gives the current parameters: None for EM.
+
+        An EM update forgets the record it came from, so stepwise EM starts from the
+        first batch's record (a variational learner returns its posterior's).
+
+        Returns
+        -------
+        None
+            Always.
+        """
+        return None
+
 @runtime_checkable
 class Learner(Protocol):
     """What the fitting engine needs from a model.

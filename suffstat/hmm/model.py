@@ -31,6 +31,7 @@ from ..distributions._base import Distribution
 from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import far_from_reference, recentred_shift
 from ..exceptions import DataError, NotFittedError, ParameterError
+from ..fitting.learner import EMLearnerDefaults
 from ..io import save as _save
 from ..kernels.hmm import (
     forward_backward,
@@ -183,7 +184,7 @@ def _prior(name: str, value: Any) -> Any:
     return float(arr) if arr.ndim == 0 else arr
 
 
-class HiddenMarkovModel(EstimatorParams):
+class HiddenMarkovModel(EstimatorParams, EMLearnerDefaults):
     r"""A hidden Markov model whose states emit from any suffstat distributions.
 
     Parameters
@@ -917,38 +918,6 @@ class HiddenMarkovModel(EstimatorParams):
         -------
         None
             Nothing changes.
-        """
-        return None
-
-    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
-        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
-
-        The records' own :meth:`~suffstat.statistics.Statistic.step_toward`; a learner
-        may compute the same blend faster for its own records.
-
-        Parameters
-        ----------
-        stats, target : Statistic
-            The running record and the batch's.
-        rho : float
-            The step's rate.
-        scale : float, default=1.0
-            The target's scale (the data's weight over the batch's).
-
-        Returns
-        -------
-        Statistic
-            The blended record.
-        """
-        return stats.step_toward(target, rho, scale)
-
-    def implied_statistics(self) -> None:
-        """Return the record whose update gives the current parameters: None (EM learner).
-
-        Returns
-        -------
-        None
-            An EM update forgets its record, so stepwise EM starts from the first batch's.
         """
         return None
 

@@ -19,6 +19,7 @@ from ..exceptions import (
     ParameterError,
     warn_at_caller,
 )
+from ..fitting.learner import EMLearnerDefaults
 from ..prediction import StreamedPrediction
 from ..statistics import MixtureStats, SeedStats, Statistic
 
@@ -35,7 +36,7 @@ FIT_SETTINGS = {
     "percentage": 0.02, "converge_on": None,
 }
 
-class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
+class GeneralMixtureModel(StreamedPrediction, EstimatorParams, EMLearnerDefaults, Distribution):
     r"""A finite mixture of distributions, fitted by (streaming) EM.
 
     Parameters
@@ -716,41 +717,6 @@ class GeneralMixtureModel(StreamedPrediction, EstimatorParams, Distribution):
         -------
         None
             Nothing changes.
-        """
-        return None
-
-    def step_toward(self, stats: Statistic, target: Statistic, rho: float, scale: float = 1.0) -> Statistic:
-        """Return the stochastic step's blend ``(1 - rho) * stats + rho * (scale * target)``.
-
-        The records' own :meth:`~suffstat.statistics.Statistic.step_toward`; a learner
-        may compute the same blend faster for its own records.
-
-        Parameters
-        ----------
-        stats, target : Statistic
-            The running record and the batch's.
-        rho : float
-            The step's rate.
-        scale : float, default=1.0
-            The target's scale (the data's weight over the batch's).
-
-        Returns
-        -------
-        Statistic
-            The blended record.
-        """
-        return stats.step_toward(target, rho, scale)
-
-    def implied_statistics(self) -> None:
-        """Return the record whose update gives the current parameters: None for EM.
-
-        An EM update forgets the record it came from, so stepwise EM starts from the
-        first batch's record (a variational learner returns its posterior's).
-
-        Returns
-        -------
-        None
-            Always.
         """
         return None
 

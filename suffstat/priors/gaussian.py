@@ -394,13 +394,14 @@ class NormalGamma(ConjugatePrior):
         self.univariate = np.ndim(mean_prior) == 0
         self._ndim = 1 if self.univariate else 2
         self._stats_type = NormalStats if self.univariate else MultivariateNormalStats
-        m0 = check_vector("mean_prior", np.atleast_1d(np.asarray(mean_prior, dtype=np.float64)))
+        m0 = check_vector("mean_prior", [mean_prior] if np.ndim(mean_prior) == 0 else mean_prior)
         d = m0.shape[0]
         self._d = d
         self.mean_prior = float(m0[0]) if self.univariate else m0
-        b0 = np.broadcast_to(np.asarray(scale_prior, dtype=np.float64), (d,)) \
-            if np.ndim(scale_prior) == 0 else scale_prior
-        b0 = check_vector("scale_prior", b0, length=d, low=0.0, low_open=True)
+        if np.ndim(scale_prior) == 0:  # one number for every feature, checked as given
+            b0 = np.full(d, _positive("scale_prior", scale_prior))
+        else:
+            b0 = check_vector("scale_prior", scale_prior, length=d, low=0.0, low_open=True)
         self.scale_prior = float(b0[0]) if self.univariate else b0
         self.mean_precision_prior = _positive("mean_precision_prior", mean_precision_prior)
         nu0 = float(d) if degrees_of_freedom_prior is None else degrees_of_freedom_prior
