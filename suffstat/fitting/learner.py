@@ -72,7 +72,6 @@ PROTOCOL = (
 )
 
 
-
 class EMLearnerDefaults:
     """The learner protocol's stochastic-step defaults for an EM learner.
 
@@ -116,6 +115,7 @@ class EMLearnerDefaults:
             Always.
         """
         return None
+
 
 @runtime_checkable
 class Learner(Protocol):
